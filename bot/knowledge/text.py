@@ -1,0 +1,30 @@
+"""Text normalisation shared by the loader (duplicate detection) and the matcher."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Apostrophes inside a word are dropped ("what's" -> "whats") so that the same word typed
+# with or without one normalises alike; every other non-word character separates words.
+_APOSTROPHES = re.compile(r"(?<=\w)['\u2019\u02bc`](?=\w)")
+_NON_WORD = re.compile(r"[\W_]+")
+
+
+def normalize(text: str) -> str:
+    """Return ``text`` case-folded, NFKC-normalised, without punctuation or invisible marks.
+
+    Words are separated by single spaces. Non-Latin letters and digits are kept.
+    """
+    text = unicodedata.normalize("NFKC", text)
+    # Format characters (zero-width joiners, RTL marks, soft hyphens) are invisible to a reader
+    # and must not split or change a word.
+    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
+    text = _APOSTROPHES.sub("", text.casefold())
+    return _NON_WORD.sub(" ", text).strip()
+
+
+def tokenize(text: str) -> list[str]:
+    """Split ``text`` into normalised words."""
+    normal = normalize(text)
+    return normal.split() if normal else []

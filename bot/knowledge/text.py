@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 import unicodedata
 
-# Apostrophes inside a word are dropped ("what's" -> "whats") so that the same word typed
-# with or without one normalises alike; every other non-word character separates words.
+# A possessive or contracted "'s" is dropped ("OpenAI's" -> "openai", "what's" -> "what") and
+# other apostrophes inside a word are removed ("don't" -> "dont"), so a word typed with or
+# without one normalises alike; every other non-word character separates words.
+_POSSESSIVE = re.compile(r"(?<=\w)['\u2019\u02bc`]s\b")
 _APOSTROPHES = re.compile(r"(?<=\w)['\u2019\u02bc`](?=\w)")
 _NON_WORD = re.compile(r"[\W_]+")
 
@@ -20,7 +22,7 @@ def normalize(text: str) -> str:
     # Format characters (zero-width joiners, RTL marks, soft hyphens) are invisible to a reader
     # and must not split or change a word.
     text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
-    text = _APOSTROPHES.sub("", text.casefold())
+    text = _APOSTROPHES.sub("", _POSSESSIVE.sub("", text.casefold()))
     return _NON_WORD.sub(" ", text).strip()
 
 

@@ -1,0 +1,72 @@
+"""Match quality on the FAQ benchmark's dev split, per track, beside the reference methods.
+
+Run: python bench/match_quality.py [KB.yaml QUERIES.jsonl]   (default: ../shared/eval)
+Prints a table and writes it to bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from _common import SHARED_EVAL, machine, table, write_section
+
+from bot.config import load_settings
+from bot.evaluation import load_benchmark_kb, load_queries, run_benchmark, score
+from bot.knowledge.matcher import Matcher
+
+# The benchmark README's reference rows (top-1 accuracy, whole benchmark, no abstention).
+REFERENCE = {
+    "rapidfuzz WRatio": {"stampy": 0.59, "stackfaq": 0.05, "covidfaq": 0.18},
+    "rapidfuzz token_set_ratio": {"stampy": 0.74, "stackfaq": 0.68, "covidfaq": 0.40},
+    "difflib ratio": {"stampy": 0.63, "stackfaq": 0.55, "covidfaq": 0.43},
+    "BM25": {"stampy": 0.78, "stackfaq": 0.74, "covidfaq": 0.55},
+    "all-MiniLM-L6-v2": {"stampy": 0.74, "stackfaq": 0.97, "covidfaq": 0.58},
+}
+
+
+def reference_net(acc1: float, positives: int, nulls: int) -> float:
+    """Net of a method that always answers: right on acc1 of positives, wrong otherwise."""
+    right = acc1 * positives
+    return (right - (positives - right) - nulls) / (positives + nulls)
+
+
+def main(argv: list[str]) -> int:
+    kb_path = argv[0] if argv else str(SHARED_EVAL / "kb.yaml")
+    queries_path = argv[1] if len(argv) > 1 else str(SHARED_EVAL / "queries-dev.jsonl")
+    thresholds = load_settings(env={}).matching
+    tracks = load_benchmark_kb(kb_path)
+    queries = load_queries(queries_path)
+    started = time.perf_counter()
+    predictions = run_benchmark(tracks, queries, lambda: Matcher(thresholds))
+    per_query_ms = (time.perf_counter() - started) * 1000 / len(queries)
+    sections = [f"Machine: {machine()}", "Command: `python bench/match_quality.py`", ""]
+    for result in score(predictions):
+        rows = [
+            ["**stampy (this matcher)**", *result.row()[3:]],
+        ]
+        for name, accs in REFERENCE.items():
+            acc = accs[result.track]
+            net = reference_net(acc, result.positives, result.nulls)
+            rows.append([name, f"{acc:.2f}", "", "", "", "1.000", f"{net:.3f}"])
+        sections.append(
+            f"### {result.track} ({result.positives} positive, {result.nulls} null queries)\n"
+        )
+        sections.append(
+            table(["method", "acc@1", "r@3", "answered-correct", "wrong", "far", "net"], rows)
+        )
+        sections.append("")
+    sections.append(
+        f"Mean time per query, index build included: {per_query_ms:.2f} ms. Reference rows "
+        "are the benchmark README's top-1 accuracies; they never abstain, so their `far` is 1 "
+        "and their `net` follows from acc@1 (every positive answered, right or wrong, and "
+        "every null answered)."
+    )
+    body = "## Match quality (dev split)\n\n" + "\n".join(sections)
+    print(body)
+    write_section("match_quality", body)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,139 @@
+"""Command line: ``stampy [run | console | ask | check | eval]``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot.config import ConfigError, Settings, load_settings
+from bot.console import Console, render_reply, reply_to_json
+from bot.knowledge.base import KnowledgeBase
+from bot.knowledge.loader import load_directory
+from bot.knowledge.matcher import Matcher
+from bot.service import Service, build_service
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="stampy",
+        description="Answer questions from a curated knowledge base, on Discord or here.",
+        epilog="With no command: runs the bot when DISCORD_TOKEN is set, else the console.",
+    )
+    parser.add_argument(
+        "--config", metavar="PATH", help="settings file (default: $STAMPY_CONFIG, else defaults)"
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.add_parser("run", help="run the Discord bot (needs DISCORD_TOKEN)")
+    commands.add_parser("console", help="ask questions in an interactive terminal session")
+    ask = commands.add_parser("ask", help="answer one question and exit")
+    ask.add_argument("question", nargs="+", help="the question (quote it or not)")
+    ask.add_argument("--json", action="store_true", help="print the reply as JSON")
+    check = commands.add_parser("check", help="validate the knowledge-base files")
+    check.add_argument("directory", nargs="?", help="directory of YAML files (default: config)")
+    evaluate = commands.add_parser("eval", help="score the matcher on a FAQ benchmark")
+    evaluate.add_argument("kb", help="benchmark knowledge base (YAML with 'entries')")
+    evaluate.add_argument("queries", help="labelled queries (JSON lines)")
+    evaluate.add_argument("--predictions", metavar="OUT", help="write one JSON line per query")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``stampy`` command; returns the exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings(args.config)
+    except ConfigError as error:
+        print(f"stampy: {error}", file=sys.stderr)
+        return 2
+    command = args.command
+    if command is None:
+        command = "run" if settings.token else "console"
+    if command == "check":
+        return _check(args.directory or settings.knowledge.answers_dir)
+    if command == "eval":
+        return _eval(settings, args.kb, args.queries, args.predictions)
+    if command == "run":
+        return _run(settings)
+    service = _service(settings)
+    if command == "ask":
+        reply = service.ask(" ".join(args.question))
+        if args.json:
+            print(json.dumps(reply_to_json(reply), ensure_ascii=False, indent=2))
+        else:
+            print(render_reply(reply))
+        return 0
+    return Console(service, sys.stdout).run()
+
+
+def _service(settings: Settings) -> Service:
+    service, result = build_service(settings)
+    for error in result.errors:
+        print(f"stampy: warning: {error}", file=sys.stderr)
+    if result.rejected_files:
+        print(
+            f"stampy: warning: left out {len(result.rejected_files)} file(s) with errors; "
+            "run 'stampy check' for details",
+            file=sys.stderr,
+        )
+    return service
+
+
+def _check(directory: str) -> int:
+    result = load_directory(directory)
+    for error in result.errors:
+        print(error)
+    knowledge = KnowledgeBase(Matcher(), result.questions)
+    accepted = len(result.files) - len(result.rejected_files)
+    print(f"{directory}: {accepted} of {len(result.files)} file(s) valid; {knowledge.summary()}")
+    if result.errors:
+        print(f"{len(result.errors)} error(s) found", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _eval(settings: Settings, kb: str, queries: str, predictions_path: str | None) -> int:
+    from bot.evaluation import (
+        BenchmarkError,
+        format_table,
+        load_benchmark_kb,
+        load_queries,
+        run_benchmark,
+        score,
+    )
+
+    try:
+        tracks = load_benchmark_kb(kb)
+        labelled = load_queries(queries)
+        predictions = run_benchmark(tracks, labelled, lambda: Matcher(settings.matching))
+    except BenchmarkError as error:
+        print(f"stampy: {error}", file=sys.stderr)
+        return 2
+    if predictions_path:
+        out = Path(predictions_path)
+        with out.open("w", encoding="utf-8") as handle:
+            for prediction in predictions:
+                handle.write(json.dumps(prediction.to_json(), ensure_ascii=False) + "\n")
+    print(format_table(score(predictions)))
+    return 0
+
+
+def _run(settings: Settings) -> int:
+    if not settings.token:
+        print(
+            "stampy: DISCORD_TOKEN is not set. Set it to your bot's token to run on Discord, "
+            "or use 'stampy console' to try the bot here.",
+            file=sys.stderr,
+        )
+        return 2
+    print(
+        "stampy: this version has no Discord front end yet; use 'stampy console'.",
+        file=sys.stderr,
+    )
+    return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

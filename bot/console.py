@@ -1,0 +1,231 @@
+"""Terminal front end: render replies as text, and a small REPL on the same Service."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable
+from typing import TextIO
+
+from bot.knowledge.matcher import Decision
+from bot.knowledge.model import Answer, Question
+from bot.service import Reply, Service
+
+# Every user-facing string of the terminal front end, so wording is reviewed in one place.
+TEXT = {
+    "banner": (
+        "Stampy console: {summary}.\n"
+        "Ask a question, or type :help for commands. Ctrl-D or :quit leaves."
+    ),
+    "help": (
+        "  <question>     ask\n"
+        "  :why           why the last answer was chosen\n"
+        "  :alts          the other candidates for the last question\n"
+        "  :show ID       a stored question with all its answers\n"
+        "  :stats         what the knowledge base holds\n"
+        "  :quit          leave"
+    ),
+    "no_match": "I don't know the answer to that yet.",
+    "suggest": "I'm not sure what you mean. Did you mean:",
+    "unanswered": "That's a known question, but nobody has written an answer yet.",
+    "other_answers": "{count} more answer(s): :show {id}",
+    "nothing_asked": "Ask a question first.",
+    "unknown_id": "There is no question with the id {id!r}.",
+    "unknown_command": "Unknown command {command!r}; :help lists the commands.",
+    "why": "Matched {phrasing!r} (question {id}) with score {score:.2f}: {reason}.",
+    "why_none": "No answer was given: {reason}.",
+    "alts_header": "Candidates for {query!r}:",
+    "alt_row": "  {rank}. {score:.2f}  {text}  [{id}]",
+    "no_alts": "No stored question shares a word with that.",
+}
+
+WIDTH = 88
+
+
+def _wrap(text: str, indent: str = "  ") -> str:
+    lines = []
+    for paragraph in text.splitlines():
+        if not paragraph.strip():
+            lines.append("")
+            continue
+        lines.append(
+            textwrap.fill(
+                paragraph,
+                WIDTH,
+                initial_indent=indent,
+                subsequent_indent=indent,
+                break_long_words=False,
+                break_on_hyphens=False,
+            )
+        )
+    return "\n".join(lines)
+
+
+def render_answer(answer: Answer) -> str:
+    """One answer, with its canonical mark, author and source."""
+    mark = "canonical answer" if answer.canonical else "answer"
+    by = f" by {answer.author}" if answer.author else ""
+    text = f"[{mark}{by}]\n{_wrap(answer.text)}"
+    if answer.source:
+        text += f"\n  source: {answer.source}"
+    return text
+
+
+def render_question(question: Question) -> str:
+    """A stored question with its ids, phrasings, tags and every answer."""
+    lines = [f"{question.text}  [{question.id}]"]
+    if question.alternate_phrasings:
+        lines.append("  also asked as: " + "; ".join(question.alternate_phrasings))
+    if question.tags:
+        lines.append("  tags: " + ", ".join(question.tags))
+    if not question.answers:
+        lines.append(TEXT["unanswered"])
+    for answer in question.ranked_answers():
+        lines.append(f"{render_answer(answer)}  [{answer.id}]")
+    return "\n".join(lines)
+
+
+def render_reply(reply: Reply) -> str:
+    """A reply as the terminal shows it: the best answer, or the choices, or no match."""
+    if reply.decision is Decision.ANSWER and reply.question is not None:
+        question = reply.question
+        head = f"{question.text}"
+        if question.tags:
+            head += "  (" + ", ".join(question.tags) + ")"
+        if not reply.answers:
+            return f"{head}\n{TEXT['unanswered']}"
+        body = f"{head}\n{render_answer(reply.answers[0])}"
+        if len(reply.answers) > 1:
+            body += "\n" + TEXT["other_answers"].format(
+                count=len(reply.answers) - 1, id=question.id
+            )
+        return body
+    if reply.decision is Decision.SUGGEST:
+        lines = [TEXT["suggest"]]
+        for number, suggestion in enumerate(reply.suggestions, 1):
+            lines.append(f"  {number}. {suggestion.question.text}  [{suggestion.question.id}]")
+        return "\n".join(lines)
+    return TEXT["no_match"]
+
+
+def reply_to_json(reply: Reply) -> dict:
+    """A machine-readable reply (``stampy ask --json``)."""
+    best = reply.match.best
+    return {
+        "query": reply.query,
+        "decision": reply.decision.value,
+        "reason": reply.reason,
+        "question": None
+        if reply.question is None
+        else {
+            "id": reply.question.id,
+            "text": reply.question.text,
+            "tags": list(reply.question.tags),
+        },
+        "answers": [
+            {
+                "id": a.id,
+                "text": a.text,
+                "canonical": a.canonical,
+                "author": a.author,
+                "source": a.source,
+            }
+            for a in reply.answers
+        ],
+        "suggestions": [
+            {"id": s.question.id, "text": s.question.text, "score": round(s.candidate.score, 4)}
+            for s in reply.suggestions
+        ],
+        "candidates": [
+            {"id": c.question_id, "score": round(c.score, 4), "phrasing": c.phrasing}
+            for c in reply.match.candidates
+        ],
+        "score": None if best is None else round(best.score, 4),
+        "margin": round(reply.match.margin, 4),
+    }
+
+
+def explain(reply: Reply) -> str:
+    """Why the last reply was chosen (``:why``)."""
+    best = reply.match.best
+    if reply.decision is Decision.ANSWER and best is not None:
+        return TEXT["why"].format(
+            phrasing=best.phrasing, id=best.question_id, score=best.score, reason=reply.reason
+        )
+    return TEXT["why_none"].format(reason=reply.reason)
+
+
+def alternatives(reply: Reply, service: Service) -> str:
+    """Every candidate of the last reply with its score (``:alts``)."""
+    if not reply.match.candidates:
+        return TEXT["no_alts"]
+    lines = [TEXT["alts_header"].format(query=reply.query)]
+    for rank, candidate in enumerate(reply.match.candidates, 1):
+        question = service.question(candidate.question_id)
+        text = question.text if question else candidate.phrasing
+        lines.append(
+            TEXT["alt_row"].format(
+                rank=rank, score=candidate.score, text=text, id=candidate.question_id
+            )
+        )
+    return "\n".join(lines)
+
+
+class Console:
+    """A read-eval-print loop over the Service."""
+
+    def __init__(self, service: Service, output: TextIO, read: Callable[[str], str] = input):
+        self.service = service
+        self.output = output
+        self.read = read
+        self.last: Reply | None = None
+
+    def say(self, text: str) -> None:
+        """Print to the console's output."""
+        print(text, file=self.output, flush=True)
+
+    def handle(self, line: str) -> bool:
+        """Handle one input line; False when the user wants to leave."""
+        line = line.strip()
+        if not line:
+            return True
+        if not line.startswith(":"):
+            self.last = self.service.ask(line)
+            self.say(render_reply(self.last))
+            return True
+        command, _, argument = line[1:].partition(" ")
+        command = command.lower()
+        if command in {"q", "quit", "exit"}:
+            return False
+        if command in {"h", "help", "?"}:
+            self.say(TEXT["help"])
+        elif command == "stats":
+            self.say(str(self.service.knowledge.summary()))
+        elif command == "show":
+            question = self.service.question(argument.strip())
+            self.say(
+                render_question(question)
+                if question
+                else TEXT["unknown_id"].format(id=argument.strip())
+            )
+        elif command in {"why", "alts"}:
+            if self.last is None:
+                self.say(TEXT["nothing_asked"])
+            elif command == "why":
+                self.say(explain(self.last))
+            else:
+                self.say(alternatives(self.last, self.service))
+        else:
+            self.say(TEXT["unknown_command"].format(command=line.split()[0]))
+        return True
+
+    def run(self) -> int:
+        """Loop until end of input or :quit."""
+        self.say(TEXT["banner"].format(summary=self.service.knowledge.summary()))
+        while True:
+            try:
+                line = self.read("stampy> ")
+            except (EOFError, KeyboardInterrupt):
+                self.say("")
+                return 0
+            if not self.handle(line):
+                return 0

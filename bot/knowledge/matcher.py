@@ -1,0 +1,514 @@
+"""Question matching: an incremental index over every phrasing, ranked candidates, a decision.
+
+The score of a candidate phrasing combines two signals, each in [0, 1]:
+
+* ``lexical``: how much of the query's informative words the phrasing covers and how much of
+  the phrasing's informative words the query covers (an F-measure of IDF-weighted overlap of
+  stemmed words; misspelt words are mapped to the nearest known word at a discount). Being a
+  ratio, it does not grow with the length of the query, unlike a raw BM25 score.
+* ``fuzzy``: rapidfuzz's normalised Indel similarity of the two normalised strings, which
+  rewards near-identical wording and survives typos the word level misses.
+
+``score = lexical_weight * lexical + (1 - lexical_weight) * fuzzy`` so a score means the same
+from one query to the next, and thresholds in config can be read as "how much alike".
+
+The decision (answer, suggest or no match) uses the best score and the margin between the best
+question and the best *other* question: two questions that fit equally well make the bot ask
+instead of guessing.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+import snowballstemmer
+from rapidfuzz import fuzz, process
+from rapidfuzz.distance import Indel
+
+from bot.config import MatchSettings
+from bot.knowledge.text import normalize
+
+# Words that carry little meaning in a question. They still count, at a fraction of their
+# weight, so that "what is X" and "why is X" are not identical, but a match on them alone
+# is never a match. (A tiny knowledge base cannot learn this from document frequencies.)
+STOPWORDS = frozenset(
+    """a about above after again all also am an and any are as at be because been before being
+    between both but by can could did do does doing don down during each few for from further
+    had has have having he her here hers him his how i if in into is it its itself just me
+    more most my no nor not now of off on once only or other our ours out over own same she
+    should so some such than that the their theirs them then there these they this those
+    through to too under until up very was we were what when where which while who whom why
+    will with would you your yours ive im id youre dont doesnt isnt cant wont whats hows
+    please thanks thank hi hello hey anyone someone something get got""".split()
+)
+
+
+_RAW_WORD = re.compile(r"[\w'\u2019]+|[.?!]")
+
+
+def name_words(text: str) -> set[str]:
+    """Normalised words written as names in ``text``: capitalised mid-sentence, or acronyms.
+
+    Names ("OpenAI", "Stampy", "GPT") are usually what a question is really about.
+    """
+    names: set[str] = set()
+    sentence_start = True
+    for word in _RAW_WORD.findall(text):
+        if word in ".?!":
+            sentence_start = True
+            continue
+        acronym = len(word) > 1 and word.isupper()
+        if acronym or (word[0].isupper() and not sentence_start):
+            names.update(normalize(word).split())
+        sentence_start = False
+    return names
+
+
+@dataclass(frozen=True)
+class MatcherTuning:
+    """Knobs of the scoring function (defaults tuned on the development benchmark)."""
+
+    lexical_weight: float = 0.9
+    coverage_beta: float = 2.0  # >1 favours covering the query's words over the phrasing's
+    stopword_weight: float = 0.5
+    typo_cutoff: float = 80.0  # rapidfuzz ratio a misspelt word needs to map onto a known one
+    min_typo_length: int = 4
+    candidate_pool: int = 200  # phrasings re-scored in full per query
+    common_fraction: float = 0.05  # words in more phrasings than this only re-score
+    posting_budget: int = 20_000  # postings read to find candidates, rarest words first
+    max_query_terms: int = 64
+    max_corrections: int = 6  # typo look-ups per query (each scans the vocabulary)
+    name_boost: float = 2.0  # weight factor of capitalised words and acronyms in a query
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One stored question as a match for a query, with the phrasing that matched best."""
+
+    question_id: str
+    score: float
+    phrasing: str
+    lexical: float  # IDF-weighted word overlap (F-measure of the two coverages)
+    fuzzy: float  # character similarity of the normalised texts
+    query_coverage: float  # share of the query's word weight the phrasing contains
+    phrasing_coverage: float  # share of the phrasing's word weight the query contains
+
+
+class Decision(StrEnum):
+    """What the bot does with a query."""
+
+    ANSWER = "answer"
+    SUGGEST = "suggest"
+    NONE = "none"
+
+
+@dataclass(frozen=True)
+class MatchResult:
+    """Ranked candidates, the decision taken on them and why, in words."""
+
+    query: str
+    decision: Decision
+    candidates: tuple[Candidate, ...]
+    margin: float
+    reason: str
+
+    @property
+    def best(self) -> Candidate | None:
+        """The top candidate, if any."""
+        return self.candidates[0] if self.candidates else None
+
+
+class _Stemmer:
+    """English Snowball stemmer with a memo, since the same words recur constantly."""
+
+    def __init__(self) -> None:
+        self._stem = snowballstemmer.stemmer("english").stemWord
+        self._memo: dict[str, str] = {}
+
+    def __call__(self, word: str) -> str:
+        stem = self._memo.get(word)
+        if stem is None:
+            stem = self._stem(word) if word.isascii() else word
+            if len(self._memo) < 500_000:
+                self._memo[word] = stem
+        return stem
+
+
+@dataclass
+class _QueryTerm:
+    term: int  # term id, or -1 for a word the index has never seen
+    weight: float  # weight of the word in the query
+    confidence: float  # 1.0 for an exact word, less for a corrected typo
+
+
+class Matcher:
+    """An in-memory index of question phrasings that can be updated one question at a time."""
+
+    def __init__(
+        self, thresholds: MatchSettings | None = None, tuning: MatcherTuning | None = None
+    ) -> None:
+        self.thresholds = thresholds or MatchSettings()
+        self.tuning = tuning or MatcherTuning()
+        self._stem = _Stemmer()
+        # Terms (stems): id by stem, document frequency, postings (phrase ids, may hold
+        # removed phrases until compaction) and a numpy copy of each posting list.
+        self._term_ids: dict[str, int] = {}
+        self._df: list[int] = []
+        self._postings: list[list[int]] = []
+        self._posting_arrays: dict[int, np.ndarray] = {}
+        # Surface words seen, for typo correction: word -> term id, plus a list for rapidfuzz.
+        self._words: dict[str, int] = {}
+        self._word_list: list[str] = []
+        self._stop_terms: set[int] = set()  # terms that stem from a stopword
+        # Phrasings: owner question (None once removed), text, normalised text, term ids.
+        self._owner: list[str | None] = []
+        self._text: list[str] = []
+        self._normal: list[str] = []
+        self._terms: list[tuple[int, ...]] = []
+        self._by_question: dict[str, list[int]] = {}
+        self._live = 0
+        self._dead = 0
+        # Word weights depend on document frequencies, so they are recomputed (vectorised)
+        # only when the index has changed; a phrasing's total weight is cached likewise.
+        self._version = 0
+        self._weights: list[float] = []
+        self._weights_version = -1
+        self._mass: list[float] = []
+        self._mass_version: list[int] = []
+
+    # ----------------------------------------------------------------------------- updates
+
+    def __len__(self) -> int:
+        return len(self._by_question)
+
+    def __contains__(self, question_id: object) -> bool:
+        return question_id in self._by_question
+
+    @property
+    def phrasing_count(self) -> int:
+        """How many phrasings are indexed."""
+        return self._live
+
+    def upsert(self, question_id: str, phrasings: Iterable[str]) -> None:
+        """Index ``question_id`` under ``phrasings``, replacing what it had before."""
+        self.remove(question_id)
+        ids: list[int] = []
+        seen: set[str] = set()
+        for text in phrasings:
+            normal = normalize(text)
+            if not normal or normal in seen:
+                continue
+            seen.add(normal)
+            ids.append(self._add_phrasing(question_id, text, normal))
+        if ids:
+            self._by_question[question_id] = ids
+
+    def remove(self, question_id: str) -> None:
+        """Drop ``question_id`` from the index (no-op when absent)."""
+        for pid in self._by_question.pop(question_id, ()):
+            self._version += 1
+            self._owner[pid] = None
+            for term in self._terms[pid]:
+                self._df[term] -= 1
+            self._live -= 1
+            self._dead += 1
+        if self._dead > 1000 and self._dead > self._live:
+            self._compact()
+
+    def _add_phrasing(self, question_id: str, text: str, normal: str) -> int:
+        pid = len(self._owner)
+        terms: list[int] = []
+        for word in normal.split():
+            term = self._words.get(word)
+            if term is None:
+                term = self._term_id(self._stem(word))
+                self._words[word] = term
+                self._word_list.append(word)
+                if word in STOPWORDS:
+                    self._stop_terms.add(term)
+            terms.append(term)
+        unique = tuple(dict.fromkeys(terms))
+        for term in unique:
+            self._df[term] += 1
+            self._postings[term].append(pid)
+            self._posting_arrays.pop(term, None)
+        self._version += 1
+        self._mass.append(0.0)
+        self._mass_version.append(-1)
+        self._owner.append(question_id)
+        self._text.append(text)
+        self._normal.append(normal)
+        self._terms.append(unique)
+        self._live += 1
+        return pid
+
+    def _term_id(self, stem: str) -> int:
+        term = self._term_ids.get(stem)
+        if term is None:
+            term = len(self._df)
+            self._term_ids[stem] = term
+            self._df.append(0)
+            self._postings.append([])
+        return term
+
+    def _compact(self) -> None:
+        """Renumber the phrasing tables without removed phrasings (amortised, rare).
+
+        Terms and surface words are kept: their ids stay valid and document frequencies
+        are rebuilt from the live phrasings.
+        """
+        live = [pid for pid, owner in enumerate(self._owner) if owner is not None]
+        entries = [(self._owner[pid], self._text[pid], self._normal[pid]) for pid in live]
+        self._df = [0] * len(self._df)
+        self._postings = [[] for _ in self._df]
+        self._posting_arrays.clear()
+        self._owner, self._text, self._normal, self._terms = [], [], [], []
+        self._mass, self._mass_version = [], []
+        self._by_question.clear()
+        self._live = self._dead = 0
+        for owner, text, normal in entries:
+            assert owner is not None
+            pid = self._add_phrasing(owner, text, normal)
+            self._by_question.setdefault(owner, []).append(pid)
+
+    # ----------------------------------------------------------------------------- scoring
+
+    def _idf(self, term: int) -> float:
+        df = self._df[term] if term >= 0 else 0
+        n = max(self._live, 1)
+        return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+
+    def _weight(self, term: int, stop: bool) -> float:
+        weight = self._idf(term)
+        return weight * self.tuning.stopword_weight if stop else weight
+
+    def _term_weights(self) -> list[float]:
+        """Every term's weight (IDF, reduced for stopwords), current with the index."""
+        if self._weights_version != self._version:
+            df = np.asarray(self._df, dtype=np.float64)
+            n = max(self._live, 1)
+            weights = np.log1p((n - df + 0.5) / (df + 0.5))
+            if self._stop_terms:
+                weights[list(self._stop_terms)] *= self.tuning.stopword_weight
+            self._weights = weights.tolist()
+            self._weights_version = self._version
+        return self._weights
+
+    def _phrasing_mass(self, pid: int, weights: list[float]) -> float:
+        if self._mass_version[pid] != self._version:
+            self._mass[pid] = sum(weights[term] for term in self._terms[pid])
+            self._mass_version[pid] = self._version
+        return self._mass[pid]
+
+    def _query_terms(self, words: Sequence[str], names: set[str]) -> list[_QueryTerm]:
+        tuning = self.tuning
+        found: dict[int, _QueryTerm] = {}
+        unknown: list[_QueryTerm] = []
+        corrections = tuning.max_corrections
+        for word in dict.fromkeys(words):
+            stop = word in STOPWORDS
+            term = self._words.get(word)
+            if term is None:
+                term = self._term_ids.get(self._stem(word))
+            confidence = 1.0
+            if (term is None or self._df[term] == 0) and not stop and corrections > 0:
+                corrections -= 1
+                term, confidence = self._correct(word)
+            if term is None or self._df[term] == 0:
+                # Never seen: it weighs like the rarest word, so a query about something
+                # the knowledge base does not mention scores low everywhere.
+                unknown.append(_QueryTerm(-1, self._weight(-1, stop), 0.0))
+                continue
+            weight = self._term_weights()[term]
+            if word in names:
+                weight *= tuning.name_boost
+            known = found.get(term)
+            if known is None or known.confidence < confidence:
+                found[term] = _QueryTerm(term, weight, confidence)
+            if len(found) + len(unknown) >= tuning.max_query_terms:
+                break
+        return [*found.values(), *unknown]
+
+    def _correct(self, word: str) -> tuple[int | None, float]:
+        """Map a misspelt word onto the closest known word, with a confidence in (0, 1]."""
+        if len(word) < self.tuning.min_typo_length or word.isdigit() or not self._word_list:
+            return None, 0.0
+        best = process.extractOne(
+            word, self._word_list, scorer=fuzz.ratio, score_cutoff=self.tuning.typo_cutoff
+        )
+        if best is None:
+            return None, 0.0
+        term = self._words[best[0]]
+        if self._df[term] == 0:
+            return None, 0.0
+        return term, best[1] / 100.0
+
+    def _postings_array(self, term: int) -> np.ndarray:
+        array = self._posting_arrays.get(term)
+        if array is None:
+            array = np.fromiter(self._postings[term], dtype=np.int64)
+            self._posting_arrays[term] = array
+        return array
+
+    def _pool(self, terms: list[_QueryTerm]) -> np.ndarray:
+        """Phrasing ids worth scoring in full: those sharing the most query weight."""
+        known = [t for t in terms if t.term >= 0]
+        if not known:
+            return np.empty(0, dtype=np.int64)
+        limit = max(50, int(self.tuning.common_fraction * self._live))
+        # Rarest words first, within a budget of postings: the words that single out a
+        # question are rare, and the common ones still count when the pool is re-scored.
+        known.sort(key=lambda t: self._df[t.term])
+        selective: list[_QueryTerm] = []
+        read = 0
+        for term in known:
+            df = self._df[term.term]
+            if len(selective) >= 2 and (df > limit or read + df > self.tuning.posting_budget):
+                break
+            selective.append(term)
+            read += df
+        arrays = [self._postings_array(t.term) for t in selective]
+        weights = [
+            np.full(len(a), t.weight * t.confidence) for t, a in zip(selective, arrays, strict=True)
+        ]
+        ids = np.concatenate(arrays)
+        if len(ids) == 0:
+            return ids
+        if len(ids) * 8 < len(self._owner):
+            unique, inverse = np.unique(ids, return_inverse=True)
+            sums = np.bincount(inverse, weights=np.concatenate(weights))
+        else:  # many postings: a dense tally is cheaper than sorting them
+            sums = np.bincount(ids, weights=np.concatenate(weights), minlength=len(self._owner))
+            unique = np.flatnonzero(sums)
+            sums = sums[unique]
+        pool = self.tuning.candidate_pool
+        if len(unique) > pool:
+            top = np.argpartition(-sums, pool)[:pool]
+            unique = np.sort(unique[top])
+        return unique
+
+    def search(self, text: str, k: int = 5) -> list[Candidate]:
+        """The ``k`` best-matching questions for ``text``, best first."""
+        normal = normalize(text)
+        if not normal or not self._live or k <= 0:
+            return []
+        terms = self._query_terms(normal.split(), name_words(text))
+        query_mass = sum(t.weight for t in terms)
+        if query_mass <= 0:
+            return []
+        weights = self._term_weights()
+        pool = self._pool(terms)
+        pool = pool[[self._owner[pid] is not None for pid in pool.tolist()]] if len(pool) else pool
+        if not len(pool):
+            return []
+        # Which query words each pooled phrasing holds: postings are sorted by phrasing id,
+        # so a binary search per word answers it for the whole pool at once.
+        matched = np.zeros(len(pool))
+        boost = np.zeros(len(pool))
+        for term in terms:
+            if term.term < 0:
+                continue
+            postings = self._postings_array(term.term)
+            at = np.searchsorted(postings, pool)
+            hit = postings[np.minimum(at, len(postings) - 1)] == pool
+            matched += hit * (term.weight * term.confidence)
+            boost += hit * (term.weight - weights[term.term])
+        # A shared word weighs the same on both sides (the query's weight, which may be
+        # raised for a name), so both coverages speak of the same words.
+        mass = np.fromiter((self._phrasing_mass(pid, weights) for pid in pool.tolist()), float)
+        mass += boost
+        cover_q = matched / query_mass
+        cover_d = np.divide(matched, mass, out=np.zeros_like(matched), where=mass > 0)
+        beta2 = self.tuning.coverage_beta**2
+        denominator = beta2 * cover_d + cover_q
+        lexical = np.divide(
+            (1 + beta2) * cover_q * cover_d,
+            denominator,
+            out=np.zeros_like(matched),
+            where=denominator > 0,
+        )
+        # Character similarity can add at most (1 - lexical_weight): only phrasings whose
+        # lexical score leaves them a chance are compared character by character.
+        lexical_weight = self.tuning.lexical_weight
+        order = np.argsort(-lexical, kind="stable")
+        best: dict[str, Candidate] = {}
+        top_scores: list[float] = []  # min-heap of the k best scores seen (a lower bound)
+        floor = -1.0
+        for index in order.tolist():
+            if lexical[index] <= 0:
+                break
+            if lexical_weight * lexical[index] + (1 - lexical_weight) < floor:
+                break
+            pid = int(pool[index])
+            owner = self._owner[pid]
+            assert owner is not None
+            similarity = Indel.normalized_similarity(normal, self._normal[pid])
+            score = lexical_weight * float(lexical[index]) + (1 - lexical_weight) * similarity
+            current = best.get(owner)
+            if current is None or score > current.score:
+                best[owner] = Candidate(
+                    owner,
+                    score,
+                    self._text[pid],
+                    float(lexical[index]),
+                    similarity,
+                    float(cover_q[index]),
+                    float(cover_d[index]),
+                )
+                heapq.heappush(top_scores, score)
+                if len(top_scores) > k:
+                    heapq.heappop(top_scores)
+                if len(top_scores) == k:
+                    floor = top_scores[0]
+        ranked = sorted(best.values(), key=lambda c: (-c.score, c.question_id))
+        return ranked[:k]
+
+    # ----------------------------------------------------------------------------- deciding
+
+    def decide(self, query: str, candidates: Sequence[Candidate]) -> MatchResult:
+        """Turn ranked candidates into answer, suggest or no match, and say why."""
+        limits = self.thresholds
+        if not candidates:
+            return MatchResult(query, Decision.NONE, (), 0.0, "no stored question shares a word")
+        best = candidates[0]
+        runner_up = candidates[1].score if len(candidates) > 1 else 0.0
+        margin = best.score - runner_up
+        confident = best.score >= limits.answer_threshold
+        distinct = margin >= limits.min_margin
+        # A short query inside a long stored question ("what is X" against "how does Y
+        # solve X") covers the query but not the question: not the same question.
+        specific = best.phrasing_coverage >= limits.min_phrasing_coverage
+        if confident and distinct and specific:
+            reason = (
+                f"score {best.score:.2f} >= {limits.answer_threshold:.2f} and "
+                f"{margin:.2f} ahead of the next question"
+            )
+            return MatchResult(query, Decision.ANSWER, tuple(candidates), margin, reason)
+        if best.score >= limits.suggest_threshold:
+            shown = tuple(
+                c
+                for c in candidates[: limits.max_suggestions]
+                if c.score >= limits.suggest_threshold
+            )
+            if confident and not distinct:
+                reason = f"two questions fit almost equally well (margin {margin:.2f})"
+            elif confident:
+                reason = (
+                    f"the stored question has much the query does not mention "
+                    f"(only {best.phrasing_coverage:.0%} of it matched)"
+                )
+            else:
+                reason = f"best score {best.score:.2f} is below {limits.answer_threshold:.2f}"
+            return MatchResult(query, Decision.SUGGEST, shown, margin, reason)
+        reason = f"best score {best.score:.2f} is below {limits.suggest_threshold:.2f}"
+        return MatchResult(query, Decision.NONE, tuple(candidates), margin, reason)
+
+    def match(self, text: str, k: int = 5) -> MatchResult:
+        """Search and decide in one call."""
+        return self.decide(text, self.search(text, k=max(k, 2)))

@@ -1,0 +1,83 @@
+"""The application core every front end uses: ask a question, get a plain-value reply."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.config import Settings
+from bot.knowledge.base import KnowledgeBase
+from bot.knowledge.loader import LoadResult, load_directory
+from bot.knowledge.matcher import Candidate, Decision, Matcher, MatchResult
+from bot.knowledge.model import Answer, Question
+
+# Longer messages are cut before matching: nobody asks a 10,000-character question, and the
+# cut keeps the cost of one message bounded.
+MAX_QUERY_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A "did you mean" choice."""
+
+    question: Question
+    candidate: Candidate
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What the bot makes of one question, for any front end to render.
+
+    ``decision`` is ANSWER with ``question`` set (``answers`` may be empty when the question
+    is known but nobody has answered it yet), SUGGEST with ``suggestions``, or NONE.
+    """
+
+    query: str
+    decision: Decision
+    question: Question | None
+    answers: tuple[Answer, ...]
+    suggestions: tuple[Suggestion, ...]
+    match: MatchResult
+
+    @property
+    def reason(self) -> str:
+        """Why the bot decided as it did, in words."""
+        return self.match.reason
+
+
+class Service:
+    """Answers questions from a knowledge base."""
+
+    def __init__(self, knowledge: KnowledgeBase) -> None:
+        self.knowledge = knowledge
+
+    def ask(self, text: str, k: int = 5) -> Reply:
+        """Match ``text`` and decide: answer, suggest or no match."""
+        query = text.strip()[:MAX_QUERY_CHARS]
+        result = self.knowledge.matcher.match(query, k=k)
+        if result.decision is Decision.ANSWER and result.best:
+            question = self.knowledge.get(result.best.question_id)
+            if question is not None:
+                return Reply(text, result.decision, question, question.ranked_answers(), (), result)
+        if result.decision is Decision.SUGGEST:
+            suggestions = tuple(
+                Suggestion(question, candidate)
+                for candidate in result.candidates
+                if (question := self.knowledge.get(candidate.question_id)) is not None
+            )
+            return Reply(text, Decision.SUGGEST, None, (), suggestions, result)
+        return Reply(text, Decision.NONE, None, (), (), result)
+
+    def question(self, question_id: str) -> Question | None:
+        """A stored question by id."""
+        return self.knowledge.get(question_id)
+
+
+def build_service(settings: Settings) -> tuple[Service, LoadResult]:
+    """Load the knowledge base named in ``settings`` and build the service on it.
+
+    Files with errors are left out (and reported in the returned ``LoadResult``); the rest
+    still load, so one broken file never takes the bot down.
+    """
+    result = load_directory(settings.knowledge.answers_dir)
+    matcher = Matcher(settings.matching)
+    return Service(KnowledgeBase(matcher, result.questions)), result

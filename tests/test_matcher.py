@@ -1,0 +1,158 @@
+"""The matcher: ranking, typo tolerance, abstention and incremental updates."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.knowledge.matcher import Decision, Matcher, name_words
+from bot.knowledge.text import normalize, tokenize
+
+QUESTIONS = {
+    "learn-interp": [
+        "Where can I learn about interpretability?",
+        "What are good resources for learning interpretability?",
+        "interpretability reading list",
+    ],
+    "what-interp": [
+        "What is interpretability and what approaches are there?",
+        "What does interpretability mean?",
+    ],
+    "modularity": ["What is neural network modularity?", "Are neural networks modular?"],
+    "circuits": ["How can we interpret what all the neurons mean?", "What are circuits?"],
+    "supervisor": [
+        "Couldn't we have a human supervisor approve every decision the AI makes?",
+        "Why not just have humans approve every action?",
+    ],
+    "gen-vis": ["What does generative visualization look like in reinforcement learning?"],
+    "alignment": ["What is AI alignment?", "What does alignment mean?"],
+    "instrumental": ["What is instrumental convergence?"],
+    "off-switch": ["Why can't we just turn the AI off?", "Can't we just unplug it?"],
+    "russian": ["Что такое интерпретируемость?"],
+}
+
+
+@pytest.fixture
+def matcher() -> Matcher:
+    built = Matcher()
+    for question_id, phrasings in QUESTIONS.items():
+        built.upsert(question_id, phrasings)
+    return built
+
+
+def answered(matcher: Matcher, text: str) -> str | None:
+    result = matcher.match(text)
+    if result.decision is Decision.ANSWER:
+        return result.best.question_id
+    return None
+
+
+def test_exact_question_is_answered_with_full_score(matcher: Matcher) -> None:
+    result = matcher.match("Where can I learn about interpretability?")
+    assert result.decision is Decision.ANSWER
+    assert result.best.question_id == "learn-interp"
+    assert result.best.score == pytest.approx(1.0)
+    assert result.best.phrasing == "Where can I learn about interpretability?"
+
+
+def test_typos_are_tolerated(matcher: Matcher) -> None:
+    assert answered(matcher, "wher can i lern about interpretabilty") == "learn-interp"
+    assert answered(matcher, "what is instrumentel convergance") == "instrumental"
+
+
+def test_rewording_and_word_forms(matcher: Matcher) -> None:
+    assert answered(matcher, "how do I learn interpretability") == "learn-interp"
+    assert answered(matcher, "explain modularity of neural networks") == "modularity"
+
+
+def test_alternate_phrasing_matches_and_is_reported(matcher: Matcher) -> None:
+    result = matcher.match("can't we just unplug it")
+    assert result.decision is Decision.ANSWER
+    assert result.best.question_id == "off-switch"
+    assert result.best.phrasing == "Can't we just unplug it?"
+
+
+def test_unrelated_question_gets_no_answer(matcher: Matcher) -> None:
+    result = matcher.match("What is the capital of France?")
+    assert result.decision is Decision.NONE
+    assert answered(matcher, "how do I bake sourdough bread") is None
+
+
+def test_ambiguous_question_suggests_instead_of_guessing(matcher: Matcher) -> None:
+    result = matcher.match("interpretability")
+    assert result.decision is Decision.SUGGEST
+    ids = [c.question_id for c in result.candidates]
+    assert {"learn-interp", "what-interp"} <= set(ids)
+    assert len(result.candidates) <= 3
+
+
+@pytest.mark.parametrize("text", ["", "   ", "?!?", "\u200b\u200f"])
+def test_empty_input_is_no_match(matcher: Matcher, text: str) -> None:
+    result = matcher.match(text)
+    assert result.decision is Decision.NONE
+    assert result.candidates == ()
+
+
+def test_very_long_input_is_handled_and_not_answered(matcher: Matcher) -> None:
+    text = "interpretability " + "lorem ipsum dolor sit amet " * 400
+    assert len(text) > 10_000
+    result = matcher.match(text)
+    assert result.decision is not Decision.ANSWER
+    assert all(0.0 <= c.score <= 1.0 for c in result.candidates)
+
+
+def test_non_latin_text(matcher: Matcher) -> None:
+    assert answered(matcher, "что такое интерпретируемость") == "russian"
+    assert matcher.match("这是什么").decision is Decision.NONE
+
+
+def test_scores_are_bounded_and_ranked(matcher: Matcher) -> None:
+    for query in ["neural networks", "approve decisions", "what is alignment", "AI"]:
+        scores = [c.score for c in matcher.search(query, k=10)]
+        assert scores == sorted(scores, reverse=True)
+        assert all(0.0 <= s <= 1.0 for s in scores)
+
+
+def test_score_does_not_grow_with_query_length(matcher: Matcher) -> None:
+    short = matcher.search("What is AI alignment?")[0]
+    padded = matcher.search("What is AI alignment? " + "I wonder about pancakes and weather " * 5)
+    assert padded[0].question_id == "alignment"
+    assert padded[0].score < short.score
+
+
+def test_upsert_updates_index_without_rebuild(matcher: Matcher) -> None:
+    assert answered(matcher, "what is a mesa optimizer") is None
+    matcher.upsert("mesa", ["What is a mesa-optimizer?"])
+    assert answered(matcher, "what is a mesa optimizer") == "mesa"
+    matcher.upsert("mesa", ["What is inner alignment?"])
+    assert answered(matcher, "what is a mesa optimizer") is None
+    assert answered(matcher, "what is inner alignment") == "mesa"
+
+
+def test_remove_drops_a_question(matcher: Matcher) -> None:
+    matcher.remove("instrumental")
+    assert "instrumental" not in matcher
+    assert all(c.question_id != "instrumental" for c in matcher.search("instrumental convergence"))
+    matcher.remove("does-not-exist")  # no error
+
+
+def test_many_updates_keep_results_right() -> None:
+    built = Matcher()
+    for round_ in range(3):
+        for n in range(1500):
+            built.upsert(f"q{n}", [f"question number {n} about topic{n} round{round_}"])
+    assert len(built) == 1500
+    assert built.phrasing_count == 1500
+    result = built.match("question about topic77 round2")
+    assert result.best.question_id == "q77"
+
+
+def test_reason_is_given_for_every_decision(matcher: Matcher) -> None:
+    for text in ["what is AI alignment", "interpretability", "capital of France"]:
+        assert matcher.match(text).reason
+
+
+def test_normalize_folds_case_punctuation_and_invisible_marks() -> None:
+    assert normalize("What’s  Interpreta\u200bbility?!") == "what interpretability"
+    assert normalize("OpenAI's plan") == "openai plan"
+    assert tokenize("Don't PANIC") == ["dont", "panic"]
+    assert name_words("What is OpenAI's plan for GPT?") == {"openai", "gpt"}

@@ -46,6 +46,8 @@ class Prediction:
 
     query: BenchmarkQuery
     result: MatchResult
+    # Ids to pad the candidate list with (score 0) when fewer questions share a word.
+    fallback: tuple[str, ...] = ()
 
     @property
     def answer(self) -> str | None:
@@ -55,14 +57,21 @@ class Prediction:
         return None
 
     def to_json(self, candidates: int = 3) -> dict:
-        """The line written to the predictions file."""
+        """The line written to the predictions file (at least ``candidates`` candidates)."""
+        listed = [
+            {"id": c.question_id, "score": round(c.score, 4)}
+            for c in self.result.candidates[:candidates]
+        ]
+        seen = {c["id"] for c in listed}
+        for entry_id in self.fallback:
+            if len(listed) >= candidates:
+                break
+            if entry_id not in seen:
+                listed.append({"id": entry_id, "score": 0.0})
         return {
             "query": self.query.query,
             "track": self.query.track,
-            "candidates": [
-                {"id": c.question_id, "score": round(c.score, 4)}
-                for c in self.result.candidates[:candidates]
-            ],
+            "candidates": listed,
             "answer": self.answer,
         }
 
@@ -140,17 +149,20 @@ def run_benchmark(
 ) -> list[Prediction]:
     """Match every query against its own track's entries; predictions in input order."""
     matchers: dict[str, Matcher] = {}
+    fallbacks: dict[str, tuple[str, ...]] = {}
     for track, entries in tracks.items():
         matcher = make_matcher()
         for entry in entries:
             matcher.upsert(entry.id, entry.phrasings)
         matchers[track] = matcher
+        fallbacks[track] = tuple(entry.id for entry in entries[:5])
     predictions = []
     for query in queries:
         matcher = matchers.get(query.track)
         if matcher is None:
             raise BenchmarkError(f"query track {query.track!r} has no entries in the KB")
-        predictions.append(Prediction(query, matcher.match(query.query, k=5)))
+        result = matcher.match(query.query, k=5)
+        predictions.append(Prediction(query, result, fallbacks[query.track]))
     return predictions
 
 

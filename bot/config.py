@@ -181,13 +181,13 @@ class MatchSettings(SettingsSection):
     """How closely a message must match a stored question (``[matching]``)."""
 
     #: Score at/above which the bot answers (if ``min_margin`` also holds).
-    answer_threshold: float = setting(0.5, ge=0.0, le=1.0)
+    answer_threshold: float = setting(0.42, ge=0.0, le=1.0)
     #: Score at/above which it offers "did you mean" choices.
-    suggest_threshold: float = setting(0.35, ge=0.0, le=1.0)
+    suggest_threshold: float = setting(0.3, ge=0.0, le=1.0)
     #: The best score must beat the best *other* question by this much to answer.
-    min_margin: float = setting(0.1, ge=0.0, le=1.0)
+    min_margin: float = setting(0.08, ge=0.0, le=1.0)
     #: Share of the matched stored phrasing's words the message must contain to answer.
-    min_phrasing_coverage: float = setting(0.4, ge=0.0, le=1.0)
+    min_phrasing_coverage: float = setting(0.3, ge=0.0, le=1.0)
     #: How many "did you mean" choices to offer (Discord shows up to 3 buttons).
     max_suggestions: int = setting(3, ge=1, le=3)
 

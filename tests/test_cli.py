@@ -181,7 +181,7 @@ def test_console_why_and_alternatives() -> None:
 
 
 def test_console_suggests_when_unsure_and_shows_by_id() -> None:
-    out = _console(["explain neurons", ":show neural-network-modularity", ":show nope"])
+    out = _console(["human approval", ":show neural-network-modularity", ":show nope"])
     assert "Did you mean:" in out
     assert "[neural-network-modularity]" in out
     assert "There is no question with the id 'nope'." in out

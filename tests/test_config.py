@@ -65,10 +65,10 @@ def test_defaults_without_file() -> None:
     assert settings.token is None
     assert settings.knowledge.answers_dir == "answers"
     assert settings.matching == MatchSettings(
-        answer_threshold=0.5,
-        suggest_threshold=0.35,
-        min_margin=0.1,
-        min_phrasing_coverage=0.4,
+        answer_threshold=0.42,
+        suggest_threshold=0.3,
+        min_margin=0.08,
+        min_phrasing_coverage=0.3,
         max_suggestions=3,
     )
     assert settings.database.path == "stampy.db"
@@ -96,7 +96,7 @@ def test_explicit_path(tmp_path: Path) -> None:
     path = write(tmp_path, '[matching]\nanswer_threshold = 0.7\n[database]\npath = "x.db"\n')
     settings = load_settings(path, env={})
     assert settings.matching.answer_threshold == 0.7
-    assert settings.matching.suggest_threshold == 0.35  # untouched keys keep defaults
+    assert settings.matching.suggest_threshold == 0.3  # untouched keys keep defaults
     assert settings.database.path == "x.db"
     assert settings.knowledge == KnowledgeSettings()
     assert settings.source == str(path)
@@ -409,7 +409,7 @@ def test_direct_construction_is_validated() -> None:
     assert isinstance(info.value, ValueError)
     assert "'max_suggestions' must be between 1 and 3, got 7" in str(info.value)
     with pytest.raises(ConfigError, match="must not be greater than 'answer_threshold'"):
-        MatchSettings(answer_threshold=0.3)
+        MatchSettings(answer_threshold=0.2)
 
 
 # --------------------------------------------------------------------------- token

@@ -156,3 +156,28 @@ def test_normalize_folds_case_punctuation_and_invisible_marks() -> None:
     assert normalize("OpenAI's plan") == "openai plan"
     assert tokenize("Don't PANIC") == ["dont", "panic"]
     assert name_words("What is OpenAI's plan for GPT?") == {"openai", "gpt"}
+
+
+def test_only_common_words_shared_is_no_match(matcher: Matcher) -> None:
+    result = matcher.match("how do I bake bread")
+    assert result.decision is Decision.NONE
+    assert "common words" in result.reason
+
+
+def test_short_words_are_not_corrected_into_other_words(matcher: Matcher) -> None:
+    # "bread" is one letter from "read" but is a real word: no match, not a guess.
+    assert matcher.match("bread").decision is Decision.NONE
+
+
+def test_compound_typed_as_two_words() -> None:
+    built = Matcher()
+    built.upsert("strike", ["How do I use strikethrough in markdown?"])
+    built.upsert("bold", ["How do I make text bold in markdown?"])
+    assert built.search("strike through text in markdown")[0].question_id == "strike"
+
+
+def test_other_phrasings_of_a_question_lend_their_words() -> None:
+    built = Matcher()
+    built.upsert("export", ["Export Gmail messages to files", "back up my mail as text"])
+    built.upsert("forward", ["Forward many Gmail messages at once", "send several mails on"])
+    assert built.search("export my gmail mail as text")[0].question_id == "export"

@@ -81,6 +81,7 @@ class MatcherTuning:
     min_typo_length: int = 4
     candidate_pool: int = 200  # phrasings re-scored in full per query
     common_fraction: float = 0.05  # words in more phrasings than this only re-score
+    sibling_credit: float = 1.0  # credit for query words found in other phrasings of a question
     posting_budget: int = 20_000  # postings read to find candidates, rarest words first
     max_query_terms: int = 64
     max_corrections: int = 6  # typo look-ups per query (each scans the vocabulary)
@@ -98,6 +99,9 @@ class Candidate:
     fuzzy: float  # character similarity of the normalised texts
     query_coverage: float  # share of the query's word weight the phrasing contains
     phrasing_coverage: float  # share of the phrasing's word weight the query contains
+    # False when the only shared words are stopwords ("how do I ..."): such a candidate
+    # still ranks, but is never answered or suggested.
+    shares_content: bool = True
 
 
 class Decision(StrEnum):
@@ -165,6 +169,7 @@ class Matcher:
         # Surface words seen, for typo correction: word -> term id, plus a list for rapidfuzz.
         self._words: dict[str, int] = {}
         self._word_list: list[str] = []
+        self._words_by_initial: dict[str, list[str]] = {}
         self._stop_terms: set[int] = set()  # terms that stem from a stopword
         # Phrasings: owner question (None once removed), text, normalised text, term ids.
         self._owner: list[str | None] = []
@@ -230,6 +235,7 @@ class Matcher:
                 term = self._term_id(self._stem(word))
                 self._words[word] = term
                 self._word_list.append(word)
+                self._words_by_initial.setdefault(word[0], []).append(word)
                 if word in STOPWORDS:
                     self._stop_terms.add(term)
             terms.append(term)
@@ -335,19 +341,44 @@ class Matcher:
                 break
         return [*found.values(), *unknown]
 
+    def _join_compounds(self, words: list[str]) -> list[str]:
+        """Join two adjacent words that the index knows as one ("strike through")."""
+        joined: list[str] = []
+        index = 0
+        while index < len(words):
+            if index + 1 < len(words):
+                compound = words[index] + words[index + 1]
+                term = self._words.get(compound)
+                if (
+                    term is not None
+                    and self._df[term] > 0
+                    and words[index] not in STOPWORDS
+                    and compound.isalpha()
+                ):
+                    joined.append(compound)
+                    index += 2
+                    continue
+            joined.append(words[index])
+            index += 1
+        return joined
+
     def _correct(self, word: str) -> tuple[int | None, float]:
         """Map a misspelt word onto the closest known word, with a confidence in (0, 1]."""
         if len(word) < self.tuning.min_typo_length or word.isdigit() or not self._word_list:
             return None, 0.0
+        # A short word is one letter away from many others ("bread", "read"): it is only
+        # corrected to a word with the same first letter, where slips are rarer.
+        choices = self._word_list if len(word) > 5 else self._words_by_initial.get(word[0], [])
         best = process.extractOne(
-            word, self._word_list, scorer=fuzz.ratio, score_cutoff=self.tuning.typo_cutoff
+            word, choices, scorer=fuzz.ratio, score_cutoff=self.tuning.typo_cutoff
         )
         if best is None:
             return None, 0.0
         term = self._words[best[0]]
         if self._df[term] == 0:
             return None, 0.0
-        return term, best[1] / 100.0
+        # Squared, so a guess counts for less than a word typed right.
+        return term, (best[1] / 100.0) ** 2
 
     def _postings_array(self, term: int) -> np.ndarray:
         array = self._posting_arrays.get(term)
@@ -398,7 +429,7 @@ class Matcher:
         normal = normalize(text)
         if not normal or not self._live or k <= 0:
             return []
-        terms = self._query_terms(normal.split(), name_words(text))
+        terms = self._query_terms(self._join_compounds(normal.split()), name_words(text))
         query_mass = sum(t.weight for t in terms)
         if query_mass <= 0:
             return []
@@ -411,6 +442,12 @@ class Matcher:
         # so a binary search per word answers it for the whole pool at once.
         matched = np.zeros(len(pool))
         boost = np.zeros(len(pool))
+        content = np.zeros(len(pool), dtype=bool)  # shares a word that is not a stopword
+        sibling = self.tuning.sibling_credit
+        owners = [self._owner[pid] for pid in pool.tolist()]
+        if sibling:
+            _, group = np.unique(np.array(owners, dtype=object), return_inverse=True)
+            group_matched = np.zeros(len(pool))
         for term in terms:
             if term.term < 0:
                 continue
@@ -419,12 +456,22 @@ class Matcher:
             hit = postings[np.minimum(at, len(postings) - 1)] == pool
             matched += hit * (term.weight * term.confidence)
             boost += hit * (term.weight - weights[term.term])
+            if term.term not in self._stop_terms:
+                content |= hit
+            if sibling:
+                # Whether any phrasing of the same question holds the word.
+                held = np.bincount(group, weights=hit)[group] > 0
+                group_matched += held * (term.weight * term.confidence)
         # A shared word weighs the same on both sides (the query's weight, which may be
         # raised for a name), so both coverages speak of the same words.
         mass = np.fromiter((self._phrasing_mass(pid, weights) for pid in pool.tolist()), float)
         mass += boost
         cover_q = matched / query_mass
         cover_d = np.divide(matched, mass, out=np.zeros_like(matched), where=mass > 0)
+        if sibling:
+            # Question-level evidence: words of the query that another phrasing of the same
+            # question holds count in part, as people reword across the phrasings.
+            cover_q = cover_q + sibling * (group_matched / query_mass - cover_q)
         beta2 = self.tuning.coverage_beta**2
         denominator = beta2 * cover_d + cover_q
         lexical = np.divide(
@@ -460,6 +507,7 @@ class Matcher:
                     similarity,
                     float(cover_q[index]),
                     float(cover_d[index]),
+                    bool(content[index]),
                 )
                 heapq.heappush(top_scores, score)
                 if len(top_scores) > k:
@@ -479,6 +527,9 @@ class Matcher:
         best = candidates[0]
         runner_up = candidates[1].score if len(candidates) > 1 else 0.0
         margin = best.score - runner_up
+        if not best.shares_content:
+            reason = "it shares only common words such as 'what' or 'how' with stored questions"
+            return MatchResult(query, Decision.NONE, tuple(candidates), margin, reason)
         confident = best.score >= limits.answer_threshold
         distinct = margin >= limits.min_margin
         # A short query inside a long stored question ("what is X" against "how does Y
@@ -494,7 +545,7 @@ class Matcher:
             shown = tuple(
                 c
                 for c in candidates[: limits.max_suggestions]
-                if c.score >= limits.suggest_threshold
+                if c.score >= limits.suggest_threshold and c.shares_content
             )
             if confident and not distinct:
                 reason = f"two questions fit almost equally well (margin {margin:.2f})"

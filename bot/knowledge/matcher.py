@@ -79,11 +79,12 @@ class MatcherTuning:
     stopword_weight: float = 0.5
     typo_cutoff: float = 80.0  # rapidfuzz ratio a misspelt word needs to map onto a known one
     min_typo_length: int = 4
-    candidate_pool: int = 200  # phrasings re-scored in full per query
+    candidate_pool: int = 120  # phrasings re-scored in full per query
     common_fraction: float = 0.05  # words in more phrasings than this only re-score
     sibling_credit: float = 1.0  # credit for query words found in other phrasings of a question
     posting_budget: int = 20_000  # postings read to find candidates, rarest words first
     max_query_terms: int = 64
+    max_scored_terms: int = 32  # the heaviest words of a long message that are looked up
     max_corrections: int = 6  # typo look-ups per query (each scans the vocabulary)
     name_boost: float = 2.0  # weight factor of capitalised words and acronyms in a query
 
@@ -448,9 +449,11 @@ class Matcher:
         if sibling:
             _, group = np.unique(np.array(owners, dtype=object), return_inverse=True)
             group_matched = np.zeros(len(pool))
-        for term in terms:
-            if term.term < 0:
-                continue
+        known = [t for t in terms if t.term >= 0]
+        if len(known) > self.tuning.max_scored_terms:
+            # A long message: its lightest words change no ranking but cost a lookup each.
+            known = sorted(known, key=lambda t: -t.weight)[: self.tuning.max_scored_terms]
+        for term in known:
             postings = self._postings_array(term.term)
             at = np.searchsorted(postings, pool)
             hit = postings[np.minimum(at, len(postings) - 1)] == pool

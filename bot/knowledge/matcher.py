@@ -82,7 +82,7 @@ class MatcherTuning:
     candidate_pool: int = 120  # phrasings re-scored in full per query
     common_fraction: float = 0.05  # words in more phrasings than this only re-score
     sibling_credit: float = 1.0  # credit for query words found in other phrasings of a question
-    posting_budget: int = 20_000  # postings read to find candidates, rarest words first
+    posting_budget: int = 10_000  # postings read to find candidates, rarest words first
     max_query_terms: int = 64
     max_scored_terms: int = 32  # the heaviest words of a long message that are looked up
     max_corrections: int = 6  # typo look-ups per query (each scans the vocabulary)
@@ -317,7 +317,9 @@ class Matcher:
         tuning = self.tuning
         found: dict[int, _QueryTerm] = {}
         unknown: list[_QueryTerm] = []
-        corrections = tuning.max_corrections
+        # In a long message one misspelt word matters little; each look-up scans the
+        # vocabulary, so fewer are made.
+        corrections = tuning.max_corrections if len(words) <= 20 else 2
         for word in dict.fromkeys(words):
             stop = word in STOPWORDS
             term = self._words.get(word)
@@ -394,14 +396,17 @@ class Matcher:
         if not known:
             return np.empty(0, dtype=np.int64)
         limit = max(50, int(self.tuning.common_fraction * self._live))
+        budget = self.tuning.posting_budget
         # Rarest words first, within a budget of postings: the words that single out a
         # question are rare, and the common ones still count when the pool is re-scored.
         known.sort(key=lambda t: self._df[t.term])
+        if self._df[known[0].term] > budget:
+            return self._common_pool(known)
         selective: list[_QueryTerm] = []
         read = 0
         for term in known:
             df = self._df[term.term]
-            if len(selective) >= 2 and (df > limit or read + df > self.tuning.posting_budget):
+            if selective and (df > limit or read + df > budget):
                 break
             selective.append(term)
             read += df
@@ -424,6 +429,23 @@ class Matcher:
             top = np.argpartition(-sums, pool)[:pool]
             unique = np.sort(unique[top])
         return unique
+
+    def _common_pool(self, known: list[_QueryTerm]) -> np.ndarray:
+        """Candidates when every word of the query is common ("what is AI?").
+
+        Reading every posting would cost milliseconds in a large index; the phrasings that
+        hold the two rarest words are enough, and the shortest of them fit best.
+        """
+        ids = self._postings_array(known[0].term)
+        if len(known) > 1:
+            both = np.intersect1d(ids, self._postings_array(known[1].term), assume_unique=True)
+            if len(both):
+                ids = both
+        pool = self.tuning.candidate_pool
+        if len(ids) > pool:
+            lengths = np.fromiter((len(self._terms[pid]) for pid in ids.tolist()), np.int64)
+            ids = np.sort(ids[np.argpartition(lengths, pool)[:pool]])
+        return ids
 
     def search(self, text: str, k: int = 5) -> list[Candidate]:
         """The ``k`` best-matching questions for ``text``, best first."""

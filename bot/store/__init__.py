@@ -1,0 +1,30 @@
+"""The SQLite database: :class:`Store` owns the connection; record modules work through it.
+
+Typical use::
+
+    async with await Store.open(settings.database.path) as store:
+        unanswered = UnansweredQuestions(store)
+        await unanswered.record(text, asker_id=..., channel_id=..., guild_id=...)
+
+This package never imports discord.
+"""
+
+from bot.store.db import MAX_TEXT_CHARS, NewerDatabaseError, Store, StoreError
+from bot.store.migrations import MIGRATIONS, Migration
+from bot.store.proposals import PROPOSAL_STATUSES, ProposedPhrasing, ProposedPhrasings
+from bot.store.unanswered import UNANSWERED_STATUSES, UnansweredQuestion, UnansweredQuestions
+
+__all__ = [
+    "MAX_TEXT_CHARS",
+    "MIGRATIONS",
+    "PROPOSAL_STATUSES",
+    "UNANSWERED_STATUSES",
+    "Migration",
+    "NewerDatabaseError",
+    "ProposedPhrasing",
+    "ProposedPhrasings",
+    "Store",
+    "StoreError",
+    "UnansweredQuestion",
+    "UnansweredQuestions",
+]

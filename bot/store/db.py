@@ -1,0 +1,434 @@
+"""The SQLite store: one aiosqlite connection, opened with safe settings and migrated.
+
+:meth:`Store.open` connects, checks the file, turns on WAL, foreign keys, a busy timeout and
+``synchronous=NORMAL``, then applies the pending migrations of :mod:`bot.store.migrations`
+(the schema version lives in ``PRAGMA user_version``). Record modules
+(:mod:`bot.store.unanswered`, :mod:`bot.store.proposals`, ...) take the store and do their
+work inside :meth:`Store.transaction` (writes) or :meth:`Store.read` (reads).
+
+Every failure to open, check or migrate the file, and every SQLite error escaping a
+transaction, is raised as :class:`StoreError` with a message naming the file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sqlite3
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any, Self
+
+import aiosqlite
+
+from bot.store import migrations as _migrations
+from bot.store.migrations import Migration
+
+__all__ = [
+    "MAX_TEXT_CHARS",
+    "MEMORY",
+    "NewerDatabaseError",
+    "Store",
+    "StoreError",
+    "check_migrations",
+    "check_page",
+    "check_status",
+    "clean_text",
+    "from_db_time",
+    "to_db_time",
+    "utc_now",
+]
+
+log = logging.getLogger(__name__)
+
+#: The path that opens a private in-memory database (for tests).
+MEMORY = ":memory:"
+#: How long a statement waits for another connection's lock before failing.
+BUSY_TIMEOUT_MS = 5000
+#: Longest user text stored; longer text is cut (the service matches only this much too).
+MAX_TEXT_CHARS = 2000
+
+
+class StoreError(Exception):
+    """The database could not be opened, upgraded or used; the message says which and why."""
+
+
+class NewerDatabaseError(StoreError):
+    """The database has a schema newer than this version of Stampy knows."""
+
+    def __init__(self, path: str, found: int, known: int) -> None:
+        self.path = path
+        self.found = found
+        self.known = known
+        super().__init__(
+            f"{path} was written by a newer version of Stampy (schema {found}; this version "
+            f"knows up to {known}). Upgrade Stampy or use another database file."
+        )
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware in UTC."""
+    return datetime.now(UTC)
+
+
+def to_db_time(moment: datetime) -> str:
+    """``moment`` as stored: ISO-8601 in UTC with microseconds (sorts as text).
+
+    Raises ValueError for a naive datetime, whose time zone would be a guess.
+    """
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"timestamp must be timezone-aware, got naive {moment.isoformat()}")
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def from_db_time(text: str) -> datetime:
+    """A stored timestamp back as an aware UTC datetime."""
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def clean_text(text: str, what: str = "text") -> str:
+    """User text ready to store: stripped, cut to :data:`MAX_TEXT_CHARS`, always encodable.
+
+    NUL characters are dropped and unpaired surrogates replaced, so that any ``str`` a
+    front end hands over can be stored. Raises ValueError if nothing but whitespace is left.
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"{what} must be a string, got {type(text).__name__}")
+    text = text.encode("utf-8", "replace").decode("utf-8").replace("\x00", "")
+    text = text.strip()[:MAX_TEXT_CHARS].rstrip()
+    if not text:
+        raise ValueError(f"{what} must not be empty")
+    return text
+
+
+def check_status(status: str, allowed: Iterable[str]) -> str:
+    """``status`` if it is one of ``allowed``, else ValueError naming the allowed ones."""
+    allowed = tuple(allowed)
+    if status not in allowed:
+        raise ValueError(f"unknown status {status!r} (allowed: {', '.join(allowed)})")
+    return status
+
+
+def check_page(limit: int, offset: int) -> None:
+    """Raise ValueError unless ``limit`` and ``offset`` are non-negative integers."""
+    for name, value in (("limit", limit), ("offset", offset)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+
+
+def check_migrations(migrations: Sequence[Migration]) -> None:
+    """Raise ValueError unless the migrations are numbered 1..N in order, without gaps."""
+    numbers = [m.number for m in migrations]
+    if numbers != list(range(1, len(numbers) + 1)):
+        raise ValueError(f"migrations must be numbered 1..N in order, got {numbers}")
+
+
+# --------------------------------------------------------------------------- the store
+
+
+class Store:
+    """Owns the database connection; create with :meth:`open`, end with :meth:`close`.
+
+    One connection serves the whole bot. :meth:`transaction` and :meth:`read` take a lock,
+    so concurrent tasks never interleave their statements; a task may nest them (the inner
+    one becomes a savepoint). Do not wait, inside one, for another task that uses the store.
+    Rows come back as :class:`sqlite3.Row` (indexable by column name).
+    """
+
+    def __init__(self, connection: aiosqlite.Connection, path: str, schema_version: int) -> None:
+        """Wrap an already prepared connection; use :meth:`open` instead."""
+        self._conn: aiosqlite.Connection | None = connection
+        self._path = path
+        self._version = schema_version
+        self._lock = asyncio.Lock()
+        self._owner: asyncio.Task[Any] | None = None
+        self._depth = 0
+
+    @classmethod
+    async def open(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        migrations: Sequence[Migration] | None = None,
+    ) -> Self:
+        """Open (creating if need be) and migrate the database at ``path``.
+
+        ``":memory:"`` opens a private in-memory database. ``migrations`` defaults to
+        :data:`bot.store.migrations.MIGRATIONS`. Raises :class:`NewerDatabaseError` for a
+        database from a newer Stampy, and :class:`StoreError` for a file that cannot be
+        opened, is not a SQLite database, or fails to migrate; the connection is closed then.
+        """
+        name = os.fspath(path)
+        if not name.strip():
+            raise StoreError("the database path is empty")
+        steps = list(_migrations.MIGRATIONS if migrations is None else migrations)
+        check_migrations(steps)
+        pending = aiosqlite.connect(name, isolation_level=None)
+        try:
+            conn = await pending
+        except sqlite3.Error as exc:
+            await _wait_for_worker(pending)
+            raise StoreError(_describe_open_failure(name, exc)) from None
+        try:
+            version = await _prepare(conn, name, steps)
+        except BaseException:
+            await _close_quietly(conn)
+            raise
+        return cls(conn, name, version)
+
+    @property
+    def path(self) -> str:
+        """The database path as given to :meth:`open`."""
+        return self._path
+
+    @property
+    def schema_version(self) -> int:
+        """The schema version of the open database (the last migration applied)."""
+        return self._version
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` has been called."""
+        return self._conn is None
+
+    @property
+    def connection(self) -> aiosqlite.Connection:
+        """The underlying connection (in autocommit mode; prefer :meth:`transaction`)."""
+        if self._conn is None:
+            raise StoreError(f"{self._path}: the database is closed")
+        return self._conn
+
+    async def close(self) -> None:
+        """Close the connection; waits for a running transaction. Safe to call twice."""
+        if self._conn is None:
+            return
+        if self._owner is not None and self._owner is asyncio.current_task():
+            raise RuntimeError("Store.close() called inside one of its own transactions")
+        async with self._lock:
+            await self._close_now()
+
+    async def _close_now(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        try:
+            await conn.execute("PRAGMA optimize")
+        except sqlite3.Error:
+            pass
+        await _close_quietly(conn)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def transaction(self) -> AbstractAsyncContextManager[aiosqlite.Connection]:
+        """A write transaction: commits when the block ends, rolls back if it raises.
+
+        Starts with ``BEGIN IMMEDIATE`` (takes the write lock at once, so a read followed by
+        a write cannot fail half-way on a lock). Nested in another :meth:`transaction` or
+        :meth:`read` of the same task it is a savepoint. SQLite errors leave it as
+        :class:`StoreError` (the original is the ``__cause__``).
+        """
+        return self._scope("BEGIN IMMEDIATE")
+
+    def read(self) -> AbstractAsyncContextManager[aiosqlite.Connection]:
+        """A read transaction: the block sees one consistent snapshot of the database."""
+        return self._scope("BEGIN")
+
+    @asynccontextmanager
+    async def _scope(self, begin: str) -> AsyncIterator[aiosqlite.Connection]:
+        task = asyncio.current_task()
+        if self._owner is not None and self._owner is task:
+            async with self._savepoint() as conn:
+                yield conn
+            return
+        async with self._lock:
+            conn = self.connection
+            self._owner = task
+            try:
+                await conn.execute(begin)
+                try:
+                    yield conn
+                except BaseException:
+                    await _rollback(conn)
+                    raise
+                try:
+                    await conn.execute("COMMIT")
+                except BaseException:
+                    await _rollback(conn)
+                    raise
+            except sqlite3.Error as exc:
+                raise StoreError(f"{self._path}: database error: {exc}") from exc
+            finally:
+                self._owner = None
+
+    @asynccontextmanager
+    async def _savepoint(self) -> AsyncIterator[aiosqlite.Connection]:
+        conn = self.connection
+        self._depth += 1
+        name = f"stampy_savepoint_{self._depth}"  # a fixed pattern, never user text
+        try:
+            await conn.execute(f"SAVEPOINT {name}")
+            try:
+                yield conn
+            except BaseException:
+                await conn.execute(f"ROLLBACK TO {name}")
+                await conn.execute(f"RELEASE {name}")
+                raise
+            await conn.execute(f"RELEASE {name}")
+        finally:
+            self._depth -= 1
+
+
+# --------------------------------------------------------------------------- opening
+
+
+async def _prepare(conn: aiosqlite.Connection, name: str, steps: Sequence[Migration]) -> int:
+    """Check the file, set the pragmas and migrate; return the schema version."""
+    known = steps[-1].number if steps else 0
+    try:
+        await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        version = await _user_version(conn)  # the first read: fails on a non-database file
+    except sqlite3.Error as exc:
+        raise StoreError(_describe_open_failure(name, exc)) from None
+    if version > known:
+        raise NewerDatabaseError(name, version, known)
+    try:
+        if name != MEMORY:
+            mode = await _pragma(conn, "PRAGMA journal_mode = WAL")
+            if str(mode).lower() != "wal":
+                log.warning("%s: WAL journal mode unavailable, using %s", name, mode)
+        await conn.execute("PRAGMA synchronous = NORMAL")
+    except sqlite3.Error as exc:
+        raise StoreError(_describe_open_failure(name, exc)) from None
+    version = await _migrate(conn, name, steps, version, known)
+    try:
+        await conn.execute("PRAGMA foreign_keys = ON")
+    except sqlite3.Error as exc:
+        raise StoreError(_describe_open_failure(name, exc)) from None
+    conn.row_factory = sqlite3.Row
+    return version
+
+
+async def _migrate(
+    conn: aiosqlite.Connection,
+    name: str,
+    steps: Sequence[Migration],
+    version: int,
+    known: int,
+) -> int:
+    """Apply every migration above ``version``, each in its own transaction."""
+    pending = [m for m in steps if m.number > version]
+    if not pending:
+        return version
+    await conn.execute("PRAGMA foreign_keys = OFF")  # allows table rebuilds; checked below
+    for step in pending:
+        if step.number <= version:  # applied meanwhile by another process (see below)
+            continue
+        log.info("%s: migrating to schema %d (%s)", name, step.number, step.description)
+        try:
+            # executescript() commits any open transaction before it runs, so BEGIN goes
+            # inside the script; the transaction stays open until the COMMIT below.
+            await conn.executescript(f"BEGIN IMMEDIATE;\n{step.sql}\n;")
+            violations = await conn.execute_fetchall("PRAGMA foreign_key_check")
+            if violations:
+                raise _MigrationCheckError(f"{len(list(violations))} foreign key violation(s)")
+            await conn.execute(f"PRAGMA user_version = {int(step.number)}")
+            await conn.execute("COMMIT")
+        except (sqlite3.Error, _MigrationCheckError) as exc:
+            await _rollback(conn)
+            try:
+                current = await _user_version(conn)
+            except sqlite3.Error:
+                current = version
+            if current > known:
+                raise NewerDatabaseError(name, current, known) from None
+            if current >= step.number:  # another process migrated the file concurrently
+                version = current
+                continue
+            raise StoreError(
+                f"{name}: could not upgrade the database to schema {step.number} "
+                f"({step.description}): {exc}; it was left at schema {version}"
+            ) from None
+        version = step.number
+    return version
+
+
+class _MigrationCheckError(Exception):
+    """A migration left the database inconsistent (e.g. foreign key violations)."""
+
+
+async def _pragma(conn: aiosqlite.Connection, sql: str) -> Any:
+    """The single value a PRAGMA statement returns."""
+    async with conn.execute(sql) as cursor:
+        row = await cursor.fetchone()
+    return None if row is None else row[0]
+
+
+async def _user_version(conn: aiosqlite.Connection) -> int:
+    return int(await _pragma(conn, "PRAGMA user_version"))
+
+
+async def _rollback(conn: aiosqlite.Connection) -> None:
+    """Roll back the open transaction, if any (SQLite may already have ended it)."""
+    try:
+        await conn.execute("ROLLBACK")
+    except (sqlite3.Error, ValueError) as exc:  # aiosqlite raises ValueError once closed
+        log.debug("rollback: %s", exc)
+
+
+async def _close_quietly(conn: aiosqlite.Connection) -> None:
+    try:
+        await conn.close()
+    except Exception as exc:  # the connection is gone either way
+        log.debug("close: %s", exc)
+
+
+async def _wait_for_worker(conn: aiosqlite.Connection) -> None:
+    """Wait until the worker thread of a connection that failed to open has ended.
+
+    aiosqlite stops the thread when connecting fails but does not wait for it; if the event
+    loop closed first, the thread would die reporting to a closed loop.
+    """
+    thread = getattr(conn, "_thread", None)  # not public API: skip the wait if it moves
+    if thread is not None and thread.is_alive():
+        await asyncio.to_thread(thread.join, 5)
+
+
+def _describe_open_failure(name: str, exc: sqlite3.Error) -> str:
+    """A one-line, user-facing reason why the database at ``name`` could not be opened."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code == sqlite3.SQLITE_NOTADB:
+        return f"{name}: not a SQLite database (is it the right file?)"
+    if code == sqlite3.SQLITE_CORRUPT:
+        return f"{name}: the database file is damaged ({exc})"
+    if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+        return f"{name}: the database is locked by another program ({exc})"
+    if name != MEMORY:
+        parent = os.path.dirname(name) or "."
+        if os.path.isdir(name):
+            return f"{name}: cannot open the database: it is a directory, not a file"
+        if not os.path.isdir(parent):
+            return f"{name}: cannot open the database: directory {parent} does not exist"
+        if os.path.exists(name):
+            if not os.access(name, os.R_OK | os.W_OK):
+                return f"{name}: cannot open the database: permission denied"
+        elif not os.access(parent, os.W_OK | os.X_OK):
+            return f"{name}: cannot create the database: no permission to write in {parent}"
+    return f"{name}: cannot open the database: {exc}"

@@ -121,6 +121,16 @@ def _eval(settings: Settings, kb: str, queries: str, predictions_path: str | Non
 
 
 def _run(settings: Settings) -> int:
+    """Run the Discord bot until SIGTERM/SIGINT; 2 for a missing or rejected token."""
+    import asyncio
+    import logging
+    import os
+
+    import discord
+
+    from bot.discord.client import Endpoints, serve
+    from bot.store import StoreError
+
     if not settings.token:
         print(
             "stampy: DISCORD_TOKEN is not set. Set it to your bot's token to run on Discord, "
@@ -128,11 +138,38 @@ def _run(settings: Settings) -> int:
             file=sys.stderr,
         )
         return 2
-    print(
-        "stampy: this version has no Discord front end yet; use 'stampy console'.",
-        file=sys.stderr,
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    return 2
+    service = _service(settings)
+    endpoints = Endpoints.from_env(os.environ)
+    try:
+        asyncio.run(serve(settings, service, settings.token, endpoints))
+    except discord.LoginFailure:
+        print(
+            "stampy: Discord rejected the token in DISCORD_TOKEN; check that it is the bot "
+            "token from the Developer Portal.",
+            file=sys.stderr,
+        )
+        return 2
+    except discord.PrivilegedIntentsRequired:
+        print(
+            "stampy: the Message Content intent is not enabled for this bot; enable it in the "
+            "Developer Portal (Bot > Privileged Gateway Intents).",
+            file=sys.stderr,
+        )
+        return 2
+    except StoreError as error:
+        print(f"stampy: cannot open the database: {error}", file=sys.stderr)
+        return 2
+    except (OSError, discord.GatewayNotFound, discord.ConnectionClosed) as error:
+        print(f"stampy: cannot connect to Discord: {type(error).__name__}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        pass
+    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -9,6 +9,14 @@ from bot.knowledge.base import KnowledgeBase
 from bot.knowledge.loader import LoadResult, load_directory
 from bot.knowledge.matcher import Candidate, Decision, Matcher, MatchResult
 from bot.knowledge.model import Answer, Question
+from bot.knowledge.text import normalize
+from bot.store import (
+    ProposedPhrasing,
+    ProposedPhrasings,
+    Store,
+    UnansweredQuestion,
+    UnansweredQuestions,
+)
 
 # Longer messages are cut before matching: nobody asks a 10,000-character question, and the
 # cut keeps the cost of one message bounded.
@@ -45,10 +53,18 @@ class Reply:
 
 
 class Service:
-    """Answers questions from a knowledge base."""
+    """Answers questions from a knowledge base, and records what it could not answer.
 
-    def __init__(self, knowledge: KnowledgeBase) -> None:
+    ``store`` is optional: without one (the console, ``stampy ask``) nothing is recorded.
+    """
+
+    def __init__(self, knowledge: KnowledgeBase, store: Store | None = None) -> None:
         self.knowledge = knowledge
+        self.store = store
+
+    def with_store(self, store: Store | None) -> Service:
+        """The same service on the same knowledge base, recording through ``store``."""
+        return Service(self.knowledge, store=store)
 
     def ask(self, text: str, k: int = 5) -> Reply:
         """Match ``text`` and decide: answer, suggest or no match."""
@@ -70,6 +86,50 @@ class Service:
     def question(self, question_id: str) -> Question | None:
         """A stored question by id."""
         return self.knowledge.get(question_id)
+
+    async def note_unanswered(
+        self,
+        text: str,
+        *,
+        asker_id: int | None,
+        channel_id: int | None,
+        guild_id: int | None,
+    ) -> UnansweredQuestion | None:
+        """Record that ``text`` was asked and nothing matched; the (folded) record.
+
+        None when there is no store or the text has no words (nothing worth keeping).
+        Near-duplicates fold into one record whose count goes up.
+        """
+        query = text.strip()[:MAX_QUERY_CHARS]
+        if self.store is None or not normalize(query):
+            return None
+        return await UnansweredQuestions(self.store).record(
+            query, asker_id=asker_id, channel_id=channel_id, guild_id=guild_id
+        )
+
+    async def propose_phrasing(
+        self,
+        question_id: str,
+        text: str,
+        *,
+        proposer_id: int | None,
+        channel_id: int | None,
+    ) -> ProposedPhrasing | None:
+        """Record ``text`` as a proposed alternate phrasing of ``question_id`` (not applied).
+
+        None, and nothing recorded, when there is no store, the question is unknown, the text
+        has no words, or it already is one of the question's phrasings (after normalisation).
+        """
+        question = self.knowledge.get(question_id)
+        wording = text.strip()[:MAX_QUERY_CHARS]
+        key = normalize(wording)
+        if self.store is None or question is None or not key:
+            return None
+        if key in {normalize(phrasing) for phrasing in question.phrasings}:
+            return None
+        return await ProposedPhrasings(self.store).propose(
+            question_id, wording, proposer_id=proposer_id, channel_id=channel_id
+        )
 
 
 def build_service(settings: Settings) -> tuple[Service, LoadResult]:

@@ -1,0 +1,166 @@
+"""Answering questions asked in messages: the cog that turns a message into a reply.
+
+Thin on purpose: it decides whether a message is for the bot (``addressing``), asks the
+:class:`~bot.service.Service`, and sends what ``render`` and ``views`` make of the result.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import discord
+from discord.ext import commands
+
+from bot.config import DiscordSettings
+from bot.discord import render, views
+from bot.discord.addressing import Addressed, AskingGate, RecentIds, address
+from bot.discord.render import TEXT
+from bot.knowledge.matcher import Decision
+from bot.service import Reply, Service
+
+if TYPE_CHECKING:
+    from bot.discord.client import StampyBot
+
+log = logging.getLogger(__name__)
+
+NO_MENTIONS = discord.AllowedMentions.none()
+
+# Message types that carry something a person typed (not joins, pins, boosts...).
+_USER_MESSAGE_TYPES = frozenset({discord.MessageType.default, discord.MessageType.reply})
+
+
+class Asking(commands.Cog):
+    """Answers questions: on a mention, a name prefix, in DMs, and in Q&A channels.
+
+    Each message is handled at most once (ids of handled messages are remembered, which also
+    covers events replayed after a gateway RESUME), and per-user and per-channel cooldowns
+    keep a burst of the same question from getting a burst of answers.
+    """
+
+    def __init__(
+        self,
+        bot: StampyBot,
+        service: Service,
+        settings: DiscordSettings,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        memory: int = 10_000,
+    ) -> None:
+        self.bot = bot
+        self.service = service
+        self.settings = settings
+        self.clock = clock
+        self.qa_channels = frozenset(settings.qa_channels)
+        self.handled = RecentIds(memory)
+        self.gate = AskingGate(
+            settings.user_cooldown_seconds, settings.channel_cooldown_seconds, memory
+        )
+
+    def addressed(self, message: discord.Message) -> Addressed | None:
+        """The question in ``message`` if it is for the bot, else None."""
+        me = self.bot.user
+        author = message.author
+        if me is None or author.bot or message.webhook_id is not None or author.id == me.id:
+            return None
+        if message.type not in _USER_MESSAGE_TYPES:
+            return None
+        channel_id = message.channel.id
+        parent_id = getattr(message.channel, "parent_id", None)  # threads of a Q&A channel
+        return address(
+            message.content,
+            bot_id=me.id,
+            prefixes=self.settings.prefixes,
+            is_dm=message.guild is None,
+            in_qa_channel=channel_id in self.qa_channels or parent_id in self.qa_channels,
+        )
+
+    @commands.Cog.listener()
+    async def on_message(self, message: discord.Message) -> None:
+        """Answer ``message`` if it is a question for the bot; never raise."""
+        addressed = self.addressed(message)
+        if addressed is None or not self.handled.add(message.id):
+            return
+        if not self.gate.allow(message.author.id, message.channel.id, addressed.text, self.clock()):
+            log.debug("cooldown: not answering message %s from %s", message.id, message.author.id)
+            return
+        try:
+            await self.respond(message, addressed)
+        except Exception as error:
+            self.bot.report_error(
+                f"answering message {message.id} from user {message.author.id} "
+                f"in channel {message.channel.id} (guild {getattr(message.guild, 'id', None)})",
+                error,
+            )
+            await self._apologise(message)
+
+    async def respond(self, message: discord.Message, addressed: Addressed) -> None:
+        """Ask the service and send the reply that fits the decision."""
+        if not addressed.text:
+            await self._reply(message, content=TEXT["empty"])
+            return
+        reply = self.service.ask(addressed.text)
+        if reply.decision is Decision.ANSWER and reply.question is not None:
+            await self._answer(message, reply)
+        elif reply.decision is Decision.SUGGEST and reply.suggestions:
+            await self._reply(
+                message, content=render.suggestions_text(reply), view=views.suggestion_view(reply)
+            )
+        else:
+            noted = await self._note(message, addressed.text)
+            if addressed.explicit:  # in a Q&A channel an unknown question gets no reply
+                await self._reply(
+                    message, content=TEXT["no_match" if noted else "no_match_unrecorded"]
+                )
+
+    async def _answer(self, message: discord.Message, reply: Reply) -> None:
+        question = reply.question
+        assert question is not None
+        best = reply.match.best
+        score = best.score if best else 0.0
+        index = views.phrasing_index(question, best.phrasing) if best else 0
+        await self._reply(
+            message,
+            embed=render.answer_embed(question, reply.answers[0] if reply.answers else None),
+            view=views.answer_view(question, score=score, index=index, picked=False),
+        )
+
+    async def _note(self, message: discord.Message, text: str) -> bool:
+        """Record an unanswered question; False (logged) if the store failed."""
+        try:
+            await self.service.note_unanswered(
+                text,
+                asker_id=message.author.id,
+                channel_id=message.channel.id,
+                guild_id=message.guild.id if message.guild else None,
+            )
+        except Exception as error:
+            self.bot.report_error(f"recording unanswered message {message.id}", error)
+            return False
+        return True
+
+    async def _reply(
+        self,
+        message: discord.Message,
+        *,
+        content: str | None = None,
+        embed: discord.Embed | None = None,
+        view: discord.ui.View | None = None,
+    ) -> discord.Message:
+        """Reply to ``message`` (a plain message if it was deleted meanwhile), pinging no one."""
+        kwargs: dict = {"allowed_mentions": NO_MENTIONS}
+        if embed is not None:
+            kwargs["embed"] = embed
+        if view is not None:
+            kwargs["view"] = view
+        return await message.channel.send(
+            content, reference=message.to_reference(fail_if_not_exists=False), **kwargs
+        )
+
+    async def _apologise(self, message: discord.Message) -> None:
+        try:
+            await self._reply(message, content=TEXT["apology"])
+        except Exception:
+            log.warning("could not apologise in channel %s", message.channel.id, exc_info=True)

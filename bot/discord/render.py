@@ -1,0 +1,274 @@
+"""How the bot's replies look on Discord: embeds, texts and labels within Discord's limits.
+
+Every user-facing string of the Discord front end is in :data:`TEXT`, so wording can be
+reviewed and changed in one place. Truncation never cuts a word, a markdown link or another
+inline markdown construct in half: it stops at a paragraph, sentence or word boundary before
+the limit and says that the full text is longer.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Sequence
+
+import discord
+
+from bot.knowledge.model import Answer, Question
+from bot.service import Reply
+
+TEXT = {
+    "footer": "React with :stamp: to give this answer your stamp of approval",
+    "stamps_field": "Stamps",
+    "stamps": "{count} stamps",
+    "stamp": "1 stamp",
+    "tags_field": "Tags",
+    "author_field": "Answer by",
+    "source_field": "Source",
+    "truncated_note": "\n\n*(The full answer is longer than Discord allows in one message.)*",
+    "no_answer_yet": "That's a known question, but nobody has written an answer yet.",
+    "no_match": (
+        "I don't know the answer to that yet. I've noted the question so that someone can "
+        "write an answer."
+    ),
+    "no_match_unrecorded": "I don't know the answer to that yet.",
+    "suggest": "I'm not sure which question you mean. Did you mean:",
+    "suggest_row": "{number}. {text}",
+    "empty": "Hi! Ask me a question, for example: “stampy, what is AI alignment?”",
+    "apology": "Sorry, something went wrong while answering that. The error has been logged.",
+    "button_apology": "Sorry, something went wrong with that button. The error has been logged.",
+    "command_refused": "You can't use that command here.",
+    "command_apology": "Sorry, that command failed. The error has been logged.",
+    "more_button": "Other answers",
+    "why_button": "Why this answer?",
+    "why": "Matched the stored phrasing “{phrasing}” with score {score:.2f}.",
+    "why_reason": "Why: {reason}.",
+    "why_fallback": (
+        "Why: the score reached the answer threshold ({threshold:.2f}) and no other "
+        "question came close."
+    ),
+    "why_picked": "Why: it was picked from the “Did you mean…?” choices.",
+    "more_title": "Another answer to: {question}",
+    "more_none": "This question has no other answers.",
+    "more_hidden": "…and {count} more answer(s) that do not fit in one message.",
+    "gone": "That question is no longer in the knowledge base.",
+}
+
+# Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
+TITLE_LIMIT = 256
+DESCRIPTION_LIMIT = 4096
+FIELD_NAME_LIMIT = 256
+FIELD_VALUE_LIMIT = 1024
+FIELD_COUNT_LIMIT = 25
+FOOTER_LIMIT = 2048
+EMBED_TOTAL_LIMIT = 6000
+EMBEDS_PER_MESSAGE = 10
+CONTENT_LIMIT = 2000
+LABEL_LIMIT = 80
+CUSTOM_ID_LIMIT = 100
+
+ELLIPSIS = "…"
+
+# Inline markdown that must stay whole: links and images (one level of brackets in the text
+# and of parentheses in the URL, as in Wikipedia links), bare and <angle> URLs, code spans,
+# and emphasis within one line. A cut never falls strictly inside one of these.
+_PROTECTED = re.compile(
+    r"""
+      !?\[(?:[^\[\]\n]|\[[^\[\]\n]*\])*\]\((?:[^()\s]|\([^()\s]*\))*(?:\s+"[^"\n]*")?\)
+    | <https?://[^\s>]+>
+    | https?://[^\s<>()\[\]]+(?:\([^\s()]*\)[^\s<>()\[\]]*)*
+    | `[^`\n]+`
+    | \*\*[^*\n]+\*\* | __[^_\n]+__ | ~~[^~\n]+~~ | \|\|[^|\n]+\|\|
+    | (?<![*\w])\*[^*\s][^*\n]*\*(?![*\w]) | (?<![_\w])_[^_\s][^_\n]*_(?![_\w])
+    """,
+    re.VERBOSE,
+)
+# Cut points, best first: paragraph break, line break, sentence end, any space.
+_BREAKS = (
+    re.compile(r"\n[ \t]*\n"),
+    re.compile(r"\n"),
+    re.compile(r"(?<=[.!?;:])[ \t]"),
+    re.compile(r"\s"),
+)
+_FENCE = "```"
+_SPACES = re.compile(r"\s+")
+
+
+def units(text: str) -> int:
+    """Length as Discord may count it: UTF-16 code units (an emoji can count twice).
+
+    Never less than ``len(text)``, so staying within it stays within Discord's limits
+    whichever way they are counted.
+    """
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _protected_spans(text: str) -> list[tuple[int, int]]:
+    """The (start, end) of every protected construct, in order and not overlapping."""
+    return [m.span() for m in _PROTECTED.finditer(text)]
+
+
+def _inside(position: int, spans: Sequence[tuple[int, int]]) -> tuple[int, int] | None:
+    """The span that ``position`` falls strictly inside, if any (binary search)."""
+    i = bisect.bisect_left(spans, (position, -1)) - 1
+    if i >= 0 and spans[i][0] < position < spans[i][1]:
+        return spans[i]
+    return None
+
+
+def _cut_point(text: str, budget: int) -> int:
+    """Where to cut ``text`` so that ``text[:cut]`` fits ``budget`` characters.
+
+    The latest paragraph break at or past half the budget, else the latest line break, then
+    sentence end, then space; never inside a protected span. A single word longer than the
+    budget is cut where it must be (still not inside a span unless it is one).
+    """
+    window = text[: budget + 1]
+    spans = _protected_spans(text[: budget + 2000])
+    floor = budget // 2
+    fallback: int | None = None
+    for pattern in _BREAKS:
+        best = None
+        for match in pattern.finditer(window):
+            cut = match.start()
+            if cut <= budget and text[:cut].strip() and not _inside(cut, spans):
+                best = cut
+        if best is not None and best >= floor:
+            return best
+        if best is not None and fallback is None:
+            fallback = best
+    if fallback is not None:
+        return fallback
+    span = _inside(budget, spans)
+    if span is not None and text[: span[0]].strip():
+        return span[0]
+    return budget
+
+
+def truncate(text: str, limit: int, note: str = TEXT["truncated_note"]) -> str:
+    """``text`` if it fits ``limit``; else its start, cut at a boundary, plus "…" and ``note``.
+
+    The result always fits ``limit`` (counted in UTF-16 units). An open code fence in the
+    kept part is closed.
+    """
+    if units(text) <= limit:
+        return text
+    tail = ELLIPSIS + note
+    if units(tail) + 8 > limit:  # no room for a note: a plain shortening
+        tail = ELLIPSIS
+    budget = limit - units(tail)
+    while True:
+        if budget <= 0:
+            return ELLIPSIS[:limit]
+        kept = text[: _cut_point(text, budget)].rstrip().rstrip(",;:-–—").rstrip()
+        if kept.count(_FENCE) % 2:
+            kept += "\n" + _FENCE
+        result = kept + tail
+        overflow = units(result) - limit
+        if overflow <= 0:
+            return result
+        budget -= overflow  # a closed fence or double-counted emoji: try a little shorter
+
+
+def shorten(text: str, limit: int) -> str:
+    """One line of ``text`` (whitespace collapsed) within ``limit``, cut at a word, with "…"."""
+    line = _SPACES.sub(" ", text).strip()
+    return truncate(line, limit, note="")
+
+
+def suggestion_label(text: str) -> str:
+    """A button label (at most 80 characters) for a suggested question."""
+    return shorten(text, LABEL_LIMIT) or ELLIPSIS
+
+
+def stamps_text(count: int) -> str:
+    """The stamp count in words: "1 stamp", "0 stamps", "5 stamps"."""
+    return TEXT["stamp"] if count == 1 else TEXT["stamps"].format(count=count)
+
+
+def answer_embed(question: Question, answer: Answer | None, *, stamps: int = 0) -> discord.Embed:
+    """The embed of an answer: the stored question as title, the answer as description.
+
+    Fields show tags, the stamp count, the author and the source; the footer invites a
+    stamp. The description is cut to what is left of Discord's 6,000-character budget.
+    """
+    embed = discord.Embed(
+        title=shorten(question.text, TITLE_LIMIT),
+        colour=discord.Colour.gold() if answer and answer.canonical else discord.Colour.blurple(),
+    )
+    if question.tags:
+        embed.add_field(
+            name=TEXT["tags_field"], value=shorten(", ".join(question.tags), FIELD_VALUE_LIMIT)
+        )
+    embed.add_field(name=TEXT["stamps_field"], value=stamps_text(stamps))
+    if answer is not None and answer.author:
+        embed.add_field(name=TEXT["author_field"], value=shorten(answer.author, FIELD_VALUE_LIMIT))
+    if answer is not None and answer.source:
+        embed.add_field(
+            name=TEXT["source_field"], value=truncate(answer.source, FIELD_VALUE_LIMIT, note="")
+        )
+    embed.set_footer(text=TEXT["footer"])
+    text = answer.text.strip() if answer is not None else TEXT["no_answer_yet"]
+    room = min(DESCRIPTION_LIMIT, EMBED_TOTAL_LIMIT - embed_units(embed))
+    embed.description = truncate(text, room)
+    return embed
+
+
+def other_answers_embeds(question: Question, answers: Sequence[Answer]) -> list[discord.Embed]:
+    """Embeds for the answers after the first, sharing one message's limits fairly."""
+    if not answers:
+        return []
+    shown = list(answers[:EMBEDS_PER_MESSAGE])
+    hidden = len(answers) - len(shown)
+    title = shorten(TEXT["more_title"].format(question=question.text), TITLE_LIMIT)
+    footer = TEXT["more_hidden"].format(count=hidden) if hidden else None
+    overhead = units(title) + (units(footer) if footer else 0) + 64
+    share = min(DESCRIPTION_LIMIT, (EMBED_TOTAL_LIMIT - overhead * len(shown)) // len(shown))
+    embeds = []
+    for answer in shown:
+        embed = discord.Embed(title=title, description=truncate(answer.text.strip(), share))
+        if answer.author:
+            embed.add_field(
+                name=TEXT["author_field"], value=shorten(answer.author, FIELD_VALUE_LIMIT)
+            )
+        embeds.append(embed)
+    if footer:
+        embeds[-1].set_footer(text=footer)
+    return embeds
+
+
+def why_text(
+    phrasing: str,
+    score: float,
+    reason: str | None,
+    *,
+    picked: bool = False,
+    threshold: float = 0.0,
+) -> str:
+    """The "Why this answer?" explanation: matched phrasing, score and the decision's reason."""
+    lines = [TEXT["why"].format(phrasing=phrasing, score=score)]
+    if picked:
+        lines.append(TEXT["why_picked"])
+    elif reason:
+        lines.append(TEXT["why_reason"].format(reason=reason))
+    else:
+        lines.append(TEXT["why_fallback"].format(threshold=threshold))
+    return truncate("\n".join(lines), CONTENT_LIMIT, note="")
+
+
+def suggestions_text(reply: Reply) -> str:
+    """The "Did you mean…?" message listing the suggested questions in full."""
+    lines = [TEXT["suggest"]]
+    for number, suggestion in enumerate(reply.suggestions, 1):
+        row = TEXT["suggest_row"].format(number=number, text=suggestion.question.text)
+        lines.append(shorten(row, 300))
+    return truncate("\n".join(lines), CONTENT_LIMIT, note="")
+
+
+def embed_units(embed: discord.Embed) -> int:
+    """An embed's size as Discord counts it against the 6,000 limit (in UTF-16 units)."""
+    parts = [embed.title or "", embed.description or "", embed.footer.text or ""]
+    parts.append(embed.author.name or "")
+    for field in embed.fields:
+        parts.extend([field.name or "", field.value or ""])
+    return sum(units(p) for p in parts)

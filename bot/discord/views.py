@@ -1,0 +1,318 @@
+"""Buttons on the bot's messages: "Other answers", "Why this answer?" and "Did you mean…?".
+
+Every button is a :class:`discord.ui.DynamicItem` whose custom id carries what a click needs
+(the question id, the match score, the phrasing matched). The bot registers the templates at
+start-up, so buttons on messages sent before a restart keep working, and no view is kept in
+memory per message. The message a button needs to look back at (the asker's question) is the
+one the bot's message replies to.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, cast
+
+import discord
+
+from bot.discord import render
+from bot.discord.addressing import question_text
+from bot.discord.render import TEXT
+from bot.knowledge.model import Question
+from bot.service import Reply
+
+if TYPE_CHECKING:
+    from bot.discord.client import StampyBot
+
+log = logging.getLogger(__name__)
+
+NO_MENTIONS = discord.AllowedMentions.none()
+
+# Question ids as the loader allows them: lowercase letters, digits and hyphens, at most 64.
+_QID = r"(?P<qid>[a-z0-9][a-z0-9-]{0,63})"
+# Scores travel as whole hundredths ("87" for 0.87), phrasings as an index into
+# Question.phrasings (0 is the question text itself).
+_MATCH = r"(?P<score>\d{1,3}):(?P<index>\d{1,3})"
+
+
+def _bot(interaction: discord.Interaction[Any]) -> StampyBot:
+    return cast("StampyBot", interaction.client)
+
+
+def _hundredths(score: float) -> int:
+    return max(0, min(100, round(score * 100)))
+
+
+def phrasing_index(question: Question, phrasing: str) -> int:
+    """Where ``phrasing`` is among the question's phrasings (0, the question text, if absent)."""
+    try:
+        return question.phrasings.index(phrasing)
+    except ValueError:
+        return 0
+
+
+async def referenced_message(
+    interaction: discord.Interaction[Any], *, fetch: bool
+) -> discord.Message | None:
+    """The message the clicked message replies to (the asker's question), if it still exists.
+
+    Discord sends it along with the clicked message; with ``fetch`` it is fetched when not.
+    """
+    message = interaction.message
+    reference = message.reference if message is not None else None
+    if reference is None or reference.message_id is None:
+        return None
+    if isinstance(reference.resolved, discord.Message):
+        return reference.resolved
+    if isinstance(reference.resolved, discord.DeletedReferencedMessage) or not fetch:
+        return None
+    channel = interaction.channel
+    if not isinstance(channel, discord.abc.Messageable):
+        return None
+    try:
+        return await channel.fetch_message(reference.message_id)
+    except discord.HTTPException:
+        return None
+
+
+async def _guarded(
+    interaction: discord.Interaction[Any],
+    handler: Callable[[discord.Interaction[Any]], Awaitable[None]],
+) -> None:
+    """Run a button's handler; on failure log with context and apologise to the clicker.
+
+    discord.py only logs exceptions from dynamic items, so they are caught here and reported
+    through the bot like every other handler error.
+    """
+    try:
+        await handler(interaction)
+    except Exception as error:
+        custom_id = (interaction.data or {}).get("custom_id")
+        _bot(interaction).report_error(
+            f"button {custom_id!r} clicked by user {interaction.user.id} "
+            f"in channel {interaction.channel_id}",
+            error,
+        )
+        try:
+            if interaction.response.is_done():
+                await interaction.followup.send(
+                    TEXT["button_apology"], ephemeral=True, allowed_mentions=NO_MENTIONS
+                )
+            else:
+                await interaction.response.send_message(
+                    TEXT["button_apology"], ephemeral=True, allowed_mentions=NO_MENTIONS
+                )
+        except discord.HTTPException:
+            log.warning("could not apologise for a failed button click", exc_info=True)
+
+
+async def _gone(interaction: discord.Interaction[Any]) -> None:
+    await interaction.response.send_message(
+        TEXT["gone"], ephemeral=True, allowed_mentions=NO_MENTIONS
+    )
+
+
+class WhyButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=rf"stampy:why:(?P<kind>[ap]):{_MATCH}:{_QID}",
+):
+    """The "Why this answer?" button: the phrasing matched, its score and the reason (ephemeral).
+
+    ``kind`` is ``a`` for an answer the bot chose, ``p`` for one picked from suggestions.
+    """
+
+    def __init__(self, question_id: str, *, score: float, index: int, picked: bool) -> None:
+        self.question_id, self.score, self.index, self.picked = question_id, score, index, picked
+        kind = "p" if picked else "a"
+        super().__init__(
+            discord.ui.Button(
+                label=TEXT["why_button"],
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"stampy:why:{kind}:{_hundredths(score)}:{index}:{question_id}",
+            )
+        )
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: Any, /
+    ) -> WhyButton:
+        """Rebuild the button from a clicked custom id."""
+        return cls(
+            match["qid"],
+            score=int(match["score"]) / 100,
+            index=int(match["index"]),
+            picked=match["kind"] == "p",
+        )
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        """Explain the match, privately to the clicker."""
+        await _guarded(interaction, self._explain)
+
+    async def _explain(self, interaction: discord.Interaction[Any]) -> None:
+        bot = _bot(interaction)
+        question = bot.service.question(self.question_id)
+        if question is None:
+            await _gone(interaction)
+            return
+        phrasings = question.phrasings
+        phrasing = phrasings[self.index] if self.index < len(phrasings) else question.text
+        reason = None if self.picked else await self._reason(interaction, question)
+        text = render.why_text(
+            phrasing,
+            self.score,
+            reason,
+            picked=self.picked,
+            threshold=bot.settings.matching.answer_threshold,
+        )
+        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+    async def _reason(
+        self, interaction: discord.Interaction[Any], question: Question
+    ) -> str | None:
+        """The matcher's reason, re-derived from the asker's message if it is at hand and
+        still leads to the same question (else None: a generic reason is shown)."""
+        original = await referenced_message(interaction, fetch=False)
+        bot = _bot(interaction)
+        if original is None or bot.user is None:
+            return None
+        text = question_text(
+            original.content, bot_id=bot.user.id, prefixes=bot.settings.discord.prefixes
+        )
+        reply = bot.service.ask(text)
+        if reply.question is None or reply.question.id != question.id:
+            return None
+        return reply.reason
+
+
+class OtherAnswersButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"stampy:more:{_QID}"
+):
+    """The "Other answers" button: the answers after the first, shown only to the clicker
+    (ephemeral, so that browsing does not fill the channel)."""
+
+    def __init__(self, question_id: str) -> None:
+        self.question_id = question_id
+        super().__init__(
+            discord.ui.Button(
+                label=TEXT["more_button"],
+                style=discord.ButtonStyle.primary,
+                custom_id=f"stampy:more:{question_id}",
+            )
+        )
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: Any, /
+    ) -> OtherAnswersButton:
+        """Rebuild the button from a clicked custom id."""
+        return cls(match["qid"])
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        """List the other answers, privately to the clicker."""
+        await _guarded(interaction, self._list)
+
+    async def _list(self, interaction: discord.Interaction[Any]) -> None:
+        question = _bot(interaction).service.question(self.question_id)
+        if question is None:
+            await _gone(interaction)
+            return
+        others = question.ranked_answers()[1:]
+        if not others:
+            await interaction.response.send_message(
+                TEXT["more_none"], ephemeral=True, allowed_mentions=NO_MENTIONS
+            )
+            return
+        await interaction.response.send_message(
+            embeds=render.other_answers_embeds(question, others),
+            ephemeral=True,
+            allowed_mentions=NO_MENTIONS,
+        )
+
+
+class PickButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=rf"stampy:pick:{_MATCH}:{_QID}",
+):
+    """A "Did you mean…?" choice. A click shows that answer publicly; when the clicker is the
+    one who asked, their wording is recorded as a proposed phrasing of the chosen question."""
+
+    def __init__(self, question_id: str, *, score: float, index: int, label: str = "…") -> None:
+        self.question_id, self.score, self.index = question_id, score, index
+        super().__init__(
+            discord.ui.Button(
+                label=label,
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"stampy:pick:{_hundredths(score)}:{index}:{question_id}",
+            )
+        )
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: Any, /
+    ) -> PickButton:
+        """Rebuild the button from a clicked custom id."""
+        label = getattr(item, "label", None) or "…"
+        score, index = int(match["score"]) / 100, int(match["index"])
+        return cls(match["qid"], score=score, index=index, label=label)
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        """Answer publicly, then record the asker's wording as a proposal."""
+        await _guarded(interaction, self._pick)
+
+    async def _pick(self, interaction: discord.Interaction[Any]) -> None:
+        bot = _bot(interaction)
+        question = bot.service.question(self.question_id)
+        if question is None:
+            await _gone(interaction)
+            return
+        answers = question.ranked_answers()
+        await interaction.response.send_message(
+            embed=render.answer_embed(question, answers[0] if answers else None),
+            view=answer_view(question, score=self.score, index=self.index, picked=True),
+            allowed_mentions=NO_MENTIONS,
+        )
+        original = await referenced_message(interaction, fetch=True)
+        if original is None or original.author.id != interaction.user.id or bot.user is None:
+            return  # only the asker's own wording is a proposal
+        wording = question_text(
+            original.content, bot_id=bot.user.id, prefixes=bot.settings.discord.prefixes
+        )
+        await bot.service.propose_phrasing(
+            question.id,
+            wording,
+            proposer_id=interaction.user.id,
+            channel_id=interaction.channel_id,
+        )
+
+
+#: The button classes the bot registers at start-up, so old messages' buttons work.
+DYNAMIC_ITEMS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (
+    WhyButton,
+    OtherAnswersButton,
+    PickButton,
+)
+
+
+def answer_view(question: Question, *, score: float, index: int, picked: bool) -> discord.ui.View:
+    """The buttons under an answer: "Other answers" (if there are any) and "Why this answer?"."""
+    view = discord.ui.View(timeout=None)
+    if len(question.answers) > 1:
+        view.add_item(OtherAnswersButton(question.id))
+    view.add_item(WhyButton(question.id, score=score, index=index, picked=picked))
+    return view
+
+
+def suggestion_view(reply: Reply) -> discord.ui.View:
+    """One button per "Did you mean…?" choice (at most three), labelled with its question."""
+    view = discord.ui.View(timeout=None)
+    for suggestion in reply.suggestions[:3]:
+        question, candidate = suggestion.question, suggestion.candidate
+        view.add_item(
+            PickButton(
+                question.id,
+                score=candidate.score,
+                index=phrasing_index(question, candidate.phrasing),
+                label=render.suggestion_label(question.text),
+            )
+        )
+    return view

@@ -1,0 +1,160 @@
+"""End-to-end fixtures: the fake Discord and the REAL bot object against it, in-process.
+
+``start_bot`` builds a :class:`~bot.discord.client.StampyBot` exactly as ``stampy run`` does
+(settings, service on the knowledge base, an open store), starts it as a task watched by
+the fake (any wait fails at once if the bot dies) and waits for its ``on_ready``. Every
+ERROR logged while the bot runs (handler errors the bot reports, and whatever discord.py
+logs from ``on_error``, the command tree or views) fails the test unless the test takes it
+out of ``errors`` itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fakediscord import FakeDiscord  # tests/ is on sys.path (tests/conftest.py)
+
+from bot.config import DatabaseSettings, DiscordSettings, KnowledgeSettings, Settings
+from bot.discord.client import StampyBot
+from bot.service import Service, build_service
+from bot.store import ProposedPhrasings, Store, UnansweredQuestions
+
+ROOT = Path(__file__).resolve().parents[2]
+ANSWERS = ROOT / "answers"
+TOKEN = "e2e-fake-token-5f1c9a77d2"
+
+
+class ErrorLog(logging.Handler):
+    """Collects every ERROR (and worse) record, formatted with its traceback."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.errors: list[str] = []
+        self.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.errors.append(self.format(record))
+
+
+@dataclass
+class Running:
+    """A started bot with what a test needs to look at."""
+
+    bot: StampyBot
+    store: Store
+    task: asyncio.Task[None]
+    settings: Settings
+
+    async def proposals(self) -> list[Any]:
+        return await ProposedPhrasings(self.store).list()
+
+    async def unanswered(self) -> list[Any]:
+        return await UnansweredQuestions(self.store).list()
+
+
+@dataclass
+class Harness:
+    """Starts bots against ``fake``; stops them and checks for logged errors at teardown."""
+
+    fake: FakeDiscord
+    tmp_path: Path
+    log: ErrorLog
+    running: list[Running] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[str]:
+        return self.log.errors
+
+    def settings(self, **discord: Any) -> Settings:
+        """Settings for a test: the seed answers, a database in tmp, no cooldowns."""
+        options: dict[str, Any] = {"user_cooldown_seconds": 0.0, "channel_cooldown_seconds": 0.0}
+        options.update(discord)
+        return Settings(
+            knowledge=KnowledgeSettings(answers_dir=str(ANSWERS)),
+            database=DatabaseSettings(path=str(self.tmp_path / "stampy.db")),
+            discord=DiscordSettings(**options),
+        )
+
+    async def start(
+        self, settings: Settings | None = None, *, service: Service | None = None
+    ) -> Running:
+        settings = settings or self.settings()
+        if service is None:
+            service, loaded = build_service(settings)
+            assert not loaded.errors, loaded.errors
+        store = await Store.open(settings.database.path)
+        bot = StampyBot(settings, service.with_store(store), store, fast_start=True)
+        task = asyncio.create_task(bot.start(TOKEN), name="stampy-bot")
+        self.fake.watch_task(task)
+        run = Running(bot, store, task, settings)
+        self.running.append(run)
+        ready = asyncio.create_task(bot.ready_once.wait())
+        done, _ = await asyncio.wait({ready, task}, timeout=5, return_when="FIRST_COMPLETED")
+        if ready not in done:
+            ready.cancel()
+            if task.done():
+                task.result()  # re-raise what killed the bot
+            raise TimeoutError("the bot did not become ready")
+        return run
+
+    @staticmethod
+    async def eventually(
+        predicate: Callable[[], Awaitable[Any]], timeout: float = 2.0, what: str = "condition"
+    ) -> Any:
+        """Poll an async ``predicate`` until it returns something truthy (the store has no
+        events to wait on)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            result = await predicate()
+            if result:
+                return result
+            if loop.time() > deadline:
+                raise TimeoutError(f"timed out waiting for {what}")
+            await asyncio.sleep(0.01)
+
+    async def stop(self, run: Running) -> None:
+        if run in self.running:
+            self.running.remove(run)
+        await run.bot.close()
+        await asyncio.wait_for(run.task, 5)  # re-raises whatever killed the bot
+        await run.store.close()
+        # The fake has no way to stop watching a task, and a finished watched task fails
+        # every later wait: forget it, so that a test can start another bot (a restart).
+        if run.task in self.fake._watched:
+            self.fake._watched.remove(run.task)
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeDiscord]:
+    async with FakeDiscord(token=TOKEN) as fake:
+        with fake.patch_client():
+            yield fake
+        assert not fake.errors, fake.errors[0]
+
+
+@pytest.fixture
+async def harness(fake: FakeDiscord, tmp_path: Path) -> AsyncIterator[Harness]:
+    log = ErrorLog()
+    root = logging.getLogger()
+    root.addHandler(log)
+    harness = Harness(fake, tmp_path, log)
+    try:
+        yield harness
+    finally:
+        root.removeHandler(log)
+        for run in list(harness.running):
+            await harness.stop(run)
+    assert not log.errors, "errors were logged:\n" + "\n\n".join(log.errors)
+
+
+@pytest.fixture
+async def stampy(harness: Harness) -> Running:
+    """The bot with the seed knowledge base and default settings, minus cooldowns."""
+    return await harness.start()

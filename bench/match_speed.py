@@ -149,8 +149,9 @@ def main() -> int:
             f"`match` = search (k=5) plus the decision, over {args.queries} real questions "
             "(a third with a dropped letter); the baseline is rapidfuzz `process.extractOne` "
             "with its default scorer over every phrasing, on the first "
-            f"{args.baseline_queries} of the same queries, in the same run. `upsert` replaces one question's phrasings in the live index. "
-            "`index MiB` is the growth of resident memory while building.",
+            f"{args.baseline_queries} of the same queries, in the same run. `upsert` replaces "
+            "one question's phrasings in the live index. `index MiB` is the growth of "
+            "resident memory while building.",
         ]
     )
     print(body)

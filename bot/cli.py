@@ -1,4 +1,4 @@
-"""Command line: ``stampy [run | console | ask | check | eval]``."""
+"""Command line: ``stampy [run | console | ask | check | eval | stamps | export | import]``."""
 
 from __future__ import annotations
 
@@ -37,6 +37,17 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("kb", help="benchmark knowledge base (YAML with 'entries')")
     evaluate.add_argument("queries", help="labelled queries (JSON lines)")
     evaluate.add_argument("--predictions", metavar="OUT", help="write one JSON line per query")
+    export = commands.add_parser(
+        "export", help="write the knowledge base (files plus Discord edits) as YAML files"
+    )
+    export.add_argument("directory", help="where to write the YAML files")
+    load = commands.add_parser(
+        "import", help="make the database serve a directory of YAML files (see export)"
+    )
+    load.add_argument("directory", help="directory of YAML files")
+    stamps = commands.add_parser("stamps", help="stamp scores and leaderboard from the database")
+    stamps.add_argument("--top", type=int, default=10, metavar="N", help="leaderboard rows")
+    stamps.add_argument("--user", type=int, metavar="ID", help="one user's score and stamps")
     return parser
 
 
@@ -55,9 +66,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _check(args.directory or settings.knowledge.answers_dir)
     if command == "eval":
         return _eval(settings, args.kb, args.queries, args.predictions)
+    if command in ("export", "import"):
+        from bot.curation_cli import run_export, run_import
+
+        return (run_export if command == "export" else run_import)(settings, args.directory)
+    if command == "stamps":
+        from bot.stamps_cli import stamps_command
+
+        return stamps_command(settings, sys.stdout, sys.stderr, top=args.top, user=args.user)
     if command == "run":
         return _run(settings)
     service = _service(settings)
+    from bot.curation_cli import apply_stored_changes
+
+    apply_stored_changes(settings, service.knowledge)  # answer as the bot does
     if command == "ask":
         reply = service.ask(" ".join(args.question))
         if args.json:

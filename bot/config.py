@@ -21,6 +21,7 @@ import difflib
 import json
 import math
 import os
+import re
 import tomllib
 import types
 import typing
@@ -37,6 +38,7 @@ __all__ = [
     "MatchSettings",
     "Settings",
     "SettingsSection",
+    "StampSettings",
     "load_settings",
     "setting",
 ]
@@ -217,14 +219,70 @@ class DiscordSettings(SettingsSection):
     prefixes: tuple[str, ...] = setting(("stampy,", "s,"), nonempty_items=True)
     #: Channel ids where any question is answered.
     qa_channels: tuple[int, ...] = setting((), item_ge=1)
-    #: Guild ids allowed to change the shared knowledge base.
+    #: Guild ids allowed to change the shared knowledge base (/answer ...); none: no guild.
     home_guilds: tuple[int, ...] = setting((), item_ge=1)
-    #: Role names counted as moderators (besides the Manage Messages permission).
+    #: Role names counted as moderators (besides Manage Messages), compared ignoring case.
     moderator_roles: tuple[str, ...] = setting((), nonempty_items=True)
     #: Seconds a user must wait between questions.
     user_cooldown_seconds: float = setting(3.0, ge=0.0)
     #: Seconds between answers in one channel.
     channel_cooldown_seconds: float = setting(1.0, ge=0.0)
+
+
+#: A stamp emoji entry: ``name=weight``. A name of letters, digits and underscores is a custom
+#: emoji's name (any server's emoji of that name counts); anything else is a unicode emoji.
+_STAMP_ENTRY = re.compile(r"^\s*(?P<emoji>[^=\s]+)\s*=\s*(?P<weight>\d{1,4})\s*$")
+_CUSTOM_EMOJI_NAME = re.compile(r"^\w{2,32}$", re.ASCII)
+
+
+@dataclass(frozen=True)
+class StampSettings(SettingsSection):
+    """Stamps of approval: which reactions count, who is trusted, how often to recount
+    (``[stamps]``)."""
+
+    #: Stamp emojis with their weights, as ``"name=weight"``; a plain name (letters, digits,
+    #: underscores) is a custom emoji's name, anything else a unicode emoji.
+    emojis: tuple[str, ...] = setting(("stamp=1", "goldstamp=5", "🏅=1"), nonempty_items=True)
+    #: User ids whose trust seeds reputation (besides guild owners and moderators).
+    root_user_ids: tuple[int, ...] = setting((), item_ge=1)
+    #: On start, stamps on answers posted in this many past days are re-read from Discord.
+    reconcile_days: int = setting(14, ge=0, le=3650)
+    #: Reputation is recomputed at most this often (seconds) after stamps change.
+    reputation_delay_seconds: float = setting(5.0, ge=0.0, le=3600.0)
+    #: An answer's embed is edited to show its new stamp count this long after a change.
+    embed_update_seconds: float = setting(2.0, ge=0.0, le=3600.0)
+
+    def check(self) -> None:
+        """Every ``emojis`` entry must be ``name=weight`` with a weight of 1 or more, once."""
+        if not self.emojis:
+            raise InvalidSettingError("emojis", "must list at least one stamp emoji")
+        seen: set[str] = set()
+        for i, entry in enumerate(self.emojis):
+            match = _STAMP_ENTRY.match(entry) if isinstance(entry, str) else None
+            if match is None or int(match["weight"]) < 1:
+                raise InvalidSettingError(
+                    f"emojis[{i}]",
+                    f'must look like "name=weight" with a weight from 1 to 9999, got {_fmt(entry)}',
+                )
+            emoji = match["emoji"].replace("\ufe0f", "")
+            if emoji in seen:
+                raise InvalidSettingError(f"emojis[{i}]", f"repeats the emoji {_quote(emoji)}")
+            seen.add(emoji)
+
+    @property
+    def weights(self) -> dict[str, int]:
+        """Stamp weight by emoji: custom emoji names and unicode emojis (without U+FE0F)."""
+        found: dict[str, int] = {}
+        for entry in self.emojis:
+            match = _STAMP_ENTRY.match(entry)
+            if match is not None:
+                found[match["emoji"].replace("\ufe0f", "")] = int(match["weight"])
+        return found
+
+    @staticmethod
+    def is_custom_name(emoji: str) -> bool:
+        """Whether a configured emoji is a custom emoji's name (not a unicode emoji)."""
+        return _CUSTOM_EMOJI_NAME.match(emoji) is not None
 
 
 @dataclass(frozen=True)
@@ -240,6 +298,7 @@ class Settings:
     matching: MatchSettings = field(default_factory=MatchSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     discord: DiscordSettings = field(default_factory=DiscordSettings)
+    stamps: StampSettings = field(default_factory=StampSettings)
     token: str | None = field(default=None, repr=False)
     source: str | None = None
 

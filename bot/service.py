@@ -10,6 +10,7 @@ from bot.knowledge.loader import LoadResult, load_directory
 from bot.knowledge.matcher import Candidate, Decision, Matcher, MatchResult
 from bot.knowledge.model import Answer, Question
 from bot.knowledge.text import normalize
+from bot.stamps import AnswerScores, break_ties, rank_answers
 from bot.store import (
     ProposedPhrasing,
     ProposedPhrasings,
@@ -56,15 +57,32 @@ class Service:
     """Answers questions from a knowledge base, and records what it could not answer.
 
     ``store`` is optional: without one (the console, ``stampy ask``) nothing is recorded.
+    ``stamps`` (optional, settable later) ranks answers by their stamps; see
+    :mod:`bot.stamps` for the order.
     """
 
-    def __init__(self, knowledge: KnowledgeBase, store: Store | None = None) -> None:
+    def __init__(
+        self,
+        knowledge: KnowledgeBase,
+        store: Store | None = None,
+        *,
+        stamps: AnswerScores | None = None,
+    ) -> None:
         self.knowledge = knowledge
         self.store = store
+        self.stamps = stamps
 
     def with_store(self, store: Store | None) -> Service:
         """The same service on the same knowledge base, recording through ``store``."""
-        return Service(self.knowledge, store=store)
+        return Service(self.knowledge, store=store, stamps=self.stamps)
+
+    def ranked_answers(self, question: Question) -> tuple[Answer, ...]:
+        """The question's answers: canonical first, then by stamps (if there are stamps)."""
+        return rank_answers(question.answers, self.stamps.score if self.stamps else None)
+
+    def _question_stamps(self, question: Question) -> float:
+        stamps = self.stamps
+        return sum(stamps.score(a.id) for a in question.answers) if stamps else 0.0
 
     def ask(self, text: str, k: int = 5) -> Reply:
         """Match ``text`` and decide: answer, suggest or no match."""
@@ -73,12 +91,22 @@ class Service:
         if result.decision is Decision.ANSWER and result.best:
             question = self.knowledge.get(result.best.question_id)
             if question is not None:
-                return Reply(text, result.decision, question, question.ranked_answers(), (), result)
+                answers = self.ranked_answers(question)
+                return Reply(text, result.decision, question, answers, (), result)
         if result.decision is Decision.SUGGEST:
-            suggestions = tuple(
+            found = [
                 Suggestion(question, candidate)
                 for candidate in result.candidates
                 if (question := self.knowledge.get(candidate.question_id)) is not None
+            ]
+            # Near-tied questions (within min_margin of the best) are offered best-stamped first.
+            suggestions = tuple(
+                break_ties(
+                    found,
+                    lambda s: s.candidate.score,
+                    lambda s: self._question_stamps(s.question),
+                    self.knowledge.matcher.thresholds.min_margin,
+                )
             )
             return Reply(text, Decision.SUGGEST, None, (), suggestions, result)
         return Reply(text, Decision.NONE, None, (), (), result)

@@ -284,7 +284,7 @@ async def test_empty_path_is_refused() -> None:
 
 
 BROKEN = Migration(
-    2,
+    LATEST + 1,
     "broken on purpose",
     "CREATE TABLE partial (x INTEGER);\n"
     "INSERT INTO partial VALUES (1);\n"
@@ -297,7 +297,7 @@ async def test_failing_migration_leaves_previous_version(
 ) -> None:
     async with await Store.open(db_path) as store:
         await UnansweredQuestions(store).record("Kept?", asker_id=1, channel_id=1, guild_id=1)
-    assert user_version(db_path) == 1
+    assert user_version(db_path) == LATEST
 
     monkeypatch.setattr(migrations_module, "MIGRATIONS", [*MIGRATIONS, BROKEN])
     before = set(threading.enumerate())
@@ -305,15 +305,15 @@ async def test_failing_migration_leaves_previous_version(
         await Store.open(db_path)
     message = str(info.value)
     assert_clean_message(info.value, db_path)
-    assert "schema 2" in message and "broken on purpose" in message
-    assert "left at schema 1" in message
+    assert f"schema {LATEST + 1}" in message and "broken on purpose" in message
+    assert f"left at schema {LATEST}" in message
     assert await no_new_threads(before)
 
-    assert user_version(db_path) == 1
+    assert user_version(db_path) == LATEST
     assert "partial" not in tables(db_path)
     monkeypatch.undo()
     async with await Store.open(db_path) as store:  # still usable by this version
-        assert store.schema_version == 1
+        assert store.schema_version == LATEST
         assert [q.text for q in await UnansweredQuestions(store).list()] == ["Kept?"]
 
 
@@ -321,9 +321,9 @@ async def test_failing_migration_on_a_new_database_keeps_the_earlier_ones(
     db_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(migrations_module, "MIGRATIONS", [*MIGRATIONS, BROKEN])
-    with pytest.raises(StoreError, match="left at schema 1"):
+    with pytest.raises(StoreError, match=f"left at schema {LATEST}"):
         await Store.open(db_path)
-    assert user_version(db_path) == 1
+    assert user_version(db_path) == LATEST
     assert {"unanswered", "proposed_phrasings"} <= tables(db_path)
     assert "partial" not in tables(db_path)
 
@@ -334,31 +334,31 @@ async def test_new_migration_is_applied_once_and_foreign_keys_are_enforced(
     async with await Store.open(db_path) as store:
         row = await UnansweredQuestions(store).record("Q?", asker_id=1, channel_id=1, guild_id=1)
     stamps = Migration(
-        2,
-        "stamps",
-        "CREATE TABLE stamps (id INTEGER PRIMARY KEY,"
+        LATEST + 1,
+        "references",
+        "CREATE TABLE refs (id INTEGER PRIMARY KEY,"
         " question_id INTEGER NOT NULL REFERENCES unanswered (id));",
     )
     monkeypatch.setattr(migrations_module, "MIGRATIONS", [*MIGRATIONS, stamps])
     async with await Store.open(db_path) as store:
-        assert store.schema_version == 2
+        assert store.schema_version == LATEST + 1
         async with store.transaction() as conn:
-            await conn.execute("INSERT INTO stamps (question_id) VALUES (?)", (row.id,))
+            await conn.execute("INSERT INTO refs (question_id) VALUES (?)", (row.id,))
         with pytest.raises(StoreError, match="FOREIGN KEY"):
             async with store.transaction() as conn:
-                await conn.execute("INSERT INTO stamps (question_id) VALUES (?)", (999,))
-    assert user_version(db_path) == 2
+                await conn.execute("INSERT INTO refs (question_id) VALUES (?)", (999,))
+    assert user_version(db_path) == LATEST + 1
     async with await Store.open(db_path) as store:  # nothing re-run
-        assert store.schema_version == 2
+        assert store.schema_version == LATEST + 1
         async with store.read() as conn:
-            assert list(await conn.execute_fetchall("SELECT count(*) FROM stamps"))[0][0] == 1
+            assert list(await conn.execute_fetchall("SELECT count(*) FROM refs"))[0][0] == 1
 
 
 async def test_migration_breaking_a_foreign_key_is_rolled_back(
     db_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     bad = Migration(
-        2,
+        LATEST + 1,
         "dangling reference",
         "CREATE TABLE parent (id INTEGER PRIMARY KEY);"
         "CREATE TABLE child (parent_id INTEGER REFERENCES parent (id));"
@@ -367,7 +367,7 @@ async def test_migration_breaking_a_foreign_key_is_rolled_back(
     monkeypatch.setattr(migrations_module, "MIGRATIONS", [*MIGRATIONS, bad])
     with pytest.raises(StoreError, match="foreign key"):
         await Store.open(db_path)
-    assert user_version(db_path) == 1
+    assert user_version(db_path) == LATEST
     assert not {"parent", "child"} & tables(db_path)
 
 

@@ -18,6 +18,7 @@ from bot.config import DiscordSettings
 from bot.discord import render, views
 from bot.discord.addressing import Addressed, AskingGate, RecentIds, address
 from bot.discord.render import TEXT
+from bot.discord.stamps import stamp_count, track_answer
 from bot.knowledge.matcher import Decision
 from bot.service import Reply, Service
 
@@ -109,11 +110,11 @@ class Asking(commands.Cog):
                 message, content=render.suggestions_text(reply), view=views.suggestion_view(reply)
             )
         else:
-            noted = await self._note(message, addressed.text)
+            # Reply first: the asker should not wait for the database, which may be busy
+            # with other writes. A failure to record is logged by _note.
             if addressed.explicit:  # in a Q&A channel an unknown question gets no reply
-                await self._reply(
-                    message, content=TEXT["no_match" if noted else "no_match_unrecorded"]
-                )
+                await self._reply(message, content=TEXT["no_match"])
+            await self._note(message, addressed.text)
 
     async def _answer(self, message: discord.Message, reply: Reply) -> None:
         question = reply.question
@@ -121,10 +122,19 @@ class Asking(commands.Cog):
         best = reply.match.best
         score = best.score if best else 0.0
         index = views.phrasing_index(question, best.phrasing) if best else 0
-        await self._reply(
+        answer = reply.answers[0] if reply.answers else None
+        sent = await self._reply(
             message,
-            embed=render.answer_embed(question, reply.answers[0] if reply.answers else None),
+            embed=render.answer_embed(question, answer, stamps=stamp_count(self.bot, answer)),
             view=views.answer_view(question, score=score, index=index, picked=False),
+        )
+        await track_answer(
+            self.bot,
+            sent.id,
+            channel_id=sent.channel.id,
+            guild_id=sent.guild.id if sent.guild else None,
+            question=question,
+            answer=answer,
         )
 
     async def _note(self, message: discord.Message, text: str) -> bool:

@@ -18,6 +18,7 @@ import discord
 from bot.discord import render
 from bot.discord.addressing import question_text
 from bot.discord.render import TEXT
+from bot.discord.stamps import stamp_count, track_answer
 from bot.knowledge.model import Question
 from bot.service import Reply
 
@@ -216,7 +217,7 @@ class OtherAnswersButton(
         if question is None:
             await _gone(interaction)
             return
-        others = question.ranked_answers()[1:]
+        others = _bot(interaction).service.ranked_answers(question)[1:]
         if not others:
             await interaction.response.send_message(
                 TEXT["more_none"], ephemeral=True, allowed_mentions=NO_MENTIONS
@@ -265,12 +266,22 @@ class PickButton(
         if question is None:
             await _gone(interaction)
             return
-        answers = question.ranked_answers()
-        await interaction.response.send_message(
-            embed=render.answer_embed(question, answers[0] if answers else None),
+        answers = bot.service.ranked_answers(question)
+        answer = answers[0] if answers else None
+        sent = await interaction.response.send_message(
+            embed=render.answer_embed(question, answer, stamps=stamp_count(bot, answer)),
             view=answer_view(question, score=self.score, index=self.index, picked=True),
             allowed_mentions=NO_MENTIONS,
         )
+        if isinstance(sent.resource, discord.InteractionMessage) and interaction.channel_id:
+            await track_answer(
+                bot,
+                sent.resource.id,
+                channel_id=interaction.channel_id,
+                guild_id=interaction.guild_id,
+                question=question,
+                answer=answer,
+            )
         original = await referenced_message(interaction, fetch=True)
         if original is None or original.author.id != interaction.user.id or bot.user is None:
             return  # only the asker's own wording is a proposal

@@ -12,6 +12,7 @@ This package never imports discord.
 from bot.store.db import MAX_TEXT_CHARS, NewerDatabaseError, Store, StoreError
 from bot.store.migrations import MIGRATIONS, Migration
 from bot.store.proposals import PROPOSAL_STATUSES, ProposedPhrasing, ProposedPhrasings
+from bot.store.stamps import AnswerMessage, StampRecords
 from bot.store.unanswered import UNANSWERED_STATUSES, UnansweredQuestion, UnansweredQuestions
 
 __all__ = [
@@ -19,11 +20,13 @@ __all__ = [
     "MIGRATIONS",
     "PROPOSAL_STATUSES",
     "UNANSWERED_STATUSES",
+    "AnswerMessage",
     "Migration",
     "NewerDatabaseError",
     "ProposedPhrasing",
     "ProposedPhrasings",
     "Store",
+    "StampRecords",
     "StoreError",
     "UnansweredQuestion",
     "UnansweredQuestions",

@@ -73,7 +73,77 @@ CREATE INDEX proposed_phrasings_rank
     ON proposed_phrasings (status, count DESC, last_proposed_at DESC);
 """
 
+_STAMPS = """
+-- Every answer message the bot posted: which message shows which answer, so that stamps on
+-- it are attributed after a restart too. answer_id is NULL for a known question that had no
+-- answer yet.
+CREATE TABLE answer_messages (
+    message_id  INTEGER PRIMARY KEY,
+    channel_id  INTEGER NOT NULL,
+    guild_id    INTEGER,
+    question_id TEXT    NOT NULL CHECK (length(question_id) >= 1),
+    answer_id   TEXT,
+    posted_at   TEXT    NOT NULL
+);
+-- Reconciling on start: the answer messages of the last N days.
+CREATE INDEX answer_messages_posted_at ON answer_messages (posted_at);
+
+-- The stamps present now, one row per (message, stamper, emoji): a replayed reaction finds
+-- its row and changes nothing; removing the reaction deletes the row. emoji is the stamp's
+-- configured name (weights come from the config, so changing a weight applies to old
+-- stamps too). votee_id is who is credited (the message's author, or the author of the
+-- answer an answer message shows), answer_id the answer endorsed.
+CREATE TABLE stamps (
+    message_id INTEGER NOT NULL,
+    voter_id   INTEGER NOT NULL,
+    emoji      TEXT    NOT NULL CHECK (length(emoji) BETWEEN 1 AND 64),
+    votee_id   INTEGER CHECK (votee_id IS NULL OR votee_id <> voter_id),
+    answer_id  TEXT,
+    channel_id INTEGER,
+    guild_id   INTEGER,
+    stamped_at TEXT    NOT NULL,
+    PRIMARY KEY (message_id, voter_id, emoji)
+) WITHOUT ROWID;
+-- No other index: every lookup is by message (the key's prefix); per-person and per-answer
+-- totals are read once at start and kept in memory, so writes stay cheap.
+
+-- Where trust comes from, as last seen on Discord: guild owners and moderators.
+CREATE TABLE stamp_roots (
+    guild_id INTEGER NOT NULL,
+    user_id  INTEGER NOT NULL,
+    reason   TEXT    NOT NULL CHECK (reason IN ('owner', 'moderator')),
+    seen_at  TEXT    NOT NULL,
+    PRIMARY KEY (guild_id, user_id, reason)
+) WITHOUT ROWID;
+"""
+
+_QUESTION_VERSIONS = """
+-- Moderators' changes to knowledge-base questions (bot/store/versions.py). The row with the
+-- highest version of a question is the overlay on the shipped YAML files: 'set' replaces or
+-- adds the question (content is its JSON), 'removed' removes it, 'shipped' leaves the YAML
+-- version in force. Older rows are the history. Rows are only ever appended.
+CREATE TABLE question_versions (
+    id          INTEGER PRIMARY KEY,
+    question_id TEXT    NOT NULL CHECK (length(question_id) BETWEEN 1 AND 64),
+    version     INTEGER NOT NULL CHECK (version >= 1),
+    state       TEXT    NOT NULL CHECK (state IN ('set', 'removed', 'shipped')),
+    content     TEXT    CHECK ((state = 'set') = (content IS NOT NULL)),
+    -- The YAML file (a name in the answers directory) the question is exported to, and that
+    -- file's topic, when they are not those of the shipped file.
+    file        TEXT,
+    topic       TEXT,
+    member_id   INTEGER,
+    member_name TEXT    NOT NULL CHECK (length(member_name) BETWEEN 1 AND 100),
+    guild_id    INTEGER,
+    created_at  TEXT    NOT NULL,
+    action      TEXT    NOT NULL CHECK (length(action) BETWEEN 1 AND 500),
+    UNIQUE (question_id, version)
+);
+"""
+
 #: Every migration, in order. Numbers must run 1..N without gaps (a test checks this).
 MIGRATIONS: list[Migration] = [
     Migration(1, "unanswered questions and proposed phrasings", _INITIAL),
+    Migration(2, "stamps, answer messages and reputation roots", _STAMPS),
+    Migration(3, "question versions: moderators' changes", _QUESTION_VERSIONS),
 ]

@@ -220,7 +220,8 @@ async def test_unknown_question_is_noted_and_said_so(harness: Harness, stampy: R
     reply = await ask(fake, "stampy, what is the capital of France?")
     assert reply["content"] == TEXT["no_match"]
     assert reply["embeds"] == [] and reply["components"] == []
-    [row] = await stampy.unanswered()
+    # The reply goes out before the database write, so the row may come a moment later.
+    [row] = await harness.eventually(stampy.unanswered, what="the unanswered row")
     assert row.text == "what is the capital of France?"
     assert (row.first_asker_id, row.first_channel_id, row.guild_id) == (
         fake.member.id,

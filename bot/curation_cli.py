@@ -1,0 +1,137 @@
+"""``stampy export DIR`` and ``stampy import DIR``: the knowledge base as reviewable YAML.
+
+``export`` writes the knowledge base the bot serves (the files in ``answers/`` plus the
+changes moderators made on Discord, stored in the database) as YAML files in DIR, in the
+layout of :mod:`bot.knowledge.writer`. ``import`` makes the database's overlay hold DIR's
+questions, so the bot serves exactly DIR (after a restart or ``/stampy reload``).
+Export, import and export again gives identical files.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from bot.config import Settings
+from bot.knowledge.base import KnowledgeBase
+from bot.knowledge.loader import load_directory
+from bot.knowledge.matcher import Matcher
+from bot.moderation import Curator, ImportReport, Refused
+from bot.store import Store, StoreError
+from bot.store.db import MEMORY
+
+__all__ = ["apply_stored_changes", "run_export", "run_import"]
+
+
+async def _curator(settings: Settings, store: Store) -> Curator:
+    """A curator on the answers files and ``store``, started (stored changes applied)."""
+    result = load_directory(settings.knowledge.answers_dir)
+    knowledge = KnowledgeBase(Matcher(settings.matching), result.questions)
+    curator = Curator(knowledge, store, settings.knowledge.answers_dir)
+    await curator.start()
+    return curator
+
+
+def _check_answers(settings: Settings, err: TextIO) -> bool:
+    """False (errors printed) if the answers files do not all load."""
+    result = load_directory(settings.knowledge.answers_dir)
+    for error in result.errors:
+        print(error, file=err)
+    if result.errors:
+        print(
+            f"stampy: {settings.knowledge.answers_dir} has {len(result.errors)} error(s); "
+            "fix them first (see 'stampy check')",
+            file=err,
+        )
+    return not result.errors
+
+
+def run_export(
+    settings: Settings, directory: str, out: TextIO | None = None, err: TextIO | None = None
+) -> int:
+    """Write the whole knowledge base into ``directory``; the exit status."""
+    out, err = out or sys.stdout, err or sys.stderr
+    if not _check_answers(settings, err):
+        return 1
+
+    database = settings.database.path
+    if not os.path.exists(database):  # nothing stored: the files alone (creating no file)
+        print(f"stampy: no database at {database}; exporting the answers files", file=err)
+        database = MEMORY
+
+    async def export() -> list[Path]:
+        store = await Store.open(database)
+        try:
+            curator = await _curator(settings, store)
+            return curator.export(directory)
+        finally:
+            await store.close()
+
+    try:
+        written = asyncio.run(export())
+    except (Refused, StoreError, OSError) as error:
+        print(f"stampy: cannot export: {error}", file=err)
+        return 1
+    for path in written:
+        print(path, file=out)
+    print(f"wrote {len(written)} file(s) to {directory}", file=out)
+    return 0
+
+
+def run_import(
+    settings: Settings, directory: str, out: TextIO | None = None, err: TextIO | None = None
+) -> int:
+    """Load ``directory``'s YAML files into the database; the exit status."""
+    out, err = out or sys.stdout, err or sys.stderr
+    if not Path(directory).is_dir():
+        print(f"stampy: {directory} is not a directory", file=err)
+        return 2
+    if not _check_answers(settings, err):
+        return 1
+
+    async def load() -> ImportReport:
+        store = await Store.open(settings.database.path)
+        try:
+            curator = await _curator(settings, store)
+            return await curator.import_directory(directory)
+        finally:
+            await store.close()
+
+    try:
+        report = asyncio.run(load())
+    except (StoreError, OSError) as error:
+        print(f"stampy: cannot import: {error}", file=err)
+        return 1
+    for error in report.errors:
+        print(error, file=out)
+    if report.errors:
+        print(f"stampy: {len(report.errors)} error(s) in {directory}; nothing imported", file=err)
+        return 1
+    print(
+        f"imported {directory}: {report.diff} ({report.versions} change(s) recorded); "
+        "restart the bot or run /stampy reload to serve it",
+        file=out,
+    )
+    return 0
+
+
+def apply_stored_changes(settings: Settings, knowledge: KnowledgeBase) -> None:
+    """Apply the changes stored in the database (if there is one) to ``knowledge``, so that
+    the console answers as the bot does. Quietly does nothing without a database."""
+    if not os.path.exists(settings.database.path):
+        return
+
+    async def apply() -> None:
+        store = await Store.open(settings.database.path)
+        try:
+            await Curator(knowledge, store, settings.knowledge.answers_dir).start()
+        finally:
+            await store.close()
+
+    try:
+        asyncio.run(apply())
+    except StoreError as error:
+        print(f"stampy: warning: stored changes not applied: {error}", file=sys.stderr)

@@ -1,0 +1,439 @@
+"""Stamps on Discord: reaction events in, stamp counts on answer embeds, ``/stamps`` commands.
+
+Thin on purpose: the :class:`~bot.stamps.StampBook` decides what a reaction means and stores
+it. This cog turns raw reaction events (raw, so that messages sent before a restart or not
+in the cache count too) into :class:`~bot.stamps.StampOp` values, notes guild owners and
+moderators as roots of trust, edits an answer's embed (debounced) when its count changes,
+and on start reconciles the stamps on recent answer messages with what Discord shows, so
+that reactions added or removed while the bot was down are counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.discord import render
+from bot.discord.render import TEXT
+from bot.knowledge.model import Answer, Question
+from bot.stamps import StampBook, StampBookClosed, author_user_id
+from bot.store.stamps import AnswerMessage, StampOp
+
+if TYPE_CHECKING:
+    from bot.discord.client import StampyBot
+
+log = logging.getLogger(__name__)
+
+NO_MENTIONS = discord.AllowedMentions.none()
+
+#: Answer messages whose reactions are fetched at the same time while reconciling; discord.py
+#: waits out Discord's rate limits on top of this.
+RECONCILE_CONCURRENCY = 4
+#: A progress line is logged at most this often (seconds) while reconciling.
+PROGRESS_SECONDS = 10.0
+#: Rows in the ``/stamps top`` leaderboard.
+LEADERBOARD_SIZE = 10
+
+
+def stamps_cog(bot: commands.Bot) -> Stamps | None:
+    """The stamps cog of ``bot``, if it is loaded and has a database."""
+    cog = bot.get_cog("Stamps")
+    return cog if isinstance(cog, Stamps) and cog.book is not None else None
+
+
+def stamp_count(bot: commands.Bot, answer: Answer | None) -> int:
+    """The stamp count to show on ``answer``'s embed (0 without stamps or a database)."""
+    cog = stamps_cog(bot)
+    return cog.book.count(answer.id) if cog and cog.book and answer is not None else 0
+
+
+async def track_answer(
+    bot: StampyBot,
+    message_id: int,
+    *,
+    channel_id: int,
+    guild_id: int | None,
+    question: Question,
+    answer: Answer | None,
+) -> None:
+    """Record that the bot's message ``message_id`` shows ``answer``; never raises."""
+    cog = stamps_cog(bot)
+    if cog is None or cog.book is None:
+        return
+    try:
+        await cog.book.record_answer(
+            message_id,
+            channel_id=channel_id,
+            guild_id=guild_id,
+            question_id=question.id,
+            answer_id=answer.id if answer is not None else None,
+        )
+    except StampBookClosed:
+        log.warning("answer message %s not recorded: the bot is stopping", message_id)
+    except Exception as error:
+        bot.report_error(f"recording answer message {message_id} in channel {channel_id}", error)
+
+
+def find_answer(question: Question, answer_id: str | None) -> Answer | None:
+    """The answer of ``question`` with this id, if it still has it."""
+    return next((a for a in question.answers if a.id == answer_id), None)
+
+
+class Stamps(commands.Cog):
+    """Stamp reactions, stamp counts on answers, ``/stamps show`` and ``/stamps top``."""
+
+    group = app_commands.Group(name="stamps", description=TEXT["stamps_group"])
+
+    def __init__(self, bot: StampyBot) -> None:
+        self.bot = bot
+        self.settings = bot.settings.stamps
+        self.book: StampBook | None = None
+        self._edits: dict[int, asyncio.Task[None]] = {}
+        self._reconcile: asyncio.Task[None] | None = None
+        self._ready = False
+        self._closing = False
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def cog_load(self) -> None:
+        """Open the stamp book on the bot's store and let the service rank by it."""
+        if self.bot.store is None:
+            return
+        book = StampBook(
+            self.bot.store,
+            self.settings,
+            answer_author=self._answer_author,
+            bot_user_id=self.bot.user.id if self.bot.user else None,
+        )
+        await book.start()
+        self.book = book
+        self.bot.service.stamps = book
+
+    async def cog_unload(self) -> None:
+        """Stop reconciling and editing, then write what is queued and close the book."""
+        self._closing = True
+        tasks = [*self._edits.values()]
+        if self._reconcile is not None:
+            tasks.append(self._reconcile)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._edits.clear()
+        if self.book is not None:
+            if self.bot.service.stamps is self.book:
+                self.bot.service.stamps = None
+            await self.book.close()
+
+    def _answer_author(self, question_id: str, answer_id: str) -> int | None:
+        question = self.bot.service.question(question_id)
+        answer = find_answer(question, answer_id) if question is not None else None
+        return author_user_id(answer.author) if answer is not None else None
+
+    @commands.Cog.listener()
+    async def on_ready(self) -> None:
+        """Once per start: note guild owners, then reconcile recent answers in the background."""
+        book = self.book
+        if self._ready or book is None:
+            return
+        self._ready = True
+        if self.bot.user is not None:
+            book.bot_user_id = self.bot.user.id
+        for guild in self.bot.guilds:
+            if guild.owner_id is not None:
+                try:
+                    await book.note_owner(guild.id, guild.owner_id)
+                except StampBookClosed:
+                    return
+                except Exception as error:
+                    self.bot.report_error(f"recording the owner of guild {guild.id}", error)
+        if self.settings.reconcile_days > 0 and not self._closing:
+            self._reconcile = asyncio.create_task(self._reconcile_guarded(), name="stamp-reconcile")
+
+    # ------------------------------------------------------------------ reactions
+
+    @commands.Cog.listener()
+    async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
+        """A reaction was added: maybe a stamp."""
+        await self._on_reaction(payload, add=True)
+
+    @commands.Cog.listener()
+    async def on_raw_reaction_remove(self, payload: discord.RawReactionActionEvent) -> None:
+        """A reaction was removed: maybe a stamp taken back."""
+        await self._on_reaction(payload, add=False)
+
+    async def _on_reaction(self, payload: discord.RawReactionActionEvent, *, add: bool) -> None:
+        book = self.book
+        if book is None or payload.guild_id is None:
+            return
+        if payload.type is not discord.ReactionType.normal:
+            return  # super reactions are paid extras, not stamps
+        emoji = book.stamp_name(payload.emoji.name, custom=payload.emoji.id is not None)
+        me = self.bot.user
+        if emoji is None or (me is not None and payload.user_id == me.id):
+            return
+        where = (
+            f"stamp {'added' if add else 'removed'} by user {payload.user_id} on message "
+            f"{payload.message_id} in channel {payload.channel_id}"
+        )
+        try:
+            if add and payload.member is not None:
+                await self._note_moderator(book, payload.guild_id, payload.member)
+            author_id = payload.message_author_id
+            if add and author_id is None:
+                author_id = await self._message_author(payload)
+            op = StampOp(
+                payload.message_id,
+                payload.user_id,
+                emoji,
+                add=add,
+                channel_id=payload.channel_id,
+                guild_id=payload.guild_id,
+                author_id=author_id,
+            )
+            change = await book.apply(op)
+        except StampBookClosed:
+            log.warning("%s: not recorded, the bot is stopping", where)
+            return
+        except Exception as error:
+            if self._closing:
+                log.warning("%s: not recorded, the bot is stopping", where)
+            else:
+                self.bot.report_error(f"recording a {where}", error)
+            return
+        if change is not None and change.row.answer_id is not None:
+            self.schedule_edit(payload.message_id, payload.channel_id)
+
+    @commands.Cog.listener()
+    async def on_raw_reaction_clear(self, payload: discord.RawReactionClearEvent) -> None:
+        """Every reaction was removed from a message: so were its stamps."""
+        await self._clear([payload.message_id], payload.channel_id, None, edit=True)
+
+    @commands.Cog.listener()
+    async def on_raw_reaction_clear_emoji(
+        self, payload: discord.RawReactionClearEmojiEvent
+    ) -> None:
+        """One emoji's reactions were removed from a message: its stamps of that emoji too."""
+        book = self.book
+        emoji = payload.emoji
+        name = book.stamp_name(emoji.name, custom=emoji.id is not None) if book else None
+        if name is not None:
+            await self._clear([payload.message_id], payload.channel_id, name, edit=True)
+
+    @commands.Cog.listener()
+    async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
+        """A deleted message takes its stamps with it."""
+        await self._clear([payload.message_id], payload.channel_id, None, edit=False)
+
+    @commands.Cog.listener()
+    async def on_raw_bulk_message_delete(self, payload: discord.RawBulkMessageDeleteEvent) -> None:
+        """Deleted messages take their stamps with them."""
+        await self._clear(sorted(payload.message_ids), payload.channel_id, None, edit=False)
+
+    async def _clear(
+        self, message_ids: list[int], channel_id: int, emoji: str | None, *, edit: bool
+    ) -> None:
+        book = self.book
+        if book is None:
+            return
+        for message_id in message_ids:
+            try:
+                changes = await book.clear(message_id, emoji)
+            except StampBookClosed:
+                return
+            except Exception as error:
+                if self._closing:
+                    return
+                self.bot.report_error(f"removing the stamps of message {message_id}", error)
+                continue
+            if edit and any(c.row.answer_id for c in changes):
+                self.schedule_edit(message_id, channel_id)
+
+    async def _note_moderator(self, book: StampBook, guild_id: int, member: discord.Member) -> None:
+        roles = set(self.bot.settings.discord.moderator_roles)
+        moderator = member.guild_permissions.manage_messages or any(
+            role.name in roles for role in member.roles
+        )
+        await book.note_root(guild_id, member.id, moderator=moderator)
+
+    async def _message_author(self, payload: discord.RawReactionActionEvent) -> int | None:
+        """The author of the reacted message when the event did not say (cache, else fetch)."""
+        cached = discord.utils.get(self.bot.cached_messages, id=payload.message_id)
+        if cached is not None:
+            return cached.author.id
+        channel = self.bot.get_partial_messageable(payload.channel_id, guild_id=payload.guild_id)
+        try:
+            message = await channel.fetch_message(payload.message_id)
+        except discord.HTTPException:
+            return None
+        return message.author.id
+
+    # ------------------------------------------------------------------ embeds
+
+    def schedule_edit(self, message_id: int, channel_id: int) -> None:
+        """Show the new stamp count on an answer message soon; changes meanwhile coalesce."""
+        if message_id in self._edits or self._closing:
+            return  # the pending edit will read the latest count
+        self._edits[message_id] = asyncio.create_task(
+            self._edit_later(message_id, channel_id), name=f"stamp-edit-{message_id}"
+        )
+
+    async def _edit_later(self, message_id: int, channel_id: int) -> None:
+        try:
+            await asyncio.sleep(self.settings.embed_update_seconds)
+        finally:
+            self._edits.pop(message_id, None)  # a change from now on schedules a new edit
+        try:
+            await self._edit(message_id, channel_id)
+        except discord.NotFound:
+            pass  # the message was deleted
+        except discord.HTTPException as error:
+            log.warning("could not update the stamp count of message %s: %s", message_id, error)
+        except Exception as error:
+            self.bot.report_error(f"updating the stamp count of message {message_id}", error)
+
+    async def _edit(self, message_id: int, channel_id: int) -> None:
+        book = self.book
+        if book is None:
+            return
+        tracked = await book.records.answer_message(message_id)
+        question = self.bot.service.question(tracked.question_id) if tracked else None
+        if tracked is None or question is None:
+            return
+        answer = find_answer(question, tracked.answer_id)
+        if answer is None:
+            return
+        embed = render.answer_embed(question, answer, stamps=book.count(answer.id))
+        message = self.bot.get_partial_messageable(channel_id).get_partial_message(message_id)
+        await message.edit(embed=embed, allowed_mentions=NO_MENTIONS)
+
+    # ------------------------------------------------------------------ reconciling
+
+    async def _reconcile_guarded(self) -> None:
+        try:
+            await self.reconcile()
+        except (asyncio.CancelledError, StampBookClosed):
+            return  # stopping
+        except Exception as error:
+            if self._closing:
+                return  # the store closed under it while stopping: nothing lost
+            self.bot.report_error("reconciling stamps on recent answer messages", error)
+
+    async def reconcile(self) -> tuple[int, int, int]:
+        """Re-read the stamps on answer messages of the last ``reconcile_days`` days and fix
+        the database to match; returns (messages, stamps added, stamps removed)."""
+        book = self.book
+        if book is None:
+            return (0, 0, 0)
+        messages = await book.recent_answer_messages(self.settings.reconcile_days)
+        pending = iter(messages)
+        totals = {"done": 0, "added": 0, "removed": 0, "skipped": 0}
+        last_log = time.monotonic()
+
+        async def worker() -> None:
+            nonlocal last_log
+            for tracked in pending:
+                with book.watching() as mark:
+                    try:
+                        present = await self._fetch_stamps(book, tracked)
+                    except discord.HTTPException as error:
+                        totals["skipped"] += 1
+                        log.warning(
+                            "reconcile: cannot read message %s: %s", tracked.message_id, error
+                        )
+                        continue
+                    result = await book.reconcile(tracked, present, since=mark)
+                totals["done"] += 1
+                totals["added"] += result.added
+                totals["removed"] += result.removed
+                if (result.added or result.removed) and present is not None:
+                    self.schedule_edit(tracked.message_id, tracked.channel_id)
+                if time.monotonic() - last_log >= PROGRESS_SECONDS:
+                    last_log = time.monotonic()
+                    log.info(
+                        "reconciling stamps: %d of %d answer messages",
+                        totals["done"],
+                        len(messages),
+                    )
+
+        await asyncio.gather(*(worker() for _ in range(RECONCILE_CONCURRENCY)))
+        log.info(
+            "reconciled %d answer messages: +%d stamps, -%d stamps%s",
+            totals["done"],
+            totals["added"],
+            totals["removed"],
+            f" ({totals['skipped']} unreadable)" if totals["skipped"] else "",
+        )
+        return (totals["done"], totals["added"], totals["removed"])
+
+    async def _fetch_stamps(
+        self, book: StampBook, tracked: AnswerMessage
+    ) -> dict[str, set[int]] | None:
+        """Who reacted to an answer message with each stamp emoji; None if it is gone."""
+        channel = self.bot.get_partial_messageable(tracked.channel_id, guild_id=tracked.guild_id)
+        try:
+            message = await channel.fetch_message(tracked.message_id)
+        except discord.NotFound:
+            return None
+        present: dict[str, set[int]] = {emoji: set() for emoji in book.weights}
+        for reaction in message.reactions:
+            emoji = reaction.emoji
+            if isinstance(emoji, str):
+                name = book.stamp_name(emoji, custom=False)
+            else:
+                name = book.stamp_name(emoji.name, custom=emoji.id is not None)
+            if name is None:
+                continue
+            async for user in reaction.users():
+                present[name].add(user.id)
+        return present
+
+    # ------------------------------------------------------------------ commands
+
+    @group.command(name="show", description=TEXT["stamps_show"])
+    @app_commands.describe(member=TEXT["stamps_show_member"])
+    async def show(
+        self, interaction: discord.Interaction[Any], member: discord.User | None = None
+    ) -> None:
+        """A member's stamp score and the stamps they received and gave (ephemeral)."""
+        book = self.book
+        if book is None:
+            await self._say(interaction, TEXT["stamps_off"])
+            return
+        who = member or interaction.user
+        found = book.user(who.id)
+        text = TEXT["stamps_user"].format(
+            user=who.mention, score=found.score, received=found.received, given=found.given
+        )
+        await self._say(interaction, text)
+
+    @group.command(name="top", description=TEXT["stamps_top"])
+    async def top(self, interaction: discord.Interaction[Any]) -> None:
+        """The stamp leaderboard (ephemeral)."""
+        book = self.book
+        if book is None:
+            await self._say(interaction, TEXT["stamps_off"])
+            return
+        board = book.leaderboard(LEADERBOARD_SIZE)
+        if not board:
+            await self._say(interaction, TEXT["stamps_top_empty"])
+            return
+        lines = [TEXT["stamps_top_title"]]
+        lines += [
+            TEXT["stamps_top_row"].format(rank=rank, user=f"<@{user}>", score=score)
+            for rank, (user, score) in enumerate(board, 1)
+        ]
+        await self._say(interaction, "\n".join(lines))
+
+    @staticmethod
+    async def _say(interaction: discord.Interaction[Any], text: str) -> None:
+        await interaction.response.send_message(
+            render.truncate(text, render.CONTENT_LIMIT, note=""),
+            ephemeral=True,
+            allowed_mentions=NO_MENTIONS,
+        )

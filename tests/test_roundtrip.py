@@ -1,0 +1,208 @@
+"""The YAML round trip: export -> import -> export gives identical bytes, and what is written
+loads back as the same questions and passes ``stampy check``."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.cli import main
+from bot.knowledge.base import KnowledgeBase
+from bot.knowledge.loader import load_directory, parse_text, validate_question
+from bot.knowledge.matcher import Matcher
+from bot.knowledge.model import Answer, Question
+from bot.knowledge.writer import dump_file
+from bot.moderation import Curator, Moderator, Refused
+from bot.store import Store
+
+ROOT = Path(__file__).resolve().parents[1]
+MOD = Moderator("Mod", 1001, 42)
+MULTILINE = """Two paragraphs, a list and code:
+
+- first: with a colon
+- "quoted" and 'single' and #hash
+
+```python
+print("hi")  # indented
+```
+
+Unicode: ½ — “curly” 日本語 🚀 and trailing spaces{spaces}
+done.""".format(spaces="   ")
+
+
+async def curator_on(answers: Path, database: Path) -> tuple[Curator, Store]:
+    store = await Store.open(database)
+    knowledge = KnowledgeBase(Matcher(), load_directory(answers).questions)
+    curator = Curator(knowledge, store, answers)
+    await curator.start()
+    return curator, store
+
+
+def read(directory: Path) -> dict[str, bytes]:
+    return {path.name: path.read_bytes() for path in sorted(directory.iterdir())}
+
+
+@pytest.fixture
+def answers(tmp_path: Path) -> Path:
+    target = tmp_path / "answers"
+    shutil.copytree(ROOT / "answers", target)
+    return target
+
+
+async def edit_on_discord(curator: Curator) -> None:
+    """Edits of every kind: new questions (unicode, multi-line, no answers), changed and
+    removed shipped ones."""
+    await curator.add_question(
+        MOD,
+        "¿Qué es la alineación de la IA? 🤖",
+        answer=MULTILINE,
+        alternate_phrasings=["alineación IA", "yes"],  # "yes" must stay a string in YAML
+        tags=["espanol", "basics"],
+        canonical=True,
+    )
+    await curator.add_question(MOD, "Is there a question nobody answered: yet?")
+    await curator.add_question(MOD, "123", answer="null", source="https://example.org/a%20b")
+    await curator.add_alias(MOD, "what-is-agi", "AGI — what's that?")
+    await curator.add_answer(
+        MOD, "what-is-agi", "A second answer:\n\n  indented line", author="Jane"
+    )
+    await curator.remove(MOD, "instrumental-convergence")
+    await curator.remove(MOD, "what-is-interpretability", "what-is-interpretability-short")
+
+
+async def test_export_import_export_is_byte_identical(answers: Path, tmp_path: Path):
+    first, store = await curator_on(answers, tmp_path / "a.db")
+    await edit_on_discord(first)
+    one = tmp_path / "one"
+    first.export(one)
+    await store.close()
+
+    # into a fresh database on the same shipped files
+    second, store = await curator_on(answers, tmp_path / "b.db")
+    report = await second.import_directory(one)
+    assert report.ok and report.versions == 6  # 3 added, 2 changed, 1 removed
+    assert list(second.knowledge) == list(first.knowledge)
+    two = tmp_path / "two"
+    second.export(two)
+    assert read(two) == read(one)
+
+    # and again into the same database: nothing to do, same bytes
+    again = await second.import_directory(two)
+    assert again.ok and again.versions == 0 and not again.diff
+    three = tmp_path / "three"
+    second.export(three)
+    assert read(three) == read(one)
+    await store.close()
+
+    # what was written loads as the same questions and passes `stampy check`
+    loaded = load_directory(one)
+    assert loaded.ok and {q.id: q for q in loaded.questions} == {q.id: q for q in first.knowledge}
+    assert main(["check", str(one)]) == 0
+    discord = (one / "discord.yaml").read_text(encoding="utf-8")
+    assert discord.startswith("topic: Added on Discord\nquestions:\n  - id: que-es-la-alineacion")
+    assert "🤖" in discord and "answers: []" in discord and "- 'yes'" in discord
+
+
+async def test_unchanged_knowledge_exports_in_the_shipped_layout(answers: Path, tmp_path: Path):
+    curator, store = await curator_on(answers, tmp_path / "a.db")
+    out = tmp_path / "out"
+    curator.export(out)
+    await store.close()
+    assert sorted(read(out)) == sorted(p.name for p in answers.glob("*.yaml"))
+    # Same questions, same order, same layout: a file written in that layout comes back
+    # byte for byte (others differ only in blank lines and comments).
+    shipped = (answers / "ai-safety-basics.yaml").read_text(encoding="utf-8")
+    exported = (out / "ai-safety-basics.yaml").read_text(encoding="utf-8")
+    assert exported == shipped
+
+
+async def test_import_of_the_shipped_files_clears_the_overlay(answers: Path, tmp_path: Path):
+    curator, store = await curator_on(answers, tmp_path / "a.db")
+    shipped = {q.id: q for q in curator.knowledge}
+    await edit_on_discord(curator)
+    report = await curator.import_directory(answers)
+    assert report.ok and {q.id: q for q in curator.knowledge} == shipped
+    assert (await curator.history("what-is-agi"))[0].state == "shipped"
+    await store.close()
+
+
+async def test_import_of_a_broken_directory_writes_nothing(answers: Path, tmp_path: Path):
+    curator, store = await curator_on(answers, tmp_path / "a.db")
+    broken = tmp_path / "broken"
+    shutil.copytree(answers, broken)
+    path = broken / "about-stampy.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("id: what-is-stampy", "id: X Y"))
+    before = list(curator.knowledge)
+    report = await curator.import_directory(broken)
+    assert not report.ok and report.errors[0].path.endswith("about-stampy.yaml")
+    assert report.errors[0].line == 3 and report.versions == 0
+    assert list(curator.knowledge) == before
+    await store.close()
+
+
+async def test_export_refuses_to_mix_with_other_yaml_files(answers: Path, tmp_path: Path):
+    curator, store = await curator_on(answers, tmp_path / "a.db")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "stray.yaml").write_text("questions: []\n")
+    with pytest.raises(Refused, match=r"stray\.yaml"):
+        curator.export(out)
+    assert [p.name for p in out.iterdir()] == ["stray.yaml"]
+    await store.close()
+
+
+def test_cli_export_and_import(answers: Path, tmp_path: Path, capsys: pytest.CaptureFixture):
+    config = tmp_path / "stampy.toml"
+    config.write_text(
+        f"[knowledge]\nanswers_dir = {str(answers)!r}\n"
+        f"[database]\npath = {str(tmp_path / 'cli.db')!r}\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    assert main(["--config", str(config), "export", str(out)]) == 0
+    assert main(["--config", str(config), "import", str(out)]) == 0
+    assert "0 added, 0 changed, 0 removed" in capsys.readouterr().out
+    again = tmp_path / "again"
+    assert main(["--config", str(config), "export", str(again)]) == 0
+    assert read(again) == read(out)
+    assert main(["--config", str(config), "import", str(tmp_path / "missing")]) == 2
+
+
+_TEXT = st.text(
+    st.characters(
+        codec="utf-8",
+        exclude_categories=("Cs", "Co", "Cn"),
+        exclude_characters="\x00\r\x85\u2028\u2029\ufeff",
+    ),
+    min_size=1,
+    max_size=80,
+)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    text=_TEXT,
+    answer=st.lists(_TEXT, min_size=1, max_size=4).map("\n".join),
+    author=st.one_of(st.none(), _TEXT),
+)
+def test_any_valid_question_survives_the_yaml_writer(text: str, answer: str, author: str | None):
+    question = Question(
+        id="q",
+        text=text.strip(),
+        answers=(
+            Answer(
+                id="q-1",
+                text=answer.strip(),
+                author=author.strip() if author else None,
+            ),
+        ),
+    )
+    if validate_question(question, {}):
+        return  # not a question the bot would ever store
+    loaded, errors = parse_text(dump_file("Topic", [question]), "x.yaml")
+    assert not errors, errors
+    assert loaded == [question]

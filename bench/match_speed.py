@@ -141,8 +141,7 @@ def main() -> int:
             "## Match speed",
             "",
             f"Machine: {machine()}",
-            f"Command: `python bench/match_speed.py --sizes {args.sizes} "
-            f"--queries {args.queries}`",
+            f"Command: `python bench/match_speed.py --sizes {args.sizes} --queries {args.queries}`",
             "",
             table(header, rows),
             "",

@@ -115,6 +115,43 @@ def json_response(data: Any, status: int = 200, headers: Mapping[str, str] | Non
     return web.Response(body=body, status=status, headers={**JSON_HEADERS, **(headers or {})})
 
 
+@dataclass
+class RateLimits:
+    """Per-route buckets that answer with Discord's ``X-RateLimit-*`` headers.
+
+    Each bucket (a route template with its major parameter: the channel, guild or webhook)
+    allows ``limit`` requests per ``window`` seconds; the one over it gets a 429 with
+    ``retry_after``. Without headers discord.py assumes a limit of one request at a time per
+    bucket, so a bench that wants to see the bot's own limits gives a generous window.
+    """
+
+    limit: int
+    window: float
+    _buckets: dict[tuple[str, str], list[float]] = field(default_factory=dict)
+
+    _MAJOR = re.compile(r"^/(channels|guilds|webhooks)/(\d+)")
+
+    def take(self, method: str, template: str | None, path: str) -> tuple[dict[str, str], bool]:
+        """Count one request; returns its headers and whether it is over the limit."""
+        major = self._MAJOR.match(path)
+        key = (f"{method} {template or path}", major.group(2) if major else "")
+        now = time.time()
+        bucket = self._buckets.get(key)
+        if bucket is None or now >= bucket[0]:
+            bucket = self._buckets[key] = [now + self.window, 0.0]
+        bucket[1] += 1
+        over = bucket[1] > self.limit
+        reset_after = max(bucket[0] - now, 0.0)
+        headers = {
+            "X-RateLimit-Limit": str(self.limit),
+            "X-RateLimit-Remaining": str(max(self.limit - int(bucket[1]), 0)),
+            "X-RateLimit-Reset": f"{bucket[0]:.3f}",
+            "X-RateLimit-Reset-After": f"{reset_after:.3f}",
+            "X-RateLimit-Bucket": uuid.uuid5(uuid.NAMESPACE_URL, key[0]).hex,
+        }
+        return headers, over
+
+
 def uploaded(request: web.Request) -> list[dict[str, Any]]:
     """Attachment objects for the files uploaded with a multipart request."""
     return request.get(FILES_KEY, [])
@@ -1464,19 +1501,22 @@ class FakeDiscord:
         echo_bot_events: bool = True,
         interaction_ack_timeout: float = 3.0,
         heartbeat_interval_ms: int = 41250,
+        rate_limits: RateLimits | None = None,
     ) -> None:
         """``token``: if set, other tokens get 401 / close 4004. ``enforce_default_permissions``:
         refuse commands Discord would not offer the member: lacking the command's
         ``default_member_permissions``, or outside its ``contexts`` (guild/DM).
         ``echo_bot_events``: dispatch MESSAGE_CREATE/UPDATE/DELETE and reactions for the bot's
         own REST actions back to it, as Discord does. ``interaction_ack_timeout``: callbacks
-        later than this answer 404 Unknown interaction (Discord: 3 s)."""
+        later than this answer 404 Unknown interaction (Discord: 3 s). ``rate_limits``: send
+        ``X-RateLimit-*`` headers and 429 requests over them (None: no headers, no limits)."""
         self.ids = Snowflakes()
         self.model = Model(self.ids, bot_name)
         self.token = token
         self.enforce_default_permissions = enforce_default_permissions
         self.echo_bot_events = echo_bot_events
         self.interaction_ack_timeout = interaction_ack_timeout
+        self.rate_limits = rate_limits
         self.gateway = Gateway(self, heartbeat_interval_ms)
         self.rest = RestApi(self)
         self.requests: list[RecordedRequest] = []
@@ -1734,6 +1774,22 @@ class FakeDiscord:
             request.headers.get("Authorization")
         ):
             response: web.StreamResponse = error_response(401, "401: Unauthorized")
+        elif self.rate_limits is not None:
+            headers, over = self.rate_limits.take(request.method, rec.route, path)
+            if over:
+                retry = float(headers["X-RateLimit-Reset-After"])
+                response = json_response(
+                    {
+                        "message": "You are being rate limited.",
+                        "retry_after": retry,
+                        "global": False,
+                    },
+                    status=429,
+                    headers={**headers, "Retry-After": str(retry), "X-RateLimit-Scope": "user"},
+                )
+            else:
+                response = await self._answer(request, rec, handler)
+                response.headers.update(headers)
         else:
             response = await self._answer(request, rec, handler)
         rec.status = response.status

@@ -18,7 +18,7 @@ from typing import Any
 import discord
 import pytest
 from discord import app_commands
-from fakediscord import FakeDiscord, FakeDiscordError
+from fakediscord import FakeDiscord, FakeDiscordError, RateLimits
 
 TOKEN = "fake-bot-token"
 
@@ -312,6 +312,42 @@ async def test_429_on_reply_is_retried(fake: FakeDiscord, client: RecordingClien
     attempts = fake.requests_to("POST", "/channels/{id}/messages")
     assert [r.status for r in attempts] == [429, 200]
     assert attempts[1].time - attempts[0].time >= 0.05
+
+
+async def test_rate_limit_headers_let_sends_overlap_and_pace_a_burst() -> None:
+    """With ``rate_limits`` the fake sends X-RateLimit-* headers: discord.py keeps several
+    sends to one channel in flight within the limit, and waits for the window beyond it."""
+    async with FakeDiscord(token=TOKEN, rate_limits=RateLimits(limit=3, window=1.0)) as fake:
+        with fake.patch_client():
+            client = RecordingClient(fake)
+            task = asyncio.create_task(client.start(TOKEN))
+            fake.watch_task(task)
+            try:
+                await client.wait_seen("ready", timeout=5)
+                channel = client.get_channel(fake.channel.id)
+                await channel.send("first")  # learns the bucket: 3 per second
+                fake.delay("POST", "/channels/{id}/messages", 0.5, count=2)
+                await asyncio.gather(*(channel.send(f"burst {i}") for i in range(5)))
+            finally:
+                await client.close()
+                await asyncio.wait_for(task, 5)
+        sends = fake.requests_to("POST", "/channels/{id}/messages")
+        assert sorted(r.json["content"] for r in sends if r.status == 200) == [
+            "burst 0",
+            "burst 1",
+            "burst 2",
+            "burst 3",
+            "burst 4",
+            "first",
+        ]
+        first = sends[0]
+        assert first.status == 200 and first.response is not None
+        # the two delayed sends were in flight together (one at a time, the second would
+        # have reached the fake only after the first's 0.5 s)
+        assert abs(sends[1].time - sends[2].time) < 0.5
+        # over the limit, a send waits for the next window (a 429 is retried, never raised)
+        assert sends[-1].time - sends[0].time >= 0.9
+        assert not fake.errors, fake.errors[0]
 
 
 async def test_503_fails_at_once_and_delay_slows(fake: FakeDiscord, client: RecordingClient):

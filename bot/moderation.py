@@ -23,11 +23,12 @@ This module imports nothing from discord: the Discord cogs and the command line 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import re
 import unicodedata
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -52,10 +53,11 @@ from bot.store import (
     ProposedPhrasing,
     ProposedPhrasings,
     Store,
+    StoreError,
     UnansweredQuestion,
     UnansweredQuestions,
 )
-from bot.store.db import utc_now
+from bot.store.db import BUSY, CORRUPT, FULL, IO, READ_ONLY, utc_now
 from bot.store.versions import QuestionVersion, QuestionVersions
 
 __all__ = [
@@ -82,9 +84,25 @@ DEFAULT_TOPIC = "Added on Discord"
 SLUG_LENGTH = 48
 #: Who ``stampy import`` records as having made the change.
 IMPORT_MODERATOR_NAME = "stampy import"
+#: Seconds a change waits for another program's database lock before it is refused (SQLite
+#: retries with growing pauses meanwhile); short enough to answer within Discord's 3 s.
+EDIT_WAIT_SECONDS = 1.5
+#: Why a change was refused when the database could not be written, by kind of fault.
+UNWRITABLE = {
+    BUSY: "the database is busy (another program is writing to it), try again in a moment",
+    READ_ONLY: "the database is read-only, so changes cannot be saved; the bot's operator "
+    "must fix that (the log says more)",
+    FULL: "the disk is full, so changes cannot be saved; the bot's operator must free some "
+    "space (the log says more)",
+    IO: "the database could not be written (a disk error); the log says more",
+    CORRUPT: "the database file is damaged; the log says more",
+}
 
 _SLUG_WORD = re.compile(r"[a-z0-9]+")
 _TAG_SEPARATORS = re.compile(r"[,\n]")
+# Control characters other than tab and line break (NUL, escape sequences that recolour a
+# terminal, DEL, C1): invisible on Discord, and not allowed raw in YAML.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 class Refused(Exception):
@@ -197,11 +215,13 @@ class ImportReport:
 
 def clean_text(text: str | None) -> str:
     """Text typed by a moderator, ready to check and store: line breaks as ``\\n``, NUL
-    characters dropped, always encodable, stripped. Never shortened (too long is refused)."""
+    and other control characters (but tabs) dropped, always encodable, stripped. Never
+    shortened (too long is refused)."""
     if text is None:
         return ""
     text = text.encode("utf-8", "replace").decode("utf-8")
-    return text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "").strip()
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return _CONTROL.sub("", text).strip()
 
 
 def split_lines(text: str | None) -> list[str]:
@@ -299,14 +319,16 @@ class Curator:
         answers_dir: str | Path,
         *,
         clock: Callable[[], datetime] = utc_now,
+        edit_wait: float = EDIT_WAIT_SECONDS,
     ) -> None:
         self.knowledge = knowledge
         self.store = store
         self.answers_dir = Path(answers_dir)
         self.clock = clock
+        self.edit_wait = edit_wait  # seconds a change waits for another program's lock
         self._versions = QuestionVersions(store)
-        self._unanswered = UnansweredQuestions(store)
-        self._proposals = ProposedPhrasings(store)
+        self._unanswered = UnansweredQuestions(store, wait=edit_wait)
+        self._proposals = ProposedPhrasings(store, wait=edit_wait)
         self._lock = asyncio.Lock()
         # The YAML files as last loaded.
         self._shipped: dict[str, Question] = {}
@@ -350,6 +372,20 @@ class Curator:
             self._set_shipped(result.questions)
             diff = self._rebuild()
         return ReloadReport((), diff, self.skipped)
+
+    @contextlib.asynccontextmanager
+    async def _changing(self) -> AsyncIterator[None]:
+        """The lock a change holds. A database that cannot be written (busy, read-only,
+        full...) refuses the change: nothing is written, and nothing changes in memory
+        either (a change is applied to the live knowledge base only once committed)."""
+        async with self._lock:
+            try:
+                yield
+            except StoreError as error:
+                reason = UNWRITABLE.get(error.kind)
+                if reason is None:
+                    raise  # not the database's state but a bug: reported as such
+                raise Refused(reason) from error
 
     def _remember_rows(self, rows: Iterable[QuestionVersion]) -> None:
         for row in rows:
@@ -570,7 +606,7 @@ class Curator:
         if state == "set":
             assert after is not None
             content = json.dumps(question_to_data(after), ensure_ascii=False)
-        async with self.store.transaction():
+        async with self.store.transaction(wait=self.edit_wait):
             row = await self._versions.append(
                 question_id,
                 state=state,
@@ -662,7 +698,7 @@ class Curator:
         """
         text = clean_text(text)
         answer_text = clean_text(answer)
-        async with self._lock:
+        async with self._changing():
             if not text:
                 raise Refused("the question is empty")
             question_id = self._question_id(text)
@@ -710,7 +746,7 @@ class Curator:
         one answer. Arguments left as None keep their value. ``answer_text`` without
         ``answer_id`` adds an answer (if it has text). With ``expected`` (the question as the
         form showed it), refused if someone changed the question meanwhile."""
-        async with self._lock:
+        async with self._changing():
             before = self._live(question_id)
             if expected is not None and expected != before:
                 raise Refused(
@@ -769,7 +805,7 @@ class Curator:
         action: str | None = None,
     ) -> Change:
         """Add an answer to an existing question; ``author`` defaults to the moderator."""
-        async with self._lock:
+        async with self._changing():
             before = self._live(question_id)
             body = clean_text(text)
             if not body:
@@ -788,7 +824,7 @@ class Curator:
 
     async def add_alias(self, moderator: Moderator, question_id: str, phrasing: str) -> Change:
         """Add an alternate phrasing."""
-        async with self._lock:
+        async with self._changing():
             before = self._live(question_id)
             wording = clean_text(phrasing)
             after = replace(before, alternate_phrasings=(*before.alternate_phrasings, wording))
@@ -798,7 +834,7 @@ class Curator:
 
     async def remove_alias(self, moderator: Moderator, question_id: str, phrasing: str) -> Change:
         """Remove an alternate phrasing (matched ignoring case and punctuation)."""
-        async with self._lock:
+        async with self._changing():
             before = self._live(question_id)
             key = normalize(clean_text(phrasing))
             kept = tuple(p for p in before.alternate_phrasings if normalize(p) != key)
@@ -819,7 +855,7 @@ class Curator:
 
     async def add_tag(self, moderator: Moderator, question_id: str, tag: str) -> Change:
         """Add a tag (stored lowercase)."""
-        async with self._lock:
+        async with self._changing():
             before = self._live(question_id)
             value = clean_text(tag).lower()
             if value in before.tags:
@@ -829,7 +865,7 @@ class Curator:
 
     async def remove_tag(self, moderator: Moderator, question_id: str, tag: str) -> Change:
         """Remove a tag."""
-        async with self._lock:
+        async with self._changing():
             before = self._live(question_id)
             value = clean_text(tag).lower()
             if value not in before.tags:
@@ -841,7 +877,7 @@ class Curator:
         self, moderator: Moderator, question_id: str, answer_id: str, canonical: bool
     ) -> Change:
         """Mark one answer canonical (shown first) or not."""
-        async with self._lock:
+        async with self._changing():
             before = self._live(question_id)
             answer = self.answer_of(before, answer_id)
             if answer.canonical == canonical:
@@ -860,7 +896,7 @@ class Curator:
         self, moderator: Moderator, question_id: str, answer_id: str | None = None
     ) -> Change:
         """Remove a whole question, or one of its answers."""
-        async with self._lock:
+        async with self._changing():
             before = self._live(question_id)
             if answer_id is None:
                 return await self._write(
@@ -911,7 +947,7 @@ class Curator:
 
         Version 0 is the YAML files' version. Reverting to a removal removes the question.
         """
-        async with self._lock:
+        async with self._changing():
             latest = self._latest.get(question_id)
             if version == 0:
                 if question_id not in self._shipped:
@@ -1049,7 +1085,7 @@ class Curator:
         self, moderator: Moderator, unanswered_id: int, question_id: str
     ) -> Change:
         """Fold an unanswered question into an existing one as an alternate phrasing."""
-        async with self._lock:
+        async with self._changing():
             item = await self.unanswered_item(unanswered_id)
             before = self._live(question_id)
             wording = clean_text(item.text)
@@ -1068,7 +1104,7 @@ class Curator:
         self, moderator: Moderator, unanswered_id: int
     ) -> UnansweredQuestion:
         """Dismiss an unanswered question (no change to the knowledge base)."""
-        async with self._lock:
+        async with self._changing():
             item = await self.unanswered_item(unanswered_id)
             await self._unanswered.set_status(item.id, "dismissed")
             return replace(item, status="dismissed")
@@ -1092,7 +1128,7 @@ class Curator:
 
     async def approve_proposal(self, moderator: Moderator, proposal_id: int) -> Change:
         """Add a proposed phrasing to its question (and mark it approved, in one transaction)."""
-        async with self._lock:
+        async with self._changing():
             proposal = await self.proposal(proposal_id)
             before = self._live(proposal.question_id)
             wording = clean_text(proposal.text)
@@ -1111,7 +1147,7 @@ class Curator:
 
     async def reject_proposal(self, moderator: Moderator, proposal_id: int) -> ProposedPhrasing:
         """Reject a proposed phrasing (no change to the knowledge base)."""
-        async with self._lock:
+        async with self._changing():
             proposal = await self.proposal(proposal_id)
             await self._proposals.set_status(proposal.id, "rejected")
             return replace(proposal, status="rejected")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from bot.config import Settings
@@ -15,13 +16,19 @@ from bot.store import (
     ProposedPhrasing,
     ProposedPhrasings,
     Store,
+    StoreError,
     UnansweredQuestion,
     UnansweredQuestions,
 )
 
+log = logging.getLogger(__name__)
+
 # Longer messages are cut before matching: nobody asks a 10,000-character question, and the
 # cut keeps the cost of one message bounded.
 MAX_QUERY_CHARS = 2000
+#: Seconds a record of what was asked waits for another program's database lock: recording
+#: is a side effect of answering, and must not hold up the writes queued behind it.
+RECORD_WAIT_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -125,15 +132,23 @@ class Service:
     ) -> UnansweredQuestion | None:
         """Record that ``text`` was asked and nothing matched; the (folded) record.
 
-        None when there is no store or the text has no words (nothing worth keeping).
-        Near-duplicates fold into one record whose count goes up.
+        None when there is no store or the text has no words (nothing worth keeping), and
+        when the database cannot be written (busy, read-only, full: logged, not raised, so
+        that the asker is answered all the same). Near-duplicates fold into one record whose
+        count goes up.
         """
         query = text.strip()[:MAX_QUERY_CHARS]
         if self.store is None or not normalize(query):
             return None
-        return await UnansweredQuestions(self.store).record(
-            query, asker_id=asker_id, channel_id=channel_id, guild_id=guild_id
-        )
+        try:
+            return await UnansweredQuestions(self.store, wait=RECORD_WAIT_SECONDS).record(
+                query, asker_id=asker_id, channel_id=channel_id, guild_id=guild_id
+            )
+        except StoreError as error:
+            if error.kind == "error":
+                raise  # not the database's state but a bug: the front end reports it
+            log.warning("unanswered question not recorded: %s", error)
+            return None
 
     async def propose_phrasing(
         self,
@@ -146,7 +161,8 @@ class Service:
         """Record ``text`` as a proposed alternate phrasing of ``question_id`` (not applied).
 
         None, and nothing recorded, when there is no store, the question is unknown, the text
-        has no words, or it already is one of the question's phrasings (after normalisation).
+        has no words, or it already is one of the question's phrasings (after normalisation);
+        also when the database cannot be written (logged, not raised).
         """
         question = self.knowledge.get(question_id)
         wording = text.strip()[:MAX_QUERY_CHARS]
@@ -155,9 +171,15 @@ class Service:
             return None
         if key in {normalize(phrasing) for phrasing in question.phrasings}:
             return None
-        return await ProposedPhrasings(self.store).propose(
-            question_id, wording, proposer_id=proposer_id, channel_id=channel_id
-        )
+        try:
+            return await ProposedPhrasings(self.store, wait=RECORD_WAIT_SECONDS).propose(
+                question_id, wording, proposer_id=proposer_id, channel_id=channel_id
+            )
+        except StoreError as error:
+            if error.kind == "error":
+                raise  # not the database's state but a bug: the front end reports it
+            log.warning("proposed phrasing not recorded: %s", error)
+            return None
 
 
 def build_service(settings: Settings) -> tuple[Service, LoadResult]:

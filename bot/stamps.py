@@ -14,7 +14,15 @@ command alike (it imports nothing from discord):
 * **Group commit.** Events wait in a queue; one writer task takes everything queued (up to
   ``max_batch``) and writes it in ONE transaction, and :meth:`StampBook.apply` returns only
   once the event's transaction has committed. A burst therefore costs a few transactions,
-  not one per event, and an event is never acknowledged before it is stored.
+  not one per event, and an event is never acknowledged before it is stored. Answer
+  messages (:meth:`StampBook.record_answer`) go through the same queue.
+* **When the database cannot be written** (another program holds its lock, the disk is full
+  or read-only), the batch stays at the head of the queue and is tried again after a pause
+  that doubles up to ``retry_max`` seconds; events keep queuing behind it, in memory and in
+  order, and are written once the database can be written again. The queue is bounded
+  (``max_pending``): beyond it new events are dropped, which is logged (the reconcile at the
+  next start repairs what Discord still shows). On :meth:`StampBook.close` the writer keeps
+  trying for ``give_up_after`` seconds, then logs how many events were lost.
 * **In memory.** Per-answer stamps (who stamped with what), the vote weights between people
   and each person's stamps given and received are loaded at start and kept in step with
   every commit, so ranking answers (:meth:`StampBook.score`) and ``/stamps`` never touch the
@@ -47,11 +55,11 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 from bot.config import StampSettings
 from bot.knowledge.model import Answer
-from bot.store.db import Store, utc_now
+from bot.store.db import Store, StoreError, utc_now
 from bot.store.stamps import AnswerMessage, StampChange, StampOp, StampRecords, StampRow, Tracked
 
 __all__ = [
@@ -70,6 +78,16 @@ log = logging.getLogger(__name__)
 
 #: Events written per transaction at most.
 MAX_BATCH = 500
+#: Events (and answer messages) kept waiting for the database at most; more are dropped.
+MAX_PENDING = 10_000
+#: Seconds a batch waits for another program's lock before it is retried later (short: the
+#: store's one connection is busy meanwhile, and moderators' edits queue behind it).
+WRITE_WAIT_SECONDS = 0.5
+#: The first and the longest pause before a batch the database refused is tried again.
+RETRY_FIRST_SECONDS = 0.5
+RETRY_MAX_SECONDS = 30.0
+#: On close, how long to keep trying to write what is queued before giving it up.
+GIVE_UP_SECONDS = 10.0
 #: Share of a person's score passed on through their stamps (the original's gamma;
 #: :data:`bot.reputation.DEFAULT_DAMPING`, repeated so that importing this module does not
 #: import scipy).
@@ -84,6 +102,30 @@ T = TypeVar("T")
 
 class StampBookClosed(RuntimeError):
     """The stamp book has been closed; the event was not recorded."""
+
+
+class _Queued(NamedTuple):
+    """A queued event (or answer message) and the future its caller waits on."""
+
+    item: StampOp | AnswerMessage
+    future: asyncio.Future[StampChange | None]
+
+
+@contextlib.contextmanager
+def _unless_unwritable(what: str) -> Iterator[None]:
+    """Swallow (and log) a transient database fault: the write is tried again later."""
+    try:
+        yield
+    except StoreError as error:
+        if not error.transient:
+            raise
+        log.warning("stamps: %s not recorded for now: %s", what, error)
+
+
+def _fail(batch: Iterable[_Queued], error: BaseException) -> None:
+    for queued in batch:
+        if not queued.future.done():
+            queued.future.set_exception(error)
 
 
 class AnswerScores(Protocol):
@@ -185,15 +227,29 @@ class StampBook:
         bot_user_id: int | None = None,
         max_batch: int = MAX_BATCH,
         damping: float = DAMPING,
+        max_pending: int = MAX_PENDING,
+        retry_first: float = RETRY_FIRST_SECONDS,
+        retry_max: float = RETRY_MAX_SECONDS,
+        give_up_after: float = GIVE_UP_SECONDS,
+        write_wait: float = WRITE_WAIT_SECONDS,
     ) -> None:
-        self.records = StampRecords(store)
+        self.records = StampRecords(store, wait=write_wait)
         self.settings = settings
         self.weights = settings.weights
         self.answer_author = answer_author or (lambda question_id, answer_id: None)
         self.bot_user_id = bot_user_id
         self.max_batch = max_batch
         self.damping = damping
-        self.transactions = 0  # batches written, for tests and benchmarks
+        self.max_pending = max_pending
+        self.retry_first = retry_first
+        self.retry_max = retry_max
+        self.give_up_after = give_up_after
+        self.transactions = 0  # batches of stamp events written, for tests and benchmarks
+        self.retries = 0  # batches tried again after the database refused them
+        self.dropped = 0  # events dropped because the queue was full
+        self.lost = 0  # events given up on close, the database still refusing them
+        self._dropping = 0  # dropped since the queue was last full (for the log)
+        self._writing = 0  # events taken from the queue by the batch being written
         # answer -> (stamper, emoji) -> on how many messages showing the answer
         self._answers: dict[str, dict[tuple[int, str], int]] = {}
         # (stamper, credited person) -> summed weight; and all of it together
@@ -208,8 +264,10 @@ class StampBook:
         self._reputation: dict[int, float] = {}
         self._top = 0.0
         # Events waiting for the writer (None: stop), and what wakes it.
-        self._queue: deque[tuple[StampOp, asyncio.Future[StampChange | None]] | None] = deque()
+        self._queue: deque[_Queued | None] = deque()
         self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()  # cuts a pause between retries short
+        self._stop_by: float | None = None  # loop time after which close gives up
         self._writer: asyncio.Task[None] | None = None
         self._later: asyncio.Task[None] | None = None
         self._dirty = False
@@ -254,6 +312,8 @@ class StampBook:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._later
         if self._writer is not None:
+            self._stop_by = asyncio.get_running_loop().time() + self.give_up_after
+            self._stopping.set()
             self._queue.append(None)
             self._wake.set()
             await self._writer
@@ -281,17 +341,16 @@ class StampBook:
         answer_id: str | None,
         at: datetime | None = None,
     ) -> None:
-        """Remember that the bot's message ``message_id`` shows ``answer_id``."""
-        await self._io(
-            self.records.record_answer_message(
-                message_id,
-                channel_id=channel_id,
-                guild_id=guild_id,
-                question_id=question_id,
-                answer_id=answer_id,
-                at=at,
-            )
+        """Remember that the bot's message ``message_id`` shows ``answer_id``; returns once
+        stored. It goes through the writer's queue, so it waits (rather than fails) while
+        the database cannot be written, and stamps queued after it see it."""
+        if not isinstance(question_id, str) or not question_id:
+            raise ValueError(f"question id must be a non-empty string, got {question_id!r}")
+        self._check_running()
+        message = AnswerMessage(
+            message_id, channel_id, guild_id, question_id, answer_id, at or utc_now()
         )
+        await self._enqueue(message)
 
     async def _io(self, step: Awaitable[T]) -> T:
         """Run database work outside the queue; :meth:`close` waits for it to finish, so
@@ -329,42 +388,126 @@ class StampBook:
             self._seq += 1
             if self._watchers:
                 self._touched[op.key] = self._seq
+        return self._enqueue(op)
+
+    def _enqueue(self, item: StampOp | AnswerMessage) -> asyncio.Future[StampChange | None]:
+        """Queue ``item``; a full queue drops it (the future resolves to None at once)."""
         future: asyncio.Future[StampChange | None] = asyncio.get_running_loop().create_future()
-        self._queue.append((op, future))
+        if len(self._queue) + self._writing >= self.max_pending:
+            self.dropped += 1
+            self._dropping += 1
+            if self._dropping == 1:
+                log.error(
+                    "stamp queue full: %d stamp events are waiting for the database; new "
+                    "stamp events are dropped until it can be written again",
+                    len(self._queue) + self._writing,
+                )
+            future.set_result(None)
+            return future
+        self._queue.append(_Queued(item, future))
         self._wake.set()
         return future
 
     async def _write_loop(self) -> None:
         queue = self._queue
-        stopping = False
-        while not stopping:
+        delay = self.retry_first  # the pause after the next refusal
+        failing = 0  # batches refused in a row
+        while True:
             if not queue:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
-            batch = []
-            while queue and len(batch) < self.max_batch:
-                item = queue.popleft()
-                if item is None:
-                    stopping = True  # write what came before, then stop
-                    break
-                batch.append(item)
-            if not batch:
+            if queue[0] is None:  # stop: everything queued before has been dealt with
                 break
+            batch: list[_Queued] = []
+            while queue and queue[0] is not None and len(batch) < self.max_batch:
+                item = queue.popleft()
+                assert item is not None
+                batch.append(item)
+            ops = [q.item for q in batch if isinstance(q.item, StampOp)]
+            messages = [q.item for q in batch if isinstance(q.item, AnswerMessage)]
+            self._writing = len(batch)
             try:
-                changes = await self.records.apply([op for op, _ in batch], self._classify)
-            except Exception as error:  # the store failed: every event of the batch fails
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(error)
+                changes = await self.records.apply(ops, self._classify, messages=messages)
+            except StoreError as error:
+                if not error.transient:  # not something waiting can fix: the batch fails
+                    self._writing = 0
+                    _fail(batch, error)
+                    continue
+                # Keep the batch, in order, at the head of the queue and try again later.
+                queue.extendleft(reversed(batch))
+                self._writing = 0
+                failing += 1
+                self.retries += 1
+                if failing == 1:
+                    log.warning(
+                        "stamps: %d event(s) kept in memory until the database can be "
+                        "written (%s); retrying",
+                        self._pending(),
+                        error.kind,
+                    )
+                if not await self._pause(delay):
+                    self._give_up(error)
+                    break
+                delay = min(delay * 2, self.retry_max)
                 continue
-            self.transactions += 1
+            except Exception as error:  # a bug, not the database's state: the batch fails
+                self._writing = 0
+                _fail(batch, error)
+                continue
+            self._writing = 0
+            if failing:
+                log.warning(
+                    "stamps: the database can be written again; writing %d queued event(s)",
+                    self._pending() + len(batch),
+                )
+                failing, delay = 0, self.retry_first
+            if self._dropping and len(queue) < self.max_pending:
+                log.warning(
+                    "stamps: %d stamp event(s) were dropped while the queue was full",
+                    self._dropping,
+                )
+                self._dropping = 0
+            if ops:
+                self.transactions += 1
             for change in changes:
                 if change is not None:
                     self._absorb(change)
-            for (_, future), change in zip(batch, changes, strict=True):
-                if not future.done():
-                    future.set_result(change)
+            results = iter(changes)
+            for queued in batch:
+                result = next(results) if isinstance(queued.item, StampOp) else None
+                if not queued.future.done():
+                    queued.future.set_result(result)
+
+    def _pending(self) -> int:
+        """How many events and answer messages wait in the queue."""
+        return sum(1 for item in self._queue if item is not None)
+
+    async def _pause(self, delay: float) -> bool:
+        """Wait ``delay`` seconds before a retry (less once closing); False: give up now."""
+        if self._stop_by is not None:
+            left = self._stop_by - asyncio.get_running_loop().time()
+            if left <= 0:
+                return False
+            delay = min(delay, left)
+            await asyncio.sleep(delay)
+            return True
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), delay)  # close() cuts it short
+        return True
+
+    def _give_up(self, error: StoreError) -> None:
+        """Closing, and the database still refuses: fail what is queued, say how much."""
+        lost = [item for item in self._queue if item is not None]
+        self._queue.clear()
+        self.lost += len(lost)
+        log.error(
+            "stamps: %d stamp event(s) and answer message(s) could not be written before "
+            "closing and are lost: %s",
+            len(lost),
+            error,
+        )
+        _fail(lost, StampBookClosed(f"not written before closing: {error}"))
 
     def _classify(self, op: StampOp, message: Tracked | None, now: datetime) -> StampRow | None:
         """The row an added stamp becomes, or None if it does not count."""
@@ -516,11 +659,16 @@ class StampBook:
     # ------------------------------------------------------------------ roots of trust
 
     async def note_root(self, guild_id: int, user_id: int, *, moderator: bool) -> None:
-        """Record whether ``user_id`` is a moderator of ``guild_id`` (writes only on change)."""
+        """Record whether ``user_id`` is a moderator of ``guild_id`` (writes only on change).
+
+        While the database cannot be written this does nothing (logged): the next event of
+        the same person tries again, and their stamp is queued all the same.
+        """
         known = (guild_id, user_id) in self._moderators
         if known == moderator:
             return
-        await self._io(self._set_root(guild_id, user_id, moderator))
+        with _unless_unwritable("moderator role"):
+            await self._io(self._set_root(guild_id, user_id, moderator))
 
     async def _set_root(self, guild_id: int, user_id: int, moderator: bool) -> None:
         await self.records.set_root(guild_id, user_id, "moderator", moderator)
@@ -530,7 +678,8 @@ class StampBook:
         """Record the owner of ``guild_id`` (writes only on change)."""
         if self._owners.get(guild_id) == owner_id:
             return
-        await self._io(self._set_owner(guild_id, owner_id))
+        with _unless_unwritable("guild owner"):
+            await self._io(self._set_owner(guild_id, owner_id))
 
     async def _set_owner(self, guild_id: int, owner_id: int) -> None:
         await self.records.set_owner(guild_id, owner_id)

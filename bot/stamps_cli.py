@@ -17,6 +17,7 @@ from typing import TextIO
 from bot.config import Settings
 from bot.stamps import StampBook
 from bot.store import MIGRATIONS, Store, StoreError
+from bot.store.db import describe_open_failure
 
 #: The first schema with stamp tables.
 STAMPS_SCHEMA = 2
@@ -37,7 +38,7 @@ def stamps_command(
         with contextlib.closing(sqlite3.connect(uri, uri=True)) as conn:
             version = int(conn.execute("PRAGMA user_version").fetchone()[0])
     except sqlite3.Error as error:
-        print(f"stampy: {path}: cannot read the database: {error}", file=err)
+        print(f"stampy: {describe_open_failure(path, error)}", file=err)
         return 2
     if version < STAMPS_SCHEMA:
         print(

@@ -7,7 +7,12 @@
 work inside :meth:`Store.transaction` (writes) or :meth:`Store.read` (reads).
 
 Every failure to open, check or migrate the file, and every SQLite error escaping a
-transaction, is raised as :class:`StoreError` with a message naming the file.
+transaction, is raised as :class:`StoreError` with a message naming the file. Its
+:attr:`~StoreError.kind` says what went wrong in terms an operator can act on ("busy",
+"read-only", "full", "io", "corrupt"; "error" for anything else). The store remembers the
+fault its writes ran into (:attr:`Store.fault`) and logs it once, when it starts, and once
+more when a write succeeds again, so that a full disk is one clear line in the log rather
+than one traceback per event; callers then decide to retry (stamps) or refuse (moderators).
 """
 
 from __future__ import annotations
@@ -28,8 +33,14 @@ from bot.store import migrations as _migrations
 from bot.store.migrations import Migration
 
 __all__ = [
+    "BUSY",
+    "CORRUPT",
+    "FULL",
+    "IO",
     "MAX_TEXT_CHARS",
     "MEMORY",
+    "READ_ONLY",
+    "TRANSIENT",
     "NewerDatabaseError",
     "Store",
     "StoreError",
@@ -37,6 +48,7 @@ __all__ = [
     "check_page",
     "check_status",
     "clean_text",
+    "describe_open_failure",
     "from_db_time",
     "to_db_time",
     "utc_now",
@@ -52,8 +64,34 @@ BUSY_TIMEOUT_MS = 5000
 MAX_TEXT_CHARS = 2000
 
 
+#: Kinds of fault (:attr:`StoreError.kind`): another program holds the write lock; the file,
+#: its directory or the disk is read-only; the disk (or the file's size limit) is full; the
+#: operating system failed a read or write; the file is damaged or not a database.
+BUSY = "busy"
+READ_ONLY = "read-only"
+FULL = "full"
+IO = "io"
+CORRUPT = "corrupt"
+#: Faults that can go away without a new version of Stampy (the lock is released, space is
+#: freed, the disk is remounted): worth retrying a write that ran into one.
+TRANSIENT = frozenset({BUSY, READ_ONLY, FULL, IO})
+
+
 class StoreError(Exception):
-    """The database could not be opened, upgraded or used; the message says which and why."""
+    """The database could not be opened, upgraded or used; the message says which and why.
+
+    ``kind`` is one of :data:`BUSY`, :data:`READ_ONLY`, :data:`FULL`, :data:`IO`,
+    :data:`CORRUPT`, or "error" (anything else, e.g. a bug).
+    """
+
+    def __init__(self, message: str, *, kind: str = "error") -> None:
+        super().__init__(message)
+        self.kind = kind
+
+    @property
+    def transient(self) -> bool:
+        """Whether the same write may succeed later (see :data:`TRANSIENT`)."""
+        return self.kind in TRANSIENT
 
 
 class NewerDatabaseError(StoreError):
@@ -67,6 +105,41 @@ class NewerDatabaseError(StoreError):
             f"{path} was written by a newer version of Stampy (schema {found}; this version "
             f"knows up to {known}). Upgrade Stampy or use another database file."
         )
+
+
+def store_fault(path: str, exc: sqlite3.Error) -> StoreError:
+    """``exc`` (raised using the database at ``path``) as a :class:`StoreError` whose
+    message names the file, says what is wrong in plain words and what to do about it."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    primary = code & 0xFF if isinstance(code, int) else None  # extended codes keep the low byte
+    if primary in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+        return StoreError(
+            f"{path}: the database is busy: another program holds its write lock ({exc})",
+            kind=BUSY,
+        )
+    if primary in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PERM):
+        return StoreError(
+            f"{path}: the database is read-only ({exc}); check the permissions of the file "
+            "and its directory, and that the disk is not mounted read-only",
+            kind=READ_ONLY,
+        )
+    if primary == sqlite3.SQLITE_FULL:
+        return StoreError(
+            f"{path}: the disk is full or the database reached its size limit ({exc}); "
+            "free some space",
+            kind=FULL,
+        )
+    if primary in (sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN):
+        return StoreError(
+            f"{path}: the database could not be read or written: disk I/O error ({exc})",
+            kind=IO,
+        )
+    if primary in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
+        return StoreError(
+            f"{path}: the database file is damaged ({exc}); restore it from a backup",
+            kind=CORRUPT,
+        )
+    return StoreError(f"{path}: database error: {exc}")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -144,11 +217,20 @@ class Store:
     Rows come back as :class:`sqlite3.Row` (indexable by column name).
     """
 
-    def __init__(self, connection: aiosqlite.Connection, path: str, schema_version: int) -> None:
+    def __init__(
+        self,
+        connection: aiosqlite.Connection,
+        path: str,
+        schema_version: int,
+        *,
+        busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+    ) -> None:
         """Wrap an already prepared connection; use :meth:`open` instead."""
         self._conn: aiosqlite.Connection | None = connection
         self._path = path
         self._version = schema_version
+        self._busy_ms = busy_timeout_ms
+        self._fault: StoreError | None = None
         self._lock = asyncio.Lock()
         self._owner: asyncio.Task[Any] | None = None
         self._depth = 0
@@ -159,13 +241,17 @@ class Store:
         path: str | os.PathLike[str],
         *,
         migrations: Sequence[Migration] | None = None,
+        busy_timeout_ms: int = BUSY_TIMEOUT_MS,
     ) -> Self:
-        """Open (creating if need be) and migrate the database at ``path``.
+        """Open (creating if need be), check and migrate the database at ``path``.
 
         ``":memory:"`` opens a private in-memory database. ``migrations`` defaults to
-        :data:`bot.store.migrations.MIGRATIONS`. Raises :class:`NewerDatabaseError` for a
-        database from a newer Stampy, and :class:`StoreError` for a file that cannot be
-        opened, is not a SQLite database, or fails to migrate; the connection is closed then.
+        :data:`bot.store.migrations.MIGRATIONS`. ``busy_timeout_ms`` is how long a statement
+        waits for another program's lock (SQLite retries with growing pauses meanwhile).
+        Raises :class:`NewerDatabaseError` for a database from a newer Stampy, and
+        :class:`StoreError` for a file that cannot be opened, is not a SQLite database, is
+        damaged (``PRAGMA quick_check``) or fails to migrate; the connection is closed then.
+        A read-only file opens (it can be read); its writes fail with kind "read-only".
         """
         name = os.fspath(path)
         if not name.strip():
@@ -177,13 +263,13 @@ class Store:
             conn = await pending
         except sqlite3.Error as exc:
             await _wait_for_worker(pending)
-            raise StoreError(_describe_open_failure(name, exc)) from None
+            raise _open_failure(name, exc) from None
         try:
-            version = await _prepare(conn, name, steps)
+            version = await _prepare(conn, name, steps, busy_timeout_ms)
         except BaseException:
             await _close_quietly(conn)
             raise
-        return cls(conn, name, version)
+        return cls(conn, name, version, busy_timeout_ms=busy_timeout_ms)
 
     @property
     def path(self) -> str:
@@ -194,6 +280,30 @@ class Store:
     def schema_version(self) -> int:
         """The schema version of the open database (the last migration applied)."""
         return self._version
+
+    @property
+    def fault(self) -> StoreError | None:
+        """What the last failed database operation ran into (a full disk, a lock...), until
+        a write succeeds again; None while all is well."""
+        return self._fault
+
+    def _failed(self, error: StoreError) -> None:
+        """Remember a fault; log it when it is new (once, not once per failed write)."""
+        if error.kind not in TRANSIENT and error.kind != CORRUPT:
+            return  # not the database's state (e.g. a constraint): the caller reports it
+        if self._fault is None or self._fault.kind != error.kind:
+            log.log(
+                logging.WARNING if error.kind == BUSY else logging.ERROR,
+                "%s. Questions are still answered from memory; writes are retried or "
+                "refused until this is fixed.",
+                error,
+            )
+        self._fault = error
+
+    def _recovered(self) -> None:
+        if self._fault is not None:
+            log.warning("%s: the database can be written again", self._path)
+            self._fault = None
 
     @property
     def closed(self) -> bool:
@@ -237,22 +347,27 @@ class Store:
     ) -> None:
         await self.close()
 
-    def transaction(self) -> AbstractAsyncContextManager[aiosqlite.Connection]:
+    def transaction(
+        self, *, wait: float | None = None
+    ) -> AbstractAsyncContextManager[aiosqlite.Connection]:
         """A write transaction: commits when the block ends, rolls back if it raises.
 
         Starts with ``BEGIN IMMEDIATE`` (takes the write lock at once, so a read followed by
-        a write cannot fail half-way on a lock). Nested in another :meth:`transaction` or
-        :meth:`read` of the same task it is a savepoint. SQLite errors leave it as
-        :class:`StoreError` (the original is the ``__cause__``).
+        a write cannot fail half-way on a lock). ``wait`` (seconds) overrides how long to
+        wait for another program's lock before failing with kind "busy". Nested in another
+        :meth:`transaction` or :meth:`read` of the same task it is a savepoint. SQLite errors
+        leave it as :class:`StoreError` (the original is the ``__cause__``).
         """
-        return self._scope("BEGIN IMMEDIATE")
+        return self._scope("BEGIN IMMEDIATE", wait)
 
     def read(self) -> AbstractAsyncContextManager[aiosqlite.Connection]:
         """A read transaction: the block sees one consistent snapshot of the database."""
         return self._scope("BEGIN")
 
     @asynccontextmanager
-    async def _scope(self, begin: str) -> AsyncIterator[aiosqlite.Connection]:
+    async def _scope(
+        self, begin: str, wait: float | None = None
+    ) -> AsyncIterator[aiosqlite.Connection]:
         task = asyncio.current_task()
         if self._owner is not None and self._owner is task:
             async with self._savepoint() as conn:
@@ -262,7 +377,7 @@ class Store:
             conn = self.connection
             self._owner = task
             try:
-                await conn.execute(begin)
+                await self._begin(conn, begin, wait)
                 try:
                     yield conn
                 except BaseException:
@@ -274,9 +389,23 @@ class Store:
                     await _rollback(conn)
                     raise
             except sqlite3.Error as exc:
-                raise StoreError(f"{self._path}: database error: {exc}") from exc
+                error = store_fault(self._path, exc)
+                self._failed(error)
+                raise error from exc
             finally:
                 self._owner = None
+            if begin != "BEGIN":
+                self._recovered()
+
+    async def _begin(self, conn: aiosqlite.Connection, begin: str, wait: float | None) -> None:
+        if wait is None:
+            await conn.execute(begin)
+            return
+        await conn.execute(f"PRAGMA busy_timeout = {max(0, int(wait * 1000))}")
+        try:
+            await conn.execute(begin)
+        finally:
+            await conn.execute(f"PRAGMA busy_timeout = {int(self._busy_ms)}")
 
     @asynccontextmanager
     async def _savepoint(self) -> AsyncIterator[aiosqlite.Connection]:
@@ -288,8 +417,13 @@ class Store:
             try:
                 yield conn
             except BaseException:
-                await conn.execute(f"ROLLBACK TO {name}")
-                await conn.execute(f"RELEASE {name}")
+                try:
+                    await conn.execute(f"ROLLBACK TO {name}")
+                    await conn.execute(f"RELEASE {name}")
+                except sqlite3.Error as exc:
+                    # SQLite already rolled the whole transaction back (it does on a full
+                    # disk, for one): the original error is the one to report.
+                    log.debug("rollback to %s: %s", name, exc)
                 raise
             await conn.execute(f"RELEASE {name}")
         finally:
@@ -299,16 +433,20 @@ class Store:
 # --------------------------------------------------------------------------- opening
 
 
-async def _prepare(conn: aiosqlite.Connection, name: str, steps: Sequence[Migration]) -> int:
+async def _prepare(
+    conn: aiosqlite.Connection, name: str, steps: Sequence[Migration], busy_timeout_ms: int
+) -> int:
     """Check the file, set the pragmas and migrate; return the schema version."""
     known = steps[-1].number if steps else 0
     try:
-        await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        await conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         version = await _user_version(conn)  # the first read: fails on a non-database file
     except sqlite3.Error as exc:
-        raise StoreError(_describe_open_failure(name, exc)) from None
+        raise _open_failure(name, exc) from None
     if version > known:
         raise NewerDatabaseError(name, version, known)
+    if name != MEMORY:
+        await _check_file(conn, name)
     try:
         if name != MEMORY:
             mode = await _pragma(conn, "PRAGMA journal_mode = WAL")
@@ -316,12 +454,12 @@ async def _prepare(conn: aiosqlite.Connection, name: str, steps: Sequence[Migrat
                 log.warning("%s: WAL journal mode unavailable, using %s", name, mode)
         await conn.execute("PRAGMA synchronous = NORMAL")
     except sqlite3.Error as exc:
-        raise StoreError(_describe_open_failure(name, exc)) from None
+        raise _open_failure(name, exc) from None
     version = await _migrate(conn, name, steps, version, known)
     try:
         await conn.execute("PRAGMA foreign_keys = ON")
     except sqlite3.Error as exc:
-        raise StoreError(_describe_open_failure(name, exc)) from None
+        raise _open_failure(name, exc) from None
     conn.row_factory = sqlite3.Row
     return version
 
@@ -364,10 +502,30 @@ async def _migrate(
                 continue
             raise StoreError(
                 f"{name}: could not upgrade the database to schema {step.number} "
-                f"({step.description}): {exc}; it was left at schema {version}"
+                f"({step.description}): {exc}; it was left at schema {version}",
+                kind=store_fault(name, exc).kind if isinstance(exc, sqlite3.Error) else "error",
             ) from None
         version = step.number
     return version
+
+
+async def _check_file(conn: aiosqlite.Connection, name: str) -> None:
+    """Raise :class:`StoreError` (kind "corrupt") if ``PRAGMA quick_check`` finds damage.
+
+    Linear in the file's size (milliseconds for a bot's database), and it is what finds a
+    truncated or partly overwritten file at start rather than at the first unlucky read.
+    """
+    try:
+        problems = [str(row[0]) for row in await conn.execute_fetchall("PRAGMA quick_check(3)")]
+    except sqlite3.Error as exc:
+        raise _open_failure(name, exc) from None
+    if problems and problems != ["ok"]:
+        first = " ".join(problems[0].split())  # one line, however SQLite wrapped it
+        raise StoreError(
+            f"{name}: the database file is damaged ({first}); restore it from a backup, "
+            "or move it away to start with an empty database",
+            kind=CORRUPT,
+        )
 
 
 class _MigrationCheckError(Exception):
@@ -411,13 +569,24 @@ async def _wait_for_worker(conn: aiosqlite.Connection) -> None:
         await asyncio.to_thread(thread.join, 5)
 
 
-def _describe_open_failure(name: str, exc: sqlite3.Error) -> str:
+def _open_failure(name: str, exc: sqlite3.Error) -> StoreError:
+    """:class:`StoreError` for a database that could not be opened, with its kind."""
+    return StoreError(describe_open_failure(name, exc), kind=store_fault(name, exc).kind)
+
+
+def describe_open_failure(name: str, exc: sqlite3.Error) -> str:
     """A one-line, user-facing reason why the database at ``name`` could not be opened."""
     code = getattr(exc, "sqlite_errorcode", None)
     if code == sqlite3.SQLITE_NOTADB:
-        return f"{name}: not a SQLite database (is it the right file?)"
+        return (
+            f"{name}: not a SQLite database (is it the right file? If it is, it is damaged: "
+            "restore it from a backup)"
+        )
     if code == sqlite3.SQLITE_CORRUPT:
-        return f"{name}: the database file is damaged ({exc})"
+        return (
+            f"{name}: the database file is damaged ({exc}); restore it from a backup, "
+            "or move it away to start with an empty database"
+        )
     if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
         return f"{name}: the database is locked by another program ({exc})"
     if name != MEMORY:

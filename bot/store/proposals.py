@@ -55,8 +55,11 @@ class ProposedPhrasing:
 class ProposedPhrasings:
     """The proposed phrasings in a :class:`~bot.store.db.Store`."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, wait: float | None = None) -> None:
+        """Records in ``store``; ``wait``: seconds a write waits for another program's lock
+        (None: the store's busy timeout)."""
         self._store = store
+        self._wait = wait
 
     async def propose(
         self,
@@ -80,7 +83,7 @@ class ProposedPhrasings:
         if not normalized:
             raise ValueError(f"phrasing {stored!r} has no words")
         when = to_db_time(at if at is not None else utc_now())
-        async with self._store.transaction() as conn:
+        async with self._store.transaction(wait=self._wait) as conn:
             rows = list(
                 await conn.execute_fetchall(
                     "SELECT id FROM proposed_phrasings"
@@ -158,7 +161,7 @@ class ProposedPhrasings:
     async def set_status(self, id: int, status: str) -> bool:
         """Set the status of a proposal; False if there is no proposal with this id."""
         check_status(status, PROPOSAL_STATUSES)
-        async with self._store.transaction() as conn:
+        async with self._store.transaction(wait=self._wait) as conn:
             async with conn.execute(
                 "UPDATE proposed_phrasings SET status = ? WHERE id = ?", (status, id)
             ) as cursor:

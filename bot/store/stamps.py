@@ -133,8 +133,11 @@ Classifier = Callable[[StampOp, Tracked | None, datetime], StampRow | None]
 class StampRecords:
     """The stamp tables of a :class:`~bot.store.db.Store`."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, wait: float | None = None) -> None:
+        """Records in ``store``; ``wait``: seconds a write waits for another program's lock
+        (None: the store's busy timeout)."""
         self._store = store
+        self._wait = wait
 
     # ------------------------------------------------------------------ answer messages
 
@@ -152,7 +155,7 @@ class StampRecords:
         if not isinstance(question_id, str) or not question_id:
             raise ValueError(f"question id must be a non-empty string, got {question_id!r}")
         when = to_db_time(at if at is not None else utc_now())
-        async with self._store.transaction() as conn:
+        async with self._store.transaction(wait=self._wait) as conn:
             await conn.execute(
                 "INSERT OR IGNORE INTO answer_messages"
                 f" ({_MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
@@ -182,17 +185,43 @@ class StampRecords:
 
     # ------------------------------------------------------------------ stamps
 
-    async def apply(self, ops: Sequence[StampOp], classify: Classifier) -> list[StampChange | None]:
+    async def apply(
+        self,
+        ops: Sequence[StampOp],
+        classify: Classifier,
+        *,
+        messages: Sequence[AnswerMessage] = (),
+    ) -> list[StampChange | None]:
         """Apply ``ops`` in order, in ONE transaction; what each changed (None: nothing).
 
         An add of a stamp already present, or one ``classify`` rejects, changes nothing; so
         does a remove of a stamp that is not there. Only the net result of the batch is
-        written (an add followed by a remove of the same stamp writes nothing).
+        written (an add followed by a remove of the same stamp writes nothing). ``messages``
+        (answer messages to remember, as :meth:`record_answer_message`) are written first,
+        in the same transaction, so stamps in the batch already see them.
         """
-        if not ops:
+        if not ops and not messages:
             return []
         now = utc_now()
-        async with self._store.transaction() as conn:
+        async with self._store.transaction(wait=self._wait) as conn:
+            if messages:
+                await conn.executemany(
+                    f"INSERT OR IGNORE INTO answer_messages ({_MESSAGE_COLUMNS})"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    [
+                        (
+                            m.message_id,
+                            m.channel_id,
+                            m.guild_id,
+                            m.question_id,
+                            m.answer_id,
+                            to_db_time(m.posted_at),
+                        )
+                        for m in messages
+                    ],
+                )
+            if not ops:
+                return []
             # Independent statements go to the database thread together: fewer round trips.
             added_on = {op.message_id for op in ops if op.add}
             tracked, before = await _together(
@@ -286,7 +315,7 @@ class StampRecords:
         """Record that ``user_id`` is (``present``) or is no longer a root for ``reason``."""
         if reason not in ROOT_REASONS:
             raise ValueError(f"unknown root reason {reason!r}")
-        async with self._store.transaction() as conn:
+        async with self._store.transaction(wait=self._wait) as conn:
             if present:
                 await conn.execute(
                     "INSERT INTO stamp_roots (guild_id, user_id, reason, seen_at)"
@@ -301,7 +330,7 @@ class StampRecords:
 
     async def set_owner(self, guild_id: int, owner_id: int) -> None:
         """Record ``owner_id`` as the owner of ``guild_id`` (replacing a previous owner)."""
-        async with self._store.transaction() as conn:
+        async with self._store.transaction(wait=self._wait) as conn:
             await conn.execute(
                 "DELETE FROM stamp_roots WHERE guild_id = ? AND reason = 'owner' AND user_id <> ?",
                 (guild_id, owner_id),

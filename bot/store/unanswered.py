@@ -73,8 +73,11 @@ class UnansweredQuestion:
 class UnansweredQuestions:
     """The unanswered questions in a :class:`~bot.store.db.Store`."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, wait: float | None = None) -> None:
+        """Records in ``store``; ``wait``: seconds a write waits for another program's lock
+        (None: the store's busy timeout)."""
         self._store = store
+        self._wait = wait
 
     async def record(
         self,
@@ -95,7 +98,7 @@ class UnansweredQuestions:
         stored = clean_text(text, "question text")
         normalized = normalize(stored)
         when = to_db_time(at if at is not None else utc_now())
-        async with self._store.transaction() as conn:
+        async with self._store.transaction(wait=self._wait) as conn:
             row_id = await _find_similar(conn, normalized)
             if row_id is None:
                 async with conn.execute(
@@ -161,7 +164,7 @@ class UnansweredQuestions:
     async def set_status(self, id: int, status: str) -> bool:
         """Set the status of a question; False if there is no question with this id."""
         check_status(status, UNANSWERED_STATUSES)
-        async with self._store.transaction() as conn:
+        async with self._store.transaction(wait=self._wait) as conn:
             async with conn.execute(
                 "UPDATE unanswered SET status = ? WHERE id = ?", (status, id)
             ) as cursor:

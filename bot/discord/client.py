@@ -41,6 +41,46 @@ GATEWAY_ENV = "STAMPY_DISCORD_GATEWAY"
 # Names listed in the ready line; a bot in hundreds of guilds logs a count for the rest.
 _READY_NAMES = 20
 
+#: Messages discord.py keeps in memory (oldest dropped first). The bot only looks there for
+#: the author of a reacted message, which Discord's reaction events already carry; the bound
+#: keeps a long run's memory flat (bench/soak.py).
+MESSAGE_CACHE = 1000
+
+#: On stopping, how long the handlers already running may take to finish (seconds).
+HANDLER_GRACE_SECONDS = 10.0
+#: On a signal during start-up, how long a gateway connection being opened may take to end.
+STOP_GATEWAY_SECONDS = 5.0
+#: Names discord.py gives the tasks that run handlers: events, slash commands, buttons, modals.
+_HANDLER_TASKS = (
+    "discord.py: ",
+    "CommandTree-invoker",
+    "discord-ui-view-dispatch-",
+    "discord-ui-modal-dispatch-",
+    "discord-ui-dynamic-item-",
+)
+
+
+async def close_gateway(ws: discord.gateway.DiscordWebSocket | None) -> None:
+    """Close the gateway websocket with 1000, so that Discord ends the session at once.
+
+    discord.py's own close sends 4000 instead (resumable: Discord keeps the session and shows
+    the bot online for a while): the task reading the socket wakes up first and closes it
+    with 4000. The socket's close is made to send 1000 whoever calls it.
+    """
+    if ws is None or not ws.open:
+        return
+    socket = ws.socket
+    close = socket.close
+
+    async def close_cleanly(*, code: int = 1000, message: bytes = b"") -> bool:
+        return await close(code=1000, message=message)
+
+    socket.close = close_cleanly  # type: ignore[method-assign]
+    try:
+        await ws.close(code=1000)
+    except Exception:  # an already broken socket: nothing more will come from it
+        log.debug("closing the gateway failed", exc_info=True)
+
 
 def intents() -> discord.Intents:
     """Only what the bot uses: guilds, guild and DM messages with content, guild reactions."""
@@ -110,6 +150,7 @@ class StampyBot(commands.Bot):
             intents=intents(),
             allowed_mentions=discord.AllowedMentions.none(),
             guild_ready_timeout=0.05 if fast_start else 2.0,
+            max_messages=MESSAGE_CACHE,
         )
         self.settings = settings
         self.service = service
@@ -117,13 +158,68 @@ class StampyBot(commands.Bot):
         self.fast_start = fast_start
         self.ready_once = asyncio.Event()
         self.tree.on_error = self._on_tree_error  # type: ignore[method-assign]
+        # Stopping (see close): the task doing it, and a lock that setup_hook holds so that
+        # the cogs are never removed while they are being added.
+        self._stop_task: asyncio.Task[None] | None = None
+        self._setup_lock = asyncio.Lock()
+
+    @property
+    def stopping(self) -> bool:
+        """Whether :meth:`close` has been called (the bot is stopping or stopped)."""
+        return self._stop_task is not None
+
+    def is_closed(self) -> bool:
+        """Closed as soon as stopping begins: discord.py's gateway loop then ends instead of
+        reconnecting when the bot closes the websocket itself (see :meth:`close`)."""
+        return self.stopping or super().is_closed()
+
+    async def close(self) -> None:
+        """Stop without losing what was accepted; safe to call more than once, and at any
+        point of start-up.
+
+        In this order: close the gateway (code 1000: Discord ends the session and sends
+        nothing more), let the event handlers already running finish (for at most
+        :data:`HANDLER_GRACE_SECONDS`; the HTTP session stays open so that they can still
+        reply), remove the cogs (the stamp book writes every queued event), then close the
+        HTTP session. discord.py's own order removes the cogs while events still arrive.
+        """
+        if self._stop_task is None:
+            caller = asyncio.current_task()  # maybe a handler: not waited for
+            self._stop_task = asyncio.create_task(self._stop_in_order(caller), name="stampy-stop")
+        await asyncio.shield(self._stop_task)
+        # A login under way when stopping began may have opened a session since.
+        await self.http.close()
+
+    async def _stop_in_order(self, caller: asyncio.Task[Any] | None) -> None:
+        await close_gateway(self.ws)
+        await self._finish_handlers(HANDLER_GRACE_SECONDS, caller)
+        async with self._setup_lock:  # a setup_hook under way finishes first
+            await super().close()  # removes the cogs; then discord.py's close (HTTP too)
+
+    async def _finish_handlers(self, timeout: float, caller: asyncio.Task[Any] | None) -> None:
+        """Wait for the event, command, button and modal handlers discord.py is running."""
+        skip = {asyncio.current_task(), caller}
+        running = [
+            task
+            for task in asyncio.all_tasks()
+            if task not in skip and not task.done() and task.get_name().startswith(_HANDLER_TASKS)
+        ]
+        if not running:
+            return
+        _done, late = await asyncio.wait(running, timeout=timeout)
+        if late:
+            log.warning("stopping: %d event handler(s) still running are abandoned", len(late))
 
     async def setup_hook(self) -> None:
-        """Add the cogs and the buttons that must work on messages sent before a restart."""
-        self.add_dynamic_items(*DYNAMIC_ITEMS)
-        await self.add_cog(Asking(self, self.service, self.settings.discord))
-        await setup_moderation(self)  # applies stored edits; /answer, /unanswered, /stampy
-        await self.add_cog(Stamps(self))
+        """Add the cogs and the buttons that must work on messages sent before a restart
+        (nothing if the bot is already stopping)."""
+        async with self._setup_lock:
+            if self.stopping:
+                return
+            self.add_dynamic_items(*DYNAMIC_ITEMS)
+            await self.add_cog(Asking(self, self.service, self.settings.discord))
+            await setup_moderation(self)  # applies stored edits; /answer, /unanswered, /stampy
+            await self.add_cog(Stamps(self))
         # The knowledge base and its index live as long as the process: moved out of the
         # collector's generations, full collections no longer walk them (80-180 ms pauses
         # were measured with 10k questions).
@@ -194,31 +290,69 @@ class StampyBot(commands.Bot):
 async def serve(settings: Settings, service: Service, token: str, endpoints: Endpoints) -> None:
     """Open the store, run the bot until it is closed or sent SIGTERM/SIGINT, close the store.
 
-    Raises what connecting raises (e.g. :class:`discord.LoginFailure` for a bad token) and
-    :class:`bot.store.StoreError` if the database cannot be opened.
+    A signal at any point, start-up included, stops the bot cleanly (:meth:`StampyBot.close`:
+    the gateway is closed, queued stamp events are written) and this returns normally.
+    Raises what connecting raises (e.g. :class:`discord.LoginFailure` for a bad token) unless
+    a signal came first, and :class:`bot.store.StoreError` if the database cannot be opened.
     """
     endpoints.apply()
-    store = await Store.open(settings.database.path)
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    signals = _catch_signals(loop, stop)
     try:
-        bot = StampyBot(settings, service.with_store(store), store, fast_start=endpoints.custom)
-        loop = asyncio.get_running_loop()
-        stopping: list[asyncio.Task[None]] = []
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            try:
-                loop.add_signal_handler(sig, lambda: stopping.append(loop.create_task(bot.close())))
-            except (NotImplementedError, RuntimeError):  # not on this platform / thread
-                pass
+        store = await Store.open(settings.database.path)
         try:
-            async with bot:
-                await bot.start(token)
+            bot = StampyBot(settings, service.with_store(store), store, fast_start=endpoints.custom)
+            await _run_until_stopped(bot, token, stop)
+            log.info("Stampy stopped")
         finally:
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                try:
-                    loop.remove_signal_handler(sig)
-                except (NotImplementedError, RuntimeError):
-                    pass
-            if stopping:
-                await asyncio.gather(*stopping, return_exceptions=True)
-        log.info("Stampy stopped")
+            await store.close()
     finally:
-        await store.close()
+        for sig in signals:
+            loop.remove_signal_handler(sig)
+
+
+def _catch_signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> list[int]:
+    """Make SIGTERM and SIGINT set ``stop``; the signals handled (none on some platforms)."""
+    caught = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+
+        def received(sig: int = sig) -> None:
+            if not stop.is_set():
+                log.info("%s received: stopping", signal.Signals(sig).name)
+            stop.set()
+
+        try:
+            loop.add_signal_handler(sig, received)
+        except (NotImplementedError, RuntimeError):  # not on this platform / thread
+            continue
+        caught.append(sig)
+    return caught
+
+
+async def _run_until_stopped(bot: StampyBot, token: str, stop: asyncio.Event) -> None:
+    """Run ``bot`` until it ends by itself (raising what ended it) or ``stop`` is set."""
+    async with bot:
+        if stop.is_set():
+            return  # a signal while opening the store: never connect
+        running = asyncio.create_task(bot.start(token), name="stampy-run")
+        told = asyncio.create_task(stop.wait(), name="stampy-signal")
+        try:
+            await asyncio.wait({running, told}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            told.cancel()
+        if not stop.is_set():
+            await bot.close()
+            running.result()  # what ended it, if it failed
+            return
+        await bot.close()
+        # The gateway loop ends once it sees the bot closed; a connection that was still
+        # being opened when stopping began is not waited for long.
+        done, _ = await asyncio.wait({running}, timeout=STOP_GATEWAY_SECONDS)
+        if not done:
+            running.cancel()
+        try:
+            await running
+        except (Exception, asyncio.CancelledError) as error:  # stopping anyway
+            log.debug("the connection ended while stopping: %r", error)
+        await close_gateway(bot.ws)  # one opened while stopping

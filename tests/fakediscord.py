@@ -33,6 +33,7 @@ import re
 import time
 import traceback
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -48,6 +49,7 @@ log = logging.getLogger("fakediscord")
 
 API_PREFIX = "/api/v10"
 DISCORD_EPOCH_MS = 1420070400000
+NONCE_WINDOW = 300.0  # seconds during which ``enforce_nonce`` finds an earlier message
 JSON_HEADERS = {"Content-Type": "application/json"}
 BODY_KEY = web.RequestKey("fake_discord_body", object)  # the parsed JSON (or payload_json)
 FILES_KEY = web.RequestKey("fake_discord_files", list)  # uploaded files as attachment objects
@@ -345,6 +347,8 @@ class Model:
         self.message_channel: dict[int, int] = {}  # message id -> channel id
         self.ephemeral: dict[int, dict[str, Any]] = {}  # ephemeral messages, never in history
         self.deleted: list[dict[str, Any]] = []
+        # (channel id, author id, nonce) -> message id, for ``enforce_nonce``
+        self.nonces: dict[tuple[int, int, str], int] = {}
         self.reactions: dict[int, Reactions] = {}  # message id -> reactions
         # (guild id or None) -> command name/type key -> stored command
         self.commands: dict[int | None, dict[tuple[str, int], dict[str, Any]]] = {}
@@ -715,6 +719,7 @@ class RecordedRequest:
     status: int | None = None  # set once answered
     response: Any = None
     files: list[dict[str, Any]] = field(default_factory=list)
+    effect: int | None = None  # a fault with ``after``: what the request did before failing
 
     def matches(self, method: str | None, pattern: str) -> bool:
         return (method in (None, "*") or method.upper() == self.method) and path_matches(
@@ -733,6 +738,7 @@ class Fault:
     count: int
     is_global: bool = False
     body: Any = None
+    after: bool = False  # answer with the failure only after the request took effect
 
     def response(self) -> web.Response:
         if self.status == 429:
@@ -846,15 +852,53 @@ class FakeInteraction:
 
 
 class GatewayConnection:
-    """One websocket; frames are sent one at a time."""
+    """One websocket; frames are sent one at a time, in order.
 
-    def __init__(self, ws: web.WebSocketResponse, url: str) -> None:
+    With a ``gateway.latency`` each frame leaves that many seconds after it was sent
+    (``send`` returns at once): frames still in flight when the socket closes are lost,
+    and a RESUME replays the dispatches among them.
+    """
+
+    def __init__(self, ws: web.WebSocketResponse, url: str, gateway: Gateway | None = None):
         self.ws = ws
         self.url = url
+        self.gateway = gateway
         self.session: GatewaySession | None = None
         self._lock = asyncio.Lock()
+        self._in_flight: deque[tuple[float, Mapping[str, Any]]] = deque()
+        self._sender: asyncio.Task[None] | None = None
 
     async def send(self, frame: Mapping[str, Any]) -> bool:
+        if self.ws.closed:
+            return False
+        latency = self.gateway.latency if self.gateway is not None else 0.0
+        if latency > 0 or self._in_flight:
+            loop = asyncio.get_running_loop()
+            self._in_flight.append((loop.time() + latency, frame))
+            if self._sender is None or self._sender.done():
+                self._sender = loop.create_task(self._send_in_flight())
+                if self.gateway is not None:
+                    self.gateway._tasks.add(self._sender)
+                    self._sender.add_done_callback(self.gateway._tasks.discard)
+            return True
+        return await self._send_now(frame)
+
+    async def _send_in_flight(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._in_flight:
+            due, frame = self._in_flight[0]
+            await asyncio.sleep(max(0.0, due - loop.time()))
+            self._in_flight.popleft()
+            if not await self._send_now(frame):
+                self._in_flight.clear()  # the socket closed: lost in flight
+
+    def abort_in_flight(self) -> None:
+        """The socket is gone: frames still in flight are lost."""
+        self._in_flight.clear()
+        if self._sender is not None:
+            self._sender.cancel()
+
+    async def _send_now(self, frame: Mapping[str, Any]) -> bool:
         if self.ws.closed:
             return False
         async with self._lock:
@@ -908,6 +952,7 @@ class Gateway:
         self.ready_count = 0
         self.resume_count = 0
         self.lose_next = False
+        self.latency = 0.0  # seconds each frame takes to reach the client (see GatewayConnection)
         self._tasks: set[asyncio.Task[Any]] = set()
 
     @property
@@ -917,7 +962,7 @@ class Gateway:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         ws = web.WebSocketResponse(max_msg_size=0)
         await ws.prepare(request)
-        conn = GatewayConnection(ws, request.path_qs)
+        conn = GatewayConnection(ws, request.path_qs, self)
         self.connections.append(conn)
         await conn.send(
             {
@@ -939,6 +984,7 @@ class Gateway:
                     self.fake.record_error(f"gateway op {frame.get('op')}")
                 self.fake.notify()
         finally:
+            conn.abort_in_flight()
             session = conn.session
             if session is not None and session.conn is conn:
                 session.conn = None
@@ -1255,7 +1301,22 @@ class RestApi:
             raise RestError(400, "Cannot send an empty message", 50006)
         if len(body.get("content") or "") > 2000:
             raise RestError(400, "Invalid Form Body: content longer than 2000", 50035)
+        # Discord: with ``enforce_nonce`` a nonce already used by the same author in the last
+        # few minutes returns that message and creates none (discord.py always sends one, so
+        # a retried POST whose first attempt was stored does not post twice).
+        nonce = body.get("nonce")
+        key = (channel.id, self.fake.bot.id, str(nonce))
+        if nonce is not None and body.get("enforce_nonce"):
+            earlier = self.model.nonces.get(key)
+            if (
+                earlier is not None
+                and earlier in channel.messages
+                and time.time() - snowflake_time(earlier) < NONCE_WINDOW
+            ):
+                return channel.messages[earlier]
         msg = self.model.new_message(channel, self.fake.bot, body)
+        if nonce is not None:
+            self.model.nonces[key] = int(msg["id"])
         await self.fake.echo("MESSAGE_CREATE", msg)
         return msg
 
@@ -1804,15 +1865,19 @@ class FakeDiscord:
         if delay is not None:
             await asyncio.sleep(delay.seconds)
         fault = self._take(self._faults, rec)
-        if fault is not None:
+        if fault is not None and not fault.after:
             return fault.response()
         try:
-            return await handler(request)
+            response = await handler(request)
         except web.HTTPException:
             raise
         except Exception:
             self.record_error(f"handling {rec.method} {rec.path}")
             return error_response(400, "fake discord crashed handling this; see fake.errors")
+        if fault is not None:  # the request took effect (stored, dispatched); the answer fails
+            rec.effect = response.status
+            return fault.response()
+        return response
 
     @staticmethod
     def _take(rules: list[Any], rec: RecordedRequest) -> Any:
@@ -1889,10 +1954,15 @@ class FakeDiscord:
         count: int = 1,
         is_global: bool = False,
         body: Any = None,
+        after: bool = False,
     ) -> Fault:
         """Answer the next ``count`` matching requests with ``status`` (429 comes with the
-        ``Via`` header and JSON ``retry_after`` that discord.py needs to retry)."""
-        fault = Fault(method.upper(), pattern, status, retry_after, count, is_global, body)
+        ``Via`` header and JSON ``retry_after`` that discord.py needs to retry; ``is_global``
+        makes it a global 429). By default the request does nothing, as when Discord fails
+        it; with ``after`` it takes effect first (a message is stored and dispatched) and
+        only the answer fails, as when a 5xx comes from a proxy after Discord did the work:
+        ``RecordedRequest.effect`` then holds the status the handler answered."""
+        fault = Fault(method.upper(), pattern, status, retry_after, count, is_global, body, after)
         self._faults.append(fault)
         return fault
 
@@ -2016,6 +2086,12 @@ class FakeDiscord:
         """The next dispatch is logged (it gets a seq) but never sent, and the socket is then
         dropped with 4000: the client must RESUME and receive it by replay."""
         self.gateway.lose_next = True
+
+    def delay_gateway(self, seconds: float) -> None:
+        """Every gateway frame from now on reaches the client ``seconds`` later, in order
+        (0 turns it off); frames in flight when a socket closes are lost and replayed on
+        RESUME like any missed dispatch."""
+        self.gateway.latency = seconds
 
     async def send_reconnect(self) -> None:
         """op 7: the client closes and RESUMEs."""

@@ -361,6 +361,69 @@ async def test_503_fails_at_once_and_delay_slows(fake: FakeDiscord, client: Reco
     assert time.monotonic() - started >= 0.1
 
 
+async def test_a_nonce_with_enforce_nonce_returns_the_earlier_message(
+    fake: FakeDiscord, client: RecordingClient
+):
+    channel = client.get_channel(fake.channel.id)
+    first = await channel.send("once", nonce=4242)
+    again = await channel.send("once more", nonce=4242)  # the same nonce: nothing new
+    other = await channel.send("another", nonce=4243)
+    assert again.id == first.id and other.id != first.id
+    assert [m["content"] for m in fake.bot_messages()] == ["once", "another"]
+    sends = fake.requests_to("POST", "/channels/{id}/messages")
+    assert all(r.json["enforce_nonce"] for r in sends)
+
+
+async def test_a_fault_after_the_effect_stores_the_message_then_fails(
+    fake: FakeDiscord, client: RecordingClient
+):
+    channel = client.get_channel(fake.channel.id)
+    fake.fail_next("POST", "/channels/{id}/messages", 400, after=True)
+    with pytest.raises(discord.HTTPException):
+        await channel.send("stored anyway")
+    [stored] = fake.bot_messages()
+    assert stored["content"] == "stored anyway"
+    [req] = fake.requests_to("POST", "/channels/{id}/messages")
+    assert (req.status, req.effect) == (400, 200)
+    # a 502 after storing: discord.py retries with the same nonce and gets the same message
+    fake.fail_next("POST", "/channels/{id}/messages", 502, after=True)
+    sent = await channel.send("retried")
+    assert [m["content"] for m in fake.bot_messages()] == ["stored anyway", "retried"]
+    assert int(fake.bot_messages()[-1]["id"]) == sent.id
+    assert [r.status for r in fake.requests_to("POST", "/channels/{id}/messages")] == [
+        400,
+        502,
+        200,
+    ]
+
+
+async def test_global_429_is_flagged_and_retried(fake: FakeDiscord, client: RecordingClient):
+    fake.fail_next("POST", "/channels/{id}/messages", 429, retry_after=0.05, is_global=True)
+    await client.get_channel(fake.channel.id).send("after a global limit")
+    first, retry = fake.requests_to("POST", "/channels/{id}/messages")
+    assert first.status == 429 and first.response["global"] is True
+    assert retry.status == 200 and retry.time - first.time >= 0.05
+
+
+async def test_a_slow_gateway_delivers_in_order_and_replays_what_was_in_flight(
+    fake: FakeDiscord, client: RecordingClient
+):
+    fake.delay_gateway(30)
+    for text in ("one", "two"):
+        await fake.post_message(fake.channel.id, fake.member.id, text)
+    assert client.seen["message"] == []  # still in flight
+    await fake.drop_socket(4000)  # ...and lost with the socket
+    fake.delay_gateway(0.05)
+    await fake.post_message(fake.channel.id, fake.member.id, "three")
+    await fake.wait_resumed()
+    await client.wait_seen("message", lambda m: m.content == "three", timeout=5)
+    assert [m.content for m in client.seen["message"]] == ["one", "two", "three"]
+    assert [f["d"]["content"] for f in fake.gateway.replayed] == ["one", "two", "three"]
+    fake.delay_gateway(0)
+    await fake.post_message(fake.channel.id, fake.member.id, "four")
+    await client.wait_seen("message", lambda m: m.content == "four")
+
+
 async def test_unknown_route_is_recorded_as_404(fake: FakeDiscord, client: RecordingClient):
     route = discord.http.Route("GET", "/guilds/{guild_id}/bans", guild_id=fake.guild.id)
     with pytest.raises(discord.NotFound) as excinfo:

@@ -32,6 +32,10 @@ NO_MENTIONS = discord.AllowedMentions.none()
 # Message types that carry something a person typed (not joins, pins, boosts...).
 _USER_MESSAGE_TYPES = frozenset({discord.MessageType.default, discord.MessageType.reply})
 
+#: Handled message ids, and users and (channel, question) pairs under cooldown, remembered at
+#: most (each; the oldest are forgotten first), so memory stays flat over a long run.
+MEMORY = 10_000
+
 
 class Asking(commands.Cog):
     """Answers questions: on a mention, a name prefix, in DMs, and in Q&A channels.
@@ -48,7 +52,7 @@ class Asking(commands.Cog):
         settings: DiscordSettings,
         *,
         clock: Callable[[], float] = time.monotonic,
-        memory: int = 10_000,
+        memory: int = MEMORY,
     ) -> None:
         self.bot = bot
         self.service = service
@@ -89,6 +93,15 @@ class Asking(commands.Cog):
             return
         try:
             await self.respond(message, addressed)
+        except discord.DiscordServerError as error:
+            # Discord kept failing (discord.py already retried): not a bug of ours, and an
+            # apology would meet the same outage. The reply may even have been stored.
+            log.warning(
+                "Discord failed while answering message %s in channel %s, perhaps not answered: %s",
+                message.id,
+                message.channel.id,
+                error,
+            )
         except Exception as error:
             self.bot.report_error(
                 f"answering message {message.id} from user {message.author.id} "
@@ -165,8 +178,14 @@ class Asking(commands.Cog):
             kwargs["embed"] = embed
         if view is not None:
             kwargs["view"] = view
+        # The nonce (sent with enforce_nonce) makes Discord return the message already sent
+        # for this question instead of posting another: a retry after a 5xx that came once
+        # Discord had stored the reply, or an apology after one, posts nothing twice.
         return await message.channel.send(
-            content, reference=message.to_reference(fail_if_not_exists=False), **kwargs
+            content,
+            reference=message.to_reference(fail_if_not_exists=False),
+            nonce=message.id,
+            **kwargs,
         )
 
     async def _apologise(self, message: discord.Message) -> None:

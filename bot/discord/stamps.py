@@ -182,8 +182,6 @@ class Stamps(commands.Cog):
             f"{payload.message_id} in channel {payload.channel_id}"
         )
         try:
-            if add and payload.member is not None:
-                await self._note_moderator(book, payload.guild_id, payload.member)
             author_id = payload.message_author_id
             if add and author_id is None:
                 author_id = await self._message_author(payload)
@@ -196,18 +194,21 @@ class Stamps(commands.Cog):
                 guild_id=payload.guild_id,
                 author_id=author_id,
             )
+            # Nothing is awaited before the op is queued (the author comes with the event or
+            # from the cache; a fetch is rare): the book applies ops in the order the events
+            # came, so a stamp and its quick removal cannot swap and leave a stamp behind.
             change = await book.apply(op)
+            if change is not None and change.row.answer_id is not None:
+                self.schedule_edit(payload.message_id, payload.channel_id)
+            if add and payload.member is not None:
+                await self._note_moderator(book, payload.guild_id, payload.member)
         except StampBookClosed:
             log.warning("%s: not recorded, the bot is stopping", where)
-            return
         except Exception as error:
             if self._closing:
                 log.warning("%s: not recorded, the bot is stopping", where)
             else:
                 self.bot.report_error(f"recording a {where}", error)
-            return
-        if change is not None and change.row.answer_id is not None:
-            self.schedule_edit(payload.message_id, payload.channel_id)
 
     @commands.Cog.listener()
     async def on_raw_reaction_clear(self, payload: discord.RawReactionClearEvent) -> None:

@@ -183,7 +183,7 @@ def test_unknown_key(tmp_path: Path) -> None:
     assert "config.toml: unknown key 'matching.answer_treshold'" in message
     assert (
         "(known keys: answer_threshold, suggest_threshold, min_margin, min_phrasing_coverage, "
-            "max_suggestions)" in message
+        "max_suggestions)" in message
     )
     assert "did you mean 'answer_threshold'?" in message
 

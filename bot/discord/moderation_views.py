@@ -23,6 +23,7 @@ from bot.discord.render import (
     embed_units,
     shorten,
     truncate,
+    units,
 )
 from bot.knowledge.loader import MAX_ANSWER_LENGTH, MAX_PHRASING_LENGTH
 from bot.knowledge.model import Answer, Question
@@ -428,10 +429,10 @@ def question_embed(question: Question, *, title: str | None = None) -> discord.E
         value = answer.text
         if answer.source:
             value = f"{value}\n{answer.source}"
-        limit = min(FIELD_VALUE_LIMIT, max(20, budget - len(name)))
-        embed.add_field(
-            name=shorten(name, 256), value=truncate(value, limit, note=""), inline=False
-        )
+        name = shorten(name, 256)
+        # Counted in UTF-16 units, as Discord counts the 6,000 (an emoji author counts twice).
+        limit = min(FIELD_VALUE_LIMIT, max(20, budget - units(name)))
+        embed.add_field(name=name, value=truncate(value, limit, note=""), inline=False)
     if len(question.answers) > len(answers):
         embed.set_footer(text=TEXT["mod_show_more"].format(count=len(question.answers) - 10))
     return embed

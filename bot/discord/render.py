@@ -245,11 +245,13 @@ def _cut_point(text: str, budget: int) -> int:
     return budget
 
 
-def truncate(text: str, limit: int, note: str = TEXT["truncated_note"]) -> str:
+def truncate(
+    text: str, limit: int, note: str = TEXT["truncated_note"], *, close_fence: bool = True
+) -> str:
     """``text`` if it fits ``limit``; else its start, cut at a boundary, plus "…" and ``note``.
 
     The result always fits ``limit`` (counted in UTF-16 units). An open code fence in the
-    kept part is closed.
+    kept part is closed (unless ``close_fence`` is false: a one-line label).
     """
     if units(text) <= limit:
         return text
@@ -261,7 +263,7 @@ def truncate(text: str, limit: int, note: str = TEXT["truncated_note"]) -> str:
         if budget <= 0:
             return ELLIPSIS[:limit]
         kept = text[: _cut_point(text, budget)].rstrip().rstrip(",;:-–—").rstrip()
-        if kept.count(_FENCE) % 2:
+        if close_fence and kept.count(_FENCE) % 2:
             kept += "\n" + _FENCE
         result = kept + tail
         overflow = units(result) - limit
@@ -271,9 +273,12 @@ def truncate(text: str, limit: int, note: str = TEXT["truncated_note"]) -> str:
 
 
 def shorten(text: str, limit: int) -> str:
-    """One line of ``text`` (whitespace collapsed) within ``limit``, cut at a word, with "…"."""
+    """One line of ``text`` (whitespace collapsed) within ``limit``, cut at a word, with "…".
+
+    Code fences are left open: a label is plain text, and closing one would need a line break.
+    """
     line = _SPACES.sub(" ", text).strip()
-    return truncate(line, limit, note="")
+    return truncate(line, limit, note="", close_fence=False)
 
 
 def suggestion_label(text: str) -> str:
@@ -322,11 +327,9 @@ def other_answers_embeds(question: Question, answers: Sequence[Answer]) -> list[
     hidden = len(answers) - len(shown)
     title = shorten(TEXT["more_title"].format(question=question.text), TITLE_LIMIT)
     footer = TEXT["more_hidden"].format(count=hidden) if hidden else None
-    overhead = units(title) + (units(footer) if footer else 0) + 64
-    share = min(DESCRIPTION_LIMIT, (EMBED_TOTAL_LIMIT - overhead * len(shown)) // len(shown))
     embeds = []
     for answer in shown:
-        embed = discord.Embed(title=title, description=truncate(answer.text.strip(), share))
+        embed = discord.Embed(title=title)
         if answer.author:
             embed.add_field(
                 name=TEXT["author_field"], value=shorten(answer.author, FIELD_VALUE_LIMIT)
@@ -334,6 +337,12 @@ def other_answers_embeds(question: Question, answers: Sequence[Answer]) -> list[
         embeds.append(embed)
     if footer:
         embeds[-1].set_footer(text=footer)
+    # What is left of the message's 6,000 once titles, author fields (up to 200 units for a
+    # 100-character author of emoji) and the footer are counted, shared equally.
+    room = EMBED_TOTAL_LIMIT - sum(embed_units(embed) for embed in embeds)
+    share = min(DESCRIPTION_LIMIT, room // len(embeds))
+    for embed, answer in zip(embeds, shown, strict=True):
+        embed.description = truncate(answer.text.strip(), share)
     return embeds
 
 

@@ -70,6 +70,8 @@ _ID_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 _TAG_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,31}")
 _NOT_TAG_CHARS = re.compile(r"[^A-Za-z0-9]+")
 _WHITESPACE = re.compile(r"\s")
+# Control characters but tab and line break (only reachable through YAML escapes like "\e").
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 _YAML = "tag:yaml.org,2002:"
 _STR = _YAML + "str"
@@ -158,6 +160,12 @@ def _check_text(value: str, what: str, limit: int, *, single_line: bool = False)
         return f"{what} is too long ({len(value)} characters; at most {limit})"
     if single_line and len(value.splitlines()) > 1:
         return f"{what} {_quote(value)} must be a single line"
+    control = _CONTROL.search(value)
+    if control is not None:
+        return (
+            f"{what} {_quote(value)} contains the control character "
+            f"U+{ord(control.group()):04X}; remove it"
+        )
     return None
 
 

@@ -46,7 +46,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -252,7 +252,11 @@ def bot_has_orjson(env: dict[str, str]) -> bool:
     return done.stdout.strip() == "True"
 
 
-def write_config(directory: Path, answers: Path) -> Path:
+def write_config(
+    directory: Path, answers: Path, *, cooldowns: bool = False, extra: str = ""
+) -> Path:
+    """The bot's config file: ``answers``, a database in ``directory``, both cooldowns 0
+    (unless ``cooldowns``: the defaults), then the TOML in ``extra``."""
     config = directory / "stampy.toml"
     config.write_text(
         "[knowledge]\n"
@@ -260,8 +264,8 @@ def write_config(directory: Path, answers: Path) -> Path:
         "[database]\n"
         f"path = {str(directory / 'bench.db')!r}\n"
         "[discord]\n"
-        "user_cooldown_seconds = 0\n"
-        "channel_cooldown_seconds = 0\n",
+        + ("" if cooldowns else "user_cooldown_seconds = 0\nchannel_cooldown_seconds = 0\n")
+        + extra,
         encoding="utf-8",
     )
     return config
@@ -309,6 +313,8 @@ class Driver:
         self.kind_of: dict[int, str] = {}
         self.duplicates = 0
         self.kinds: collections.Counter[str] = collections.Counter()
+        # Called with (asked message id, reply body, reply message) for each first reply.
+        self.on_reply: Callable[[int, dict, dict], None] | None = None
         send_message = fake.rest.send_message
 
         async def hooked(request, body):  # replaces the route handler (before fake.start())
@@ -316,15 +322,18 @@ class Driver:
             result = await send_message(request, body)
             ref = (body or {}).get("message_reference") or {}
             if ref.get("message_id") is not None:
-                self._on_reply(int(ref["message_id"]), received, body)
+                asked = int(ref["message_id"])
+                if self._on_reply(asked, received, body) and self.on_reply is not None:
+                    self.on_reply(asked, body, result)
             return result
 
         fake.rest.send_message = hooked  # type: ignore[method-assign]
 
-    def _on_reply(self, message_id: int, received: float, body: dict) -> None:
+    def _on_reply(self, message_id: int, received: float, body: dict) -> bool:
+        """Note a reply to ``message_id``; False if it already had one."""
         if message_id in self.replied:
             self.duplicates += 1
-            return
+            return False
         self.replied.add(message_id)
         kind = "answer" if body.get("embeds") else "suggest" if body.get("components") else "none"
         self.kinds[kind] += 1
@@ -334,6 +343,7 @@ class Driver:
             future.set_result(received)
         else:
             self.early[message_id] = received
+        return True
 
     async def ask(self, channel_id: int, author_id: int, text: str) -> tuple[float, str] | None:
         """Post ``text``; the reply latency in ms and the kind of reply (answer, suggest,

@@ -130,17 +130,24 @@ class MatchResult:
 
 
 class _Stemmer:
-    """English Snowball stemmer with a memo, since the same words recur constantly."""
+    """English Snowball stemmer with a memo, since the same words recur constantly.
 
-    def __init__(self) -> None:
+    The memo is bounded (``limit`` words of at most ``MEMO_WORD`` characters), so a stream of
+    made-up words cannot grow it for ever: past the limit, new words are stemmed each time.
+    """
+
+    MEMO_WORD = 32
+
+    def __init__(self, limit: int = 300_000) -> None:
         self._stem = snowballstemmer.stemmer("english").stemWord
         self._memo: dict[str, str] = {}
+        self.limit = limit
 
     def __call__(self, word: str) -> str:
         stem = self._memo.get(word)
         if stem is None:
             stem = self._stem(word) if word.isascii() else word
-            if len(self._memo) < 500_000:
+            if len(self._memo) < self.limit and len(word) <= self.MEMO_WORD:
                 self._memo[word] = stem
         return stem
 

@@ -51,6 +51,8 @@ API_PREFIX = "/api/v10"
 DISCORD_EPOCH_MS = 1420070400000
 NONCE_WINDOW = 300.0  # seconds during which ``enforce_nonce`` finds an earlier message
 JSON_HEADERS = {"Content-Type": "application/json"}
+#: The least time between the bot opening a modal and the user submitting it.
+MODAL_FILL_SECONDS = 0.25
 BODY_KEY = web.RequestKey("fake_discord_body", object)  # the parsed JSON (or payload_json)
 FILES_KEY = web.RequestKey("fake_discord_files", list)  # uploaded files as attachment objects
 
@@ -805,6 +807,7 @@ class FakeInteraction:
         self.refused = refused
         self.created = time.monotonic()
         self.callback: InteractionCallback | None = None
+        self.answered: float | None = None  # time.monotonic() of the callback
         self.original: dict[str, Any] | None = None  # the @original message (live dict)
         self.original_deleted = False
         self.followups: list[dict[str, Any]] = []
@@ -1469,6 +1472,7 @@ class RestApi:
             raise RestError(400, f"Invalid interaction response type {rtype}", 50035)
         data.pop("attachments_out", None)
         inter.callback = InteractionCallback(rtype, data, message)
+        inter.answered = time.monotonic()
         if message is not None and not int(message["flags"]) & 64:
             await fake.echo("MESSAGE_UPDATE" if rtype == 7 else "MESSAGE_CREATE", message)
         answer: dict[str, Any] = {
@@ -2576,6 +2580,12 @@ class FakeDiscord:
         if unknown:
             raise FakeDiscordError(f"modal {custom_id!r} has no inputs {sorted(unknown)}")
         data = {"custom_id": custom_id, "components": _modal_answers(layout, values)}
+        if opened_by.answered is not None:
+            # A person sees the form only once the bot has its callback's response (discord.py
+            # listens for the submit from then on) and takes a moment to fill it in.
+            wait = opened_by.answered + MODAL_FILL_SECONDS - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
         payload = self._interaction(
             5,
             opened_by.guild_id,

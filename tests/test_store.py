@@ -681,6 +681,18 @@ async def test_many_open_rows_still_fold(store: Store, unanswered: UnansweredQue
     assert folded.id == target.id and folded.count == 2
 
 
+async def test_fuzzy_lookup_walks_the_recency_index_without_sorting(store: Store) -> None:
+    """The near-duplicate lookup must not read and sort every open row of the length range
+    (its cost grew with the table, measured by bench/soak.py): the plan walks an index."""
+    async with store.read() as conn:
+        plan = await conn.execute_fetchall(
+            "EXPLAIN QUERY PLAN " + unanswered_module.FUZZY_CANDIDATES_SQL, (10, 20, 200)
+        )
+    details = " ".join(str(row[-1]) for row in plan)
+    assert "unanswered_open_recent" in details
+    assert "TEMP B-TREE" not in details
+
+
 # --------------------------------------------------------------------------- proposals
 
 

@@ -141,9 +141,19 @@ CREATE TABLE question_versions (
 );
 """
 
+_UNANSWERED_RECENT = """
+-- Folding a new unanswered question compares it with the most recently asked open rows of
+-- about its length. With an index on the length the database found every row in the length
+-- range and sorted them all by time, so each unanswered question cost more as the table grew
+-- (25 ms at 20,000 rows). Walking this index newest first stops after the rows it needs.
+CREATE INDEX unanswered_open_recent ON unanswered (status, last_asked_at DESC, id DESC, norm_len);
+DROP INDEX unanswered_status_norm_len;
+"""
+
 #: Every migration, in order. Numbers must run 1..N without gaps (a test checks this).
 MIGRATIONS: list[Migration] = [
     Migration(1, "unanswered questions and proposed phrasings", _INITIAL),
     Migration(2, "stamps, answer messages and reputation roots", _STAMPS),
     Migration(3, "question versions: moderators' changes", _QUESTION_VERSIONS),
+    Migration(4, "unanswered questions: an index of the recently asked", _UNANSWERED_RECENT),
 ]

@@ -39,6 +39,10 @@ RECONCILE_CONCURRENCY = 4
 PROGRESS_SECONDS = 10.0
 #: Rows in the ``/stamps top`` leaderboard.
 LEADERBOARD_SIZE = 10
+#: Tries of one stamp-count edit when Discord answers 5xx (waits double from the debounce).
+EDIT_ATTEMPTS = 4
+#: Seconds the pending stamp-count edits may take when the bot stops.
+UNLOAD_EDIT_SECONDS = 5.0
 
 
 def stamps_cog(bot: commands.Bot) -> Stamps | None:
@@ -95,6 +99,8 @@ class Stamps(commands.Cog):
         self.settings = bot.settings.stamps
         self.book: StampBook | None = None
         self._edits: dict[int, asyncio.Task[None]] = {}
+        self._edit_channels: dict[int, int] = {}  # message id -> channel id, edits pending
+        self._edit_tasks: set[asyncio.Task[None]] = set()  # waiting, editing or retrying
         self._reconcile: asyncio.Task[None] | None = None
         self._ready = False
         self._closing = False
@@ -118,13 +124,28 @@ class Stamps(commands.Cog):
     async def cog_unload(self) -> None:
         """Stop reconciling and editing, then write what is queued and close the book."""
         self._closing = True
-        tasks = [*self._edits.values()]
+        pending = dict(self._edit_channels)
+        tasks = [*self._edit_tasks]
         if self._reconcile is not None:
             tasks.append(self._reconcile)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._edits.clear()
+        self._edit_channels.clear()
+        self._edit_tasks.clear()
+        if pending and self.book is not None:
+            # Discord is still reachable here (the bot closes HTTP after the cogs): show the
+            # latest counts now rather than leave them stale, within a bounded time.
+            edits = [self._edit_quietly(m, c) for m, c in pending.items()]
+            done, late = await asyncio.wait(
+                [asyncio.ensure_future(e) for e in edits], timeout=UNLOAD_EDIT_SECONDS
+            )
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+            if late:
+                log.warning("%d stamp counts not updated on Discord: stopping", len(late))
         if self.book is not None:
             if self.bot.service.stamps is self.book:
                 self.bot.service.stamps = None
@@ -137,9 +158,16 @@ class Stamps(commands.Cog):
 
     @commands.Cog.listener()
     async def on_ready(self) -> None:
-        """Once per start: note guild owners, then reconcile recent answers in the background."""
+        """Note guild owners, then reconcile recent answers in the background: at start, and
+        again after each new session (Discord replays nothing into a new session after an
+        invalid one, so stamps given in between would otherwise be missed)."""
         book = self.book
-        if self._ready or book is None:
+        if book is None:
+            return
+        if self._ready:
+            if self._reconcile is None or self._reconcile.done():
+                log.info("new gateway session: re-reading stamps on recent answers")
+                self._start_reconcile()
             return
         self._ready = True
         if self.bot.user is not None:
@@ -152,6 +180,9 @@ class Stamps(commands.Cog):
                     return
                 except Exception as error:
                     self.bot.report_error(f"recording the owner of guild {guild.id}", error)
+        self._start_reconcile()
+
+    def _start_reconcile(self) -> None:
         if self.settings.reconcile_days > 0 and not self._closing:
             self._reconcile = asyncio.create_task(self._reconcile_guarded(), name="stamp-reconcile")
 
@@ -280,23 +311,49 @@ class Stamps(commands.Cog):
         """Show the new stamp count on an answer message soon; changes meanwhile coalesce."""
         if message_id in self._edits or self._closing:
             return  # the pending edit will read the latest count
-        self._edits[message_id] = asyncio.create_task(
+        self._edit_channels[message_id] = channel_id
+        task = asyncio.create_task(
             self._edit_later(message_id, channel_id), name=f"stamp-edit-{message_id}"
         )
+        self._edits[message_id] = task
+        self._edit_tasks.add(task)
 
     async def _edit_later(self, message_id: int, channel_id: int) -> None:
+        task = asyncio.current_task()
         try:
             await asyncio.sleep(self.settings.embed_update_seconds)
+            if self._edits.get(message_id) is task:
+                del self._edits[message_id]  # a change from now on schedules a new edit
+            for attempt in range(EDIT_ATTEMPTS):
+                last = attempt == EDIT_ATTEMPTS - 1
+                if await self._edit_quietly(message_id, channel_id, last=last):
+                    return
+                if message_id in self._edits:
+                    return  # a newer edit is on its way
+                # Discord had an outage (5xx after discord.py's own retries): try again later.
+                await asyncio.sleep(self.settings.embed_update_seconds * 2 ** (attempt + 1))
         finally:
-            self._edits.pop(message_id, None)  # a change from now on schedules a new edit
+            if self._edits.get(message_id) is task:
+                del self._edits[message_id]
+            if message_id not in self._edits:
+                self._edit_channels.pop(message_id, None)
+            self._edit_tasks.discard(task)  # type: ignore[arg-type]
+
+    async def _edit_quietly(self, message_id: int, channel_id: int, *, last: bool = True) -> bool:
+        """Edit the stamp count; False if Discord had a server error worth retrying."""
         try:
             await self._edit(message_id, channel_id)
         except discord.NotFound:
             pass  # the message was deleted
+        except discord.DiscordServerError as error:
+            if not last:
+                return False
+            log.warning("could not update the stamp count of message %s: %s", message_id, error)
         except discord.HTTPException as error:
             log.warning("could not update the stamp count of message %s: %s", message_id, error)
         except Exception as error:
             self.bot.report_error(f"updating the stamp count of message {message_id}", error)
+        return True
 
     async def _edit(self, message_id: int, channel_id: int) -> None:
         book = self.book

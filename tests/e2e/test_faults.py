@@ -572,3 +572,53 @@ async def test_a_stamp_sequence_delivered_twice_under_faults_counts_once(harness
         ]
     )
     assert 500 in statuses(fake, *EDIT) and 429 in statuses(fake, *EDIT)
+
+
+# -- stamp counts on the embed after faults ----------------------------------------------------
+
+
+async def test_stamps_given_during_an_invalid_session_are_reconciled_in_the_new_one(
+    harness: Harness,
+):
+    """Discord replays nothing into a new session: the stamp given in between reaches the
+    bot only because it re-reads the stamps on recent answers after the new READY."""
+    fake = harness.fake
+    run = await start(harness)
+    reply = await ask(fake)
+    await react(fake, reply, fake.moderator.id)
+    await counted(harness, run, reply, 1)
+
+    stored = fake.model.message(fake.channel.id, int(reply["id"]))
+    fake.model.react(stored, *GOLD, fake.owner.id, True)  # never dispatched
+    await fake.send_invalid_session(resumable=False)
+    await fake.wait_ready(2, WAIT)
+
+    await counted(harness, run, reply, 6)
+    assert len(await stored_stamps(run)) == 2
+
+
+async def test_a_stamp_count_edit_refused_with_503_is_tried_again(harness: Harness):
+    fake = harness.fake
+    run = await start(harness)
+    reply = await ask(fake)
+    fake.fail_next(*EDIT, 503, count=2)  # discord.py does not retry a 503 itself
+    await react(fake, reply, fake.moderator.id)
+    await counted(harness, run, reply, 1)
+    assert [r.status for r in fake.requests_to(*EDIT)][:2] == [503, 503]
+
+
+async def test_pending_stamp_count_edits_are_sent_when_the_bot_stops(harness: Harness):
+    fake = harness.fake
+    run = await start(harness, embed_update_seconds=60.0)  # far later than the test
+    reply = await ask(fake)
+    await react(fake, reply, fake.moderator.id, GOLD)
+    book = book_of(run)
+    await harness.eventually(lambda: _counts(book, run, 5), WAIT, "the stamp to be counted")
+    assert not fake.requests_to(*EDIT)
+
+    await harness.stop(run)
+    await shows(fake, reply, "5 stamps")
+
+
+async def _counts(book: StampBook, run: Running, count: int) -> bool:
+    return book.count(answer_id(run)) == count

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -142,6 +143,10 @@ def _eval(settings: Settings, kb: str, queries: str, predictions_path: str | Non
     return 0
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def _run(settings: Settings) -> int:
     """Run the Discord bot until SIGTERM/SIGINT; 2 for a missing or rejected token."""
     import asyncio
@@ -165,7 +170,15 @@ def _run(settings: Settings) -> int:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    service = _service(settings)
+    # Until serve() takes over the signals, SIGTERM stops the loading as Ctrl-C does.
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        service = _service(settings)
+    except KeyboardInterrupt:
+        logging.getLogger(__name__).info("stopped while loading the knowledge base")
+        return 0
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     endpoints = Endpoints.from_env(os.environ)
     try:
         asyncio.run(serve(settings, service, settings.token, endpoints))

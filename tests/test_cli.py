@@ -157,6 +157,35 @@ def test_run_without_token_says_how_to_set_it(capsys: pytest.CaptureFixture[str]
     assert "DISCORD_TOKEN" in err
 
 
+def test_sigterm_while_loading_stops_quietly(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A SIGTERM before the bot connects (a large knowledge base still loading) ends the
+    command with status 0 and no traceback, and leaves SIGTERM's handler as it was."""
+    import os
+    import signal
+    import time
+
+    import bot.cli
+
+    def slow_load(settings: Settings) -> object:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(30)  # interrupted by the handler
+        raise AssertionError("SIGTERM did not interrupt the loading")
+
+    def never_serve(*args: object) -> None:
+        raise AssertionError("serve() must not start after SIGTERM")
+
+    monkeypatch.setenv("DISCORD_TOKEN", "not-a-real-token")
+    monkeypatch.setattr(bot.cli, "_service", slow_load)
+    monkeypatch.setattr("bot.discord.client.serve", never_serve)
+    before = signal.getsignal(signal.SIGTERM)
+    code = main(["run"])
+    assert code == 0
+    assert signal.getsignal(signal.SIGTERM) == before
+    assert "Traceback" not in capsys.readouterr().err
+
+
 def _console(lines: list[str]) -> str:
     service, _ = build_service(Settings())
     output = io.StringIO()

@@ -693,6 +693,17 @@ async def test_fuzzy_lookup_walks_the_recency_index_without_sorting(store: Store
     assert "TEMP B-TREE" not in details
 
 
+async def test_exact_lookup_searches_the_text_index(store: Store) -> None:
+    """Folding an exact repeat looks the text up (it used to walk the ranking index for the
+    ORDER BY, reading every open row)."""
+    async with store.read() as conn:
+        plan = await conn.execute_fetchall(
+            "EXPLAIN QUERY PLAN " + unanswered_module.EXACT_SQL, ("what is x",)
+        )
+    details = " ".join(str(row[-1]) for row in plan)
+    assert "unanswered_status_normalized (status=? AND normalized=?)" in details
+
+
 # --------------------------------------------------------------------------- proposals
 
 

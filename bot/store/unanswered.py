@@ -45,6 +45,13 @@ LENGTH_TOLERANCE: Final = 0.3
 #: compared fuzzily: about 2 ms of comparisons per new unanswered question.
 MAX_FUZZY_CANDIDATES: Final = 200
 
+#: The open row with exactly this normalised text. The ``+`` keeps the database from walking
+#: the ranking index for the ORDER BY (it did, reading every open row: 4.6 ms at 7,000 rows);
+#: it looks the text up in its index and sorts the few rows found.
+EXACT_SQL: Final = (
+    "SELECT id FROM unanswered WHERE status = 'open' AND normalized = ?"
+    " ORDER BY +count DESC, +id LIMIT 1"
+)
 #: The open rows a new question may fold into. The database walks the index of migration 4
 #: newest first and stops at the limit, so the cost does not grow with the table (an index on
 #: the length made it read and sort every row of the length range).
@@ -184,13 +191,7 @@ class UnansweredQuestions:
 
 async def _find_similar(conn: aiosqlite.Connection, normalized: str) -> int | None:
     """The id of the open row that ``normalized`` folds into, or None."""
-    rows = list(
-        await conn.execute_fetchall(
-            "SELECT id FROM unanswered WHERE status = 'open' AND normalized = ?"
-            " ORDER BY count DESC, id LIMIT 1",
-            (normalized,),
-        )
-    )
+    rows = list(await conn.execute_fetchall(EXACT_SQL, (normalized,)))
     if rows:
         return int(rows[0][0])
     if not normalized:

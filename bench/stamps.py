@@ -118,8 +118,8 @@ async def store_alone(count: int) -> list[object]:
     with tempfile.TemporaryDirectory() as directory:
         store = await Store.open(Path(directory) / "bench.db")
         book = StampBook(store, StampSettings(), bot_user_id=BOT, answer_author=lambda q, a: 2)
-        for message in range(100, 100 + ANSWER_MESSAGES):
-            await book.record_answer(
+        for message in range(100, 100 + ANSWER_MESSAGES):  # no writer task: straight in
+            await book.records.record_answer_message(
                 message, channel_id=1, guild_id=1, question_id="q", answer_id=f"a{message % 300}"
             )
         stream = events(count, seed=count)

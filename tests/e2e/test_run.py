@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from botproc import BotProcess
 from fakediscord import FakeDiscord
 
 from bot.cli import main
@@ -36,43 +37,7 @@ def _env(fake: FakeDiscord, token: str) -> dict[str, str]:
     return env
 
 
-class Process:
-    """A ``python -m bot`` child whose output is collected as it comes."""
-
-    def __init__(self, proc: asyncio.subprocess.Process) -> None:
-        self.proc = proc
-        self.out: list[str] = []
-        self.err: list[str] = []
-        assert proc.stdout is not None and proc.stderr is not None
-        self._readers = [
-            asyncio.create_task(self._read(proc.stdout, self.out)),
-            asyncio.create_task(self._read(proc.stderr, self.err)),
-        ]
-
-    @staticmethod
-    async def _read(stream: asyncio.StreamReader, into: list[str]) -> None:
-        async for line in stream:
-            into.append(line.decode("utf-8", "replace"))
-
-    @property
-    def output(self) -> str:
-        return "".join(self.out) + "".join(self.err)
-
-    async def wait_for_line(self, text: str, timeout: float = 15.0) -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while not any(text in line for line in self.err):
-            if self.proc.returncode is not None or loop.time() > deadline:
-                raise AssertionError(f"no {text!r} line; output so far:\n{self.output}")
-            await asyncio.sleep(0.02)
-
-    async def finish(self, timeout: float = 15.0) -> int:
-        code = await asyncio.wait_for(self.proc.wait(), timeout)
-        await asyncio.gather(*self._readers)
-        return code
-
-
-async def _start(fake: FakeDiscord, tmp_path: Path, token: str) -> Process:
+async def _start(fake: FakeDiscord, tmp_path: Path, token: str) -> BotProcess:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -85,7 +50,7 @@ async def _start(fake: FakeDiscord, tmp_path: Path, token: str) -> Process:
         env=_env(fake, token),
         cwd=str(tmp_path),
     )
-    return Process(proc)
+    return BotProcess(proc)
 
 
 async def test_stampy_run_answers_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:

@@ -14,7 +14,6 @@ from typing import Final
 
 from bot.knowledge.text import normalize
 from bot.store.db import (
-    Store,
     check_page,
     check_status,
     clean_text,
@@ -22,6 +21,7 @@ from bot.store.db import (
     to_db_time,
     utc_now,
 )
+from bot.store.review import ReviewRows
 
 __all__ = ["PROPOSAL_STATUSES", "ProposedPhrasing", "ProposedPhrasings"]
 
@@ -52,14 +52,15 @@ class ProposedPhrasing:
     last_proposed_at: datetime
 
 
-class ProposedPhrasings:
+class ProposedPhrasings(ReviewRows[ProposedPhrasing]):
     """The proposed phrasings in a :class:`~bot.store.db.Store`."""
 
-    def __init__(self, store: Store, *, wait: float | None = None) -> None:
-        """Records in ``store``; ``wait``: seconds a write waits for another program's lock
-        (None: the store's busy timeout)."""
-        self._store = store
-        self._wait = wait
+    table = "proposed_phrasings"
+    columns = _COLUMNS
+    statuses = PROPOSAL_STATUSES
+
+    def _from_row(self, row: sqlite3.Row) -> ProposedPhrasing:
+        return _from_row(row)
 
     async def propose(
         self,
@@ -136,36 +137,6 @@ class ProposedPhrasings:
                 (status, question_id, question_id, limit, offset),
             )
         return [_from_row(row) for row in rows]
-
-    async def count(self, status: str = "open") -> int:
-        """How many proposals have ``status``."""
-        check_status(status, PROPOSAL_STATUSES)
-        async with self._store.read() as conn:
-            rows = list(
-                await conn.execute_fetchall(
-                    "SELECT count(*) FROM proposed_phrasings WHERE status = ?", (status,)
-                )
-            )
-        return int(rows[0][0])
-
-    async def get(self, id: int) -> ProposedPhrasing | None:
-        """The proposal with this id, or None."""
-        async with self._store.read() as conn:
-            rows = list(
-                await conn.execute_fetchall(
-                    f"SELECT {_COLUMNS} FROM proposed_phrasings WHERE id = ?", (id,)
-                )
-            )
-        return _from_row(rows[0]) if rows else None
-
-    async def set_status(self, id: int, status: str) -> bool:
-        """Set the status of a proposal; False if there is no proposal with this id."""
-        check_status(status, PROPOSAL_STATUSES)
-        async with self._store.transaction(wait=self._wait) as conn:
-            async with conn.execute(
-                "UPDATE proposed_phrasings SET status = ? WHERE id = ?", (status, id)
-            ) as cursor:
-                return cursor.rowcount > 0
 
 
 def _from_row(row: sqlite3.Row) -> ProposedPhrasing:

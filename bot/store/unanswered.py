@@ -20,7 +20,6 @@ from rapidfuzz import fuzz, process
 
 from bot.knowledge.text import normalize
 from bot.store.db import (
-    Store,
     check_page,
     check_status,
     clean_text,
@@ -28,6 +27,7 @@ from bot.store.db import (
     to_db_time,
     utc_now,
 )
+from bot.store.review import ReviewRows
 
 __all__ = ["UNANSWERED_STATUSES", "UnansweredQuestion", "UnansweredQuestions"]
 
@@ -88,14 +88,15 @@ class UnansweredQuestion:
     status: str  # one of UNANSWERED_STATUSES
 
 
-class UnansweredQuestions:
+class UnansweredQuestions(ReviewRows[UnansweredQuestion]):
     """The unanswered questions in a :class:`~bot.store.db.Store`."""
 
-    def __init__(self, store: Store, *, wait: float | None = None) -> None:
-        """Records in ``store``; ``wait``: seconds a write waits for another program's lock
-        (None: the store's busy timeout)."""
-        self._store = store
-        self._wait = wait
+    table = "unanswered"
+    columns = _COLUMNS
+    statuses = UNANSWERED_STATUSES
+
+    def _from_row(self, row: sqlite3.Row) -> UnansweredQuestion:
+        return _from_row(row)
 
     async def record(
         self,
@@ -159,34 +160,6 @@ class UnansweredQuestions:
                 (status, limit, offset),
             )
         return [_from_row(row) for row in rows]
-
-    async def count(self, status: str = "open") -> int:
-        """How many questions have ``status``."""
-        check_status(status, UNANSWERED_STATUSES)
-        async with self._store.read() as conn:
-            rows = await conn.execute_fetchall(
-                "SELECT count(*) FROM unanswered WHERE status = ?", (status,)
-            )
-        return int(next(iter(rows))[0])
-
-    async def get(self, id: int) -> UnansweredQuestion | None:
-        """The question with this id, or None."""
-        async with self._store.read() as conn:
-            rows = list(
-                await conn.execute_fetchall(
-                    f"SELECT {_COLUMNS} FROM unanswered WHERE id = ?", (id,)
-                )
-            )
-        return _from_row(rows[0]) if rows else None
-
-    async def set_status(self, id: int, status: str) -> bool:
-        """Set the status of a question; False if there is no question with this id."""
-        check_status(status, UNANSWERED_STATUSES)
-        async with self._store.transaction(wait=self._wait) as conn:
-            async with conn.execute(
-                "UPDATE unanswered SET status = ? WHERE id = ?", (status, id)
-            ) as cursor:
-                return cursor.rowcount > 0
 
 
 async def _find_similar(conn: aiosqlite.Connection, normalized: str) -> int | None:

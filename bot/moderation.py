@@ -1037,11 +1037,7 @@ class Curator:
         """Check that an open unanswered question exists; the step that marks it answered."""
         if unanswered_id is None:
             return None
-        item = await self._unanswered.get(unanswered_id)
-        if item is None:
-            raise Refused(f"there is no unanswered question #{unanswered_id}")
-        if item.status != "open":
-            raise Refused(f"unanswered question #{unanswered_id} is already {item.status}")
+        await self.unanswered_item(unanswered_id)
 
         async def close() -> None:
             await self._unanswered.set_status(unanswered_id, "answered")

@@ -98,9 +98,10 @@ class Stamps(commands.Cog):
         self.bot = bot
         self.settings = bot.settings.stamps
         self.book: StampBook | None = None
+        # Edits still waiting out the debounce, by message; and every edit task not finished
+        # (waiting, editing or retrying) with its (message, channel), to flush when stopping.
         self._edits: dict[int, asyncio.Task[None]] = {}
-        self._edit_channels: dict[int, int] = {}  # message id -> channel id, edits pending
-        self._edit_tasks: set[asyncio.Task[None]] = set()  # waiting, editing or retrying
+        self._edit_tasks: dict[asyncio.Task[None], tuple[int, int]] = {}
         self._reconcile: asyncio.Task[None] | None = None
         self._ready = False
         self._closing = False
@@ -124,7 +125,7 @@ class Stamps(commands.Cog):
     async def cog_unload(self) -> None:
         """Stop reconciling and editing, then write what is queued and close the book."""
         self._closing = True
-        pending = dict(self._edit_channels)
+        pending = dict(self._edit_tasks.values())
         tasks = [*self._edit_tasks]
         if self._reconcile is not None:
             tasks.append(self._reconcile)
@@ -132,7 +133,6 @@ class Stamps(commands.Cog):
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._edits.clear()
-        self._edit_channels.clear()
         self._edit_tasks.clear()
         if pending and self.book is not None:
             # Discord is still reachable here (the bot closes HTTP after the cogs): show the
@@ -311,12 +311,11 @@ class Stamps(commands.Cog):
         """Show the new stamp count on an answer message soon; changes meanwhile coalesce."""
         if message_id in self._edits or self._closing:
             return  # the pending edit will read the latest count
-        self._edit_channels[message_id] = channel_id
         task = asyncio.create_task(
             self._edit_later(message_id, channel_id), name=f"stamp-edit-{message_id}"
         )
         self._edits[message_id] = task
-        self._edit_tasks.add(task)
+        self._edit_tasks[task] = (message_id, channel_id)
 
     async def _edit_later(self, message_id: int, channel_id: int) -> None:
         task = asyncio.current_task()
@@ -335,9 +334,7 @@ class Stamps(commands.Cog):
         finally:
             if self._edits.get(message_id) is task:
                 del self._edits[message_id]
-            if message_id not in self._edits:
-                self._edit_channels.pop(message_id, None)
-            self._edit_tasks.discard(task)  # type: ignore[arg-type]
+            self._edit_tasks.pop(task, None)  # type: ignore[arg-type]
 
     async def _edit_quietly(self, message_id: int, channel_id: int, *, last: bool = True) -> bool:
         """Edit the stamp count; False if Discord had a server error worth retrying."""

@@ -427,16 +427,19 @@ class StampBook:
             ops = [q.item for q in batch if isinstance(q.item, StampOp)]
             messages = [q.item for q in batch if isinstance(q.item, AnswerMessage)]
             self._writing = len(batch)
+            failure: Exception | None = None
             try:
                 changes = await self.records.apply(ops, self._classify, messages=messages)
-            except StoreError as error:
-                if not error.transient:  # not something waiting can fix: the batch fails
-                    self._writing = 0
-                    _fail(batch, error)
+            except Exception as error:
+                failure = error
+            finally:
+                self._writing = 0
+            if failure is not None:
+                if not isinstance(failure, StoreError) or not failure.transient:
+                    _fail(batch, failure)  # a bug, or nothing waiting can fix: the batch fails
                     continue
                 # Keep the batch, in order, at the head of the queue and try again later.
                 queue.extendleft(reversed(batch))
-                self._writing = 0
                 failing += 1
                 self.retries += 1
                 if failing == 1:
@@ -444,18 +447,13 @@ class StampBook:
                         "stamps: %d event(s) kept in memory until the database can be "
                         "written (%s); retrying",
                         self._pending(),
-                        error.kind,
+                        failure.kind,
                     )
                 if not await self._pause(delay):
-                    self._give_up(error)
+                    self._give_up(failure)
                     break
                 delay = min(delay * 2, self.retry_max)
                 continue
-            except Exception as error:  # a bug, not the database's state: the batch fails
-                self._writing = 0
-                _fail(batch, error)
-                continue
-            self._writing = 0
             if failing:
                 log.warning(
                     "stamps: the database can be written again; writing %d queued event(s)",

@@ -24,7 +24,12 @@ After a warm-up of ``--warmup`` s (not in the table), one row per minute. At the
 stopped with SIGTERM (it must exit 0, having logged no error) and its SQLite database opened
 read-only: the stamps in it must be exactly the stamp reactions the fake holds on its messages.
 
-Run: python bench/soak.py [--minutes 10] [--rate 50] [--stamps 20]
+With ``--heap`` the bot runs under tracemalloc (``bench/_traced_bot.py``) and a snapshot of its
+Python heap is taken at the start (after the warm-up), at half time and at the end; the report
+adds the heap's size at each and the allocation sites that grew most over the whole run and over
+its second half, each with the stack that made them. Tracing slows the bot and adds to its RSS.
+
+Run: python bench/soak.py [--minutes 10] [--rate 50] [--stamps 20] [--heap]
 """
 
 from __future__ import annotations
@@ -34,10 +39,12 @@ import asyncio
 import collections
 import itertools
 import random
+import signal
 import sqlite3
 import sys
 import tempfile
 import time
+import tracemalloc
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -237,6 +244,83 @@ def fake_stamps(fake: FakeDiscord, emojis: list[tuple[str, int | None]]) -> set[
     return found
 
 
+HEAP_TOP = 10  # allocation sites shown in the heap diff
+
+
+class HeapSnapshots:
+    """tracemalloc snapshots of the bot's heap, taken on demand (see bench/_traced_bot.py)."""
+
+    def __init__(self, prefix: Path) -> None:
+        self.prefix = prefix
+        self.taken: dict[str, tracemalloc.Snapshot | None] = {}
+
+    def command(self) -> list[str]:
+        return [str(Path(__file__).resolve().parent / "_traced_bot.py"), str(self.prefix)]
+
+    async def take(self, bot: BotProcess, name: str) -> None:
+        """Have the bot write a snapshot; read only later (:meth:`load`), as reading one takes
+        seconds that would stall the fake Discord served by this process."""
+        index = len(self.taken)
+        self.taken[name] = None  # reserve the index
+        done = Path(f"{self.prefix}.{index}.done")
+        started = time.perf_counter()
+        bot.proc.send_signal(signal.SIGUSR1)
+        while not done.exists():
+            await asyncio.sleep(0.2)
+        print(f"heap snapshot at the {name}: {time.perf_counter() - started:.1f} s", flush=True)
+
+    def load(self) -> None:
+        """Read the snapshots taken, leaving out tracemalloc's and the importer's own."""
+        ignored = [
+            tracemalloc.Filter(False, tracemalloc.__file__),
+            tracemalloc.Filter(False, "<frozen importlib._bootstrap>"),
+            tracemalloc.Filter(False, "<frozen importlib._bootstrap_external>"),
+        ]
+        for index, name in enumerate(self.taken):
+            snapshot = tracemalloc.Snapshot.load(f"{self.prefix}.{index}")
+            self.taken[name] = snapshot.filter_traces(ignored)
+
+    @staticmethod
+    def _size(snapshot: tracemalloc.Snapshot) -> float:
+        return sum(stat.size for stat in snapshot.statistics("filename")) / 2**20
+
+    def report(self) -> list[str]:
+        names = [name for name, snap in self.taken.items() if snap is not None]
+        if len(names) < 2:
+            return ["Heap: fewer than two snapshots were taken."]
+        lines = [
+            "Python heap (tracemalloc): "
+            + ", ".join(f"{self._size(self.taken[n]):.2f} MiB at the {n}" for n in names)
+            + "."
+        ]
+        pairs = [(names[0], names[-1])]
+        if len(names) > 2:
+            pairs.append((names[-2], names[-1]))
+        for old, new in pairs:
+            stats = self.taken[new].compare_to(self.taken[old], "traceback")
+            growing = [s for s in stats if s.size_diff > 0][:HEAP_TOP]
+            lines.append("")
+            lines.append(f"Allocation sites that grew most from the {old} to the {new}:")
+            lines.append("")
+            rows = []
+            for stat in growing:
+                innermost = list(reversed(stat.traceback))  # tracemalloc lists oldest first
+                frames = [
+                    f"{Path(f.filename).parent.name}/{Path(f.filename).name}:{f.lineno}"
+                    for f in innermost
+                ]
+                rows.append(
+                    [
+                        f"{stat.size_diff / 1024:+.1f}",
+                        f"{stat.count_diff:+,}",
+                        f"{stat.size / 1024:.1f}",
+                        " < ".join(frames),
+                    ]
+                )
+            lines.append(table(["KiB", "blocks", "KiB now", "where (innermost first)"], rows))
+        return lines
+
+
 def read_database(path: Path) -> tuple[set[tuple], dict[int, str | None], tuple[int, int]]:
     """The stamps (message, voter, emoji), the answer messages (message -> answer id) and the
     unanswered questions (rows, askings)."""
@@ -254,7 +338,9 @@ def read_database(path: Path) -> tuple[set[tuple], dict[int, str | None], tuple[
     return stamps, answers, (rows, askings)
 
 
-async def soak(args: argparse.Namespace, workdir: Path) -> tuple[list[list[str]], list[str], bool]:
+async def soak(
+    args: argparse.Namespace, workdir: Path
+) -> tuple[list[list[str]], list[str], bool, list[str]]:
     real = real_questions()
     _, phrasings = check_kb(ROOT / "answers", None)
     rng = random.Random(2417)
@@ -275,12 +361,13 @@ async def soak(args: argparse.Namespace, workdir: Path) -> tuple[list[list[str]]
     total = args.warmup + 60 * args.minutes
     await fake.start()
     bot: BotProcess | None = None
+    heap = HeapSnapshots(workdir / "heap") if args.heap else None
+    snapshots: list[asyncio.Task[None]] = []
     try:
         config = write_config(workdir, ROOT / "answers", cooldowns=True, extra=stamp_config())
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
-            "-m",
-            "bot",
+            *(heap.command() if heap else ["-m", "bot"]),
             "--config",
             str(config),
             "run",
@@ -348,6 +435,9 @@ async def soak(args: argparse.Namespace, workdir: Path) -> tuple[list[list[str]]
                 samples.append(
                     Sample(k * args.sample, bot.rss_mib(), bot.cpu_seconds()[0], rss_mib())
                 )
+                if heap is not None and k * args.sample in (0, 30 * args.minutes):
+                    name = "start" if k == 0 else "half time"
+                    snapshots.append(asyncio.create_task(heap.take(bot, name)))
                 if k > 0 and k * args.sample % 60 == 0:
                     trim_fake(fake, stamper.done)
                     report_minute(int(k * args.sample // 60) - 1)
@@ -362,6 +452,9 @@ async def soak(args: argparse.Namespace, workdir: Path) -> tuple[list[list[str]]
         await bot.settle()
         await asyncio.sleep(1.0)  # let the stamp book's writer flush its last batch
         end_rss = bot.rss_mib()
+        if heap is not None:
+            await asyncio.gather(*snapshots)
+            await heap.take(bot, "end")
     finally:
         code = await bot.stop() if bot is not None else 0
         await fake.close()
@@ -425,7 +518,9 @@ async def soak(args: argparse.Namespace, workdir: Path) -> tuple[list[list[str]]
         f"Bot exit code after SIGTERM: {code}; errors logged: {len(bot.errors) if bot else 0}. "
         + ("PASS" if not problems else "FAIL: " + "; ".join(problems)),
     ]
-    return rows, summary, not problems
+    if heap is not None:
+        heap.load()
+    return rows, summary, not problems, heap.report() if heap is not None else []
 
 
 def minute_row(m: int, minute: Minute, samples: list[Sample]) -> list[str]:
@@ -463,6 +558,9 @@ def main() -> int:
     parser.add_argument("--sample", type=float, default=DEFAULTS["sample"], help="RSS every s")
     parser.add_argument("--timeout", type=float, default=10.0, help="s before a reply is missing")
     parser.add_argument("--start-timeout", type=float, default=120.0)
+    parser.add_argument(
+        "--heap", action="store_true", help="trace the bot's heap and diff start, half, end"
+    )
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     if args.minutes != int(args.minutes) or args.minutes < 1:
@@ -476,11 +574,13 @@ def main() -> int:
         )
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="stampy-soak-") as tmp:
-        rows, summary, ok = asyncio.run(soak(args, Path(tmp)))
+        rows, summary, ok, heap = asyncio.run(soak(args, Path(tmp)))
     command = "python bench/soak.py"
     for key, default in DEFAULTS.items():
         if getattr(args, key) != default:
             command += f" --{key} {getattr(args, key):g}"
+    if args.heap:
+        command += " --heap"
     header = [
         "minute",
         "questions sent",
@@ -495,7 +595,8 @@ def main() -> int:
     ]
     body = "\n".join(
         [
-            "## Soak (bot process through the fake Discord, steady load)",
+            "## Soak (bot process through the fake Discord, steady load)"
+            + (", heap traced" if args.heap else ""),
             "",
             f"Machine: {machine()}",
             f"Command: `{command}` ({time.perf_counter() - started:.0f} s)",
@@ -504,6 +605,7 @@ def main() -> int:
             "",
             *[f"- {line}" for line in summary],
             "",
+            *(heap + [""] if heap else []),
             f"`python -m bot run` in its own process against `tests/fakediscord.py` served by "
             f"the benchmark process on 127.0.0.1, shipped knowledge base, default cooldowns "
             f'and stamp settings. Open loop: {args.rate:g} questions/s ("stampy, <question>" '
@@ -519,7 +621,7 @@ def main() -> int:
     )
     print(body)
     if not args.no_write:
-        write_section("soak", body)
+        write_section("soak_heap" if args.heap else "soak", body)
     return 0 if ok else 1
 
 

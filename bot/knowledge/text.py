@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import re
+import sys
 import unicodedata
 
 # A possessive or contracted "'s" is dropped ("OpenAI's" -> "openai", "what's" -> "what") and
@@ -13,15 +15,27 @@ _APOSTROPHES = re.compile(r"(?<=\w)['\u2019\u02bc`](?=\w)")
 _NON_WORD = re.compile(r"[\W_]+")
 
 
+@functools.cache
+def _format_characters() -> dict[int, None]:
+    """A ``str.translate`` table deleting every format character (Unicode category Cf).
+
+    Built on first use (about 0.1 s): deleting them this way is many times faster than testing
+    the category of every character of every text.
+    """
+    return {
+        code: None for code in range(sys.maxunicode + 1) if unicodedata.category(chr(code)) == "Cf"
+    }
+
+
 def normalize(text: str) -> str:
     """Return ``text`` case-folded, NFKC-normalised, without punctuation or invisible marks.
 
     Words are separated by single spaces. Non-Latin letters and digits are kept.
     """
-    text = unicodedata.normalize("NFKC", text)
-    # Format characters (zero-width joiners, RTL marks, soft hyphens) are invisible to a reader
-    # and must not split or change a word.
-    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
+    if not text.isascii():  # ASCII is its own NFKC form and has no format characters
+        # Format characters (zero-width joiners, RTL marks, soft hyphens) are invisible to a
+        # reader and must not split or change a word.
+        text = unicodedata.normalize("NFKC", text).translate(_format_characters())
     text = _APOSTROPHES.sub("", _POSSESSIVE.sub("", text.casefold()))
     return _NON_WORD.sub(" ", text).strip()
 

@@ -1,4 +1,5 @@
-"""Command line: ``stampy [run | console | ask | check | eval | stamps | export | import]``."""
+"""Command line: ``stampy [run | console | ask | check | eval | stamps | export | import |
+migrate-db]``."""
 
 from __future__ import annotations
 
@@ -49,6 +50,15 @@ def _parser() -> argparse.ArgumentParser:
     stamps = commands.add_parser("stamps", help="stamp scores and leaderboard from the database")
     stamps.add_argument("--top", type=int, default=10, metavar="N", help="leaderboard rows")
     stamps.add_argument("--user", type=int, metavar="ID", help="one user's score and stamps")
+    migrate = commands.add_parser(
+        "migrate-db", help="copy the database to another one (SQLite to PostgreSQL), verified"
+    )
+    migrate.add_argument(
+        "--from", dest="source", required=True, metavar="DB", help="sqlite:///PATH"
+    )
+    migrate.add_argument(
+        "--to", dest="target", required=True, metavar="DB", help="postgresql://..."
+    )
     return parser
 
 
@@ -75,6 +85,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bot.stamps_cli import stamps_command
 
         return stamps_command(settings, sys.stdout, sys.stderr, top=args.top, user=args.user)
+    if command == "migrate-db":
+        from bot.transfer_cli import migrate_db
+
+        return migrate_db(args.source, args.target, sys.stdout, sys.stderr)
     if command == "run":
         return _run(settings)
     service = _service(settings)

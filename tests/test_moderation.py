@@ -16,7 +16,7 @@ from bot.knowledge.base import KnowledgeBase
 from bot.knowledge.loader import load_directory
 from bot.knowledge.matcher import Decision, Matcher
 from bot.knowledge.model import Question
-from bot.moderation import (
+from bot.curation import (
     Curator,
     Moderator,
     Refused,
@@ -445,7 +445,7 @@ async def test_answering_merging_and_dismissing_unanswered_questions(curator: Cu
 
     await curator.dismiss_unanswered(MOD, third.id)
     assert (await queue.get(third.id)).status == "dismissed"
-    assert await curator.unanswered_count() == 0
+    assert await curator.unanswered.count() == 0
 
 
 async def test_a_merge_that_would_duplicate_a_phrasing_is_refused(curator: Curator):

@@ -28,7 +28,7 @@ from bot.knowledge.loader import load_directory, parse_text, validate_question
 from bot.knowledge.matcher import Decision, Matcher
 from bot.knowledge.model import Answer, Question
 from bot.knowledge.text import normalize, tokenize
-from bot.moderation import Curator, Moderator, Refused, clean_text, split_lines, split_tags
+from bot.curation import Curator, Moderator, Refused, clean_text, split_lines, split_tags
 from bot.store import Store
 
 ANSWERS_DIR = Path(__file__).resolve().parents[1] / "answers"

@@ -16,7 +16,7 @@ from bot.knowledge.loader import load_directory, parse_text, validate_question
 from bot.knowledge.matcher import Matcher
 from bot.knowledge.model import Answer, Question
 from bot.knowledge.writer import dump_file
-from bot.moderation import Curator, Moderator, Refused
+from bot.curation import Curator, Moderator, Refused
 from bot.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -27,7 +27,7 @@ from bot.discord.render import (
 )
 from bot.knowledge.loader import MAX_ANSWER_LENGTH, MAX_PHRASING_LENGTH
 from bot.knowledge.model import Answer, Question
-from bot.moderation import Change, HistoryEntry, KnowledgeDiff, ReloadReport
+from bot.curation import Change, HistoryEntry, KnowledgeDiff, ReloadReport
 from bot.store import ProposedPhrasing, UnansweredQuestion
 
 if TYPE_CHECKING:

@@ -24,6 +24,7 @@ from typing import Any
 import discord
 import pytest
 
+from bot.curation import Curator, Moderator, Refused, split_lines, split_tags
 from bot.discord import render, views
 from bot.discord.addressing import address
 from bot.discord.moderation import refusal
@@ -33,7 +34,6 @@ from bot.knowledge.base import KnowledgeBase
 from bot.knowledge.loader import MAX_FILE_BYTES, load_directory, load_file, parse_text
 from bot.knowledge.matcher import Decision, Matcher
 from bot.knowledge.model import Answer, Question
-from bot.curation import Curator, Moderator, Refused, split_lines, split_tags
 from bot.service import Service
 from bot.store import Store, UnansweredQuestions
 

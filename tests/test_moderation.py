@@ -12,10 +12,6 @@ from typing import Any
 
 import pytest
 
-from bot.knowledge.base import KnowledgeBase
-from bot.knowledge.loader import load_directory
-from bot.knowledge.matcher import Decision, Matcher
-from bot.knowledge.model import Question
 from bot.curation import (
     Curator,
     Moderator,
@@ -24,6 +20,10 @@ from bot.curation import (
     split_lines,
     split_tags,
 )
+from bot.knowledge.base import KnowledgeBase
+from bot.knowledge.loader import load_directory
+from bot.knowledge.matcher import Decision, Matcher
+from bot.knowledge.model import Question
 from bot.service import Service
 from bot.store import ProposedPhrasings, Store, StoreError, UnansweredQuestions
 from bot.store.versions import QuestionVersions

@@ -27,10 +27,10 @@ import pytest
 
 from bot.cli import main
 from bot.config import StampSettings
+from bot.curation import Curator, Moderator, Refused
 from bot.knowledge.base import KnowledgeBase
 from bot.knowledge.loader import load_directory
 from bot.knowledge.matcher import Decision, Matcher
-from bot.curation import Curator, Moderator, Refused
 from bot.service import Service
 from bot.stamps import StampBook, StampBookClosed, StampOp
 from bot.store import MIGRATIONS, NewerDatabaseError, Store, StoreError, UnansweredQuestions

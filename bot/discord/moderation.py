@@ -29,6 +29,14 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.config import DiscordSettings
+from bot.curation import (
+    Curator,
+    Moderator,
+    Refused,
+    author_mention,
+    split_lines,
+    split_tags,
+)
 from bot.discord.moderation_views import (
     CHOICES,
     MODERATION_ITEMS,
@@ -50,14 +58,6 @@ from bot.discord.moderation_views import (
 )
 from bot.discord.render import TEXT, shorten
 from bot.knowledge.model import Question
-from bot.curation import (
-    Curator,
-    Moderator,
-    Refused,
-    author_mention,
-    split_lines,
-    split_tags,
-)
 from bot.store import ProposedPhrasing, UnansweredQuestion
 
 if TYPE_CHECKING:

@@ -84,12 +84,15 @@ def setting(
     nonempty: bool = False,
     item_ge: float | None = None,
     nonempty_items: bool = False,
+    path: bool = False,
 ) -> Any:
     """A dataclass field with limits that are checked when its section is constructed.
 
     ``ge``/``le`` bound a number (inclusive); ``nonempty`` requires a non-blank string;
     ``item_ge`` bounds every number in an array; ``nonempty_items`` requires every string
     in an array to be non-blank. Arrays are tuples, so ``default`` is used as is.
+    ``path`` marks a file or directory: a relative one written in a config file is taken
+    relative to that file's folder (the defaults stay relative to the working directory).
     """
     limits = {
         "ge": ge,
@@ -98,7 +101,7 @@ def setting(
         "item_ge": item_ge,
         "nonempty_items": nonempty_items,
     }
-    return field(default=default, metadata={"limits": limits})
+    return field(default=default, metadata={"limits": limits, "path": path})
 
 
 def _fmt(value: object) -> str:
@@ -176,8 +179,9 @@ def _check_limits(key: str, value: object, limits: Mapping[str, Any]) -> None:
 class KnowledgeSettings(SettingsSection):
     """Where the knowledge base is read from (``[knowledge]``)."""
 
-    #: Directory of YAML knowledge-base files; relative paths resolve against the cwd.
-    answers_dir: str = setting("answers", nonempty=True)
+    #: Directory of YAML knowledge-base files; relative to the config file's folder when
+    #: set in one, else to the working directory.
+    answers_dir: str = setting("answers", nonempty=True, path=True)
 
 
 @dataclass(frozen=True)
@@ -210,8 +214,9 @@ class DatabaseSettings(SettingsSection):
     """The database of usage data and edits (``[database]``): a SQLite file, or a
     PostgreSQL server that several processes share."""
 
-    #: Path of the SQLite database file (used when ``url`` is empty).
-    path: str = setting("stampy.db", nonempty=True)
+    #: Path of the SQLite database file (used when ``url`` is empty); relative to the config
+    #: file's folder when set in one, else to the working directory.
+    path: str = setting("stampy.db", nonempty=True, path=True)
     #: A PostgreSQL database (``postgresql://user:password@host:port/dbname``) shared by
     #: every process; empty: the SQLite file at ``path``.
     url: str = setting("")
@@ -472,6 +477,11 @@ def _parse_section(
     values = {
         key: _coerce(value, hints[key], f"{section}.{key}", name) for key, value in table.items()
     }
+    folder = os.path.dirname(name)
+    for key, value in values.items():
+        if fields[key].metadata.get("path") and isinstance(value, str) and value.strip():
+            # Written in this file, so relative to it: the same wherever stampy is run from.
+            values[key] = os.path.join(folder, os.path.expanduser(value))
     try:
         return cls(**values)
     except InvalidSettingError as exc:

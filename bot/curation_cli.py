@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.config import Settings
+from bot.curation import Curator, ImportReport, Refused
 from bot.knowledge.base import KnowledgeBase
 from bot.knowledge.loader import load_directory
 from bot.knowledge.matcher import Matcher
-from bot.moderation import Curator, ImportReport, Refused
 from bot.store import Store, StoreError
 from bot.store.db import MEMORY
 
@@ -73,9 +73,12 @@ def run_export(
 
     try:
         written = asyncio.run(export())
-    except (Refused, StoreError, OSError) as error:
+    except Refused as error:
         print(f"stampy: cannot export: {error}", file=err)
         return 1
+    except (StoreError, OSError) as error:  # the database or DIR cannot be used: as 'stamps'
+        print(f"stampy: cannot export: {error}", file=err)
+        return 2
     for path in written:
         print(path, file=out)
     print(f"wrote {len(written)} file(s) to {directory}", file=out)
@@ -103,9 +106,9 @@ def run_import(
 
     try:
         report = asyncio.run(load())
-    except (StoreError, OSError) as error:
+    except (StoreError, OSError) as error:  # the database cannot be used: as 'stamps'
         print(f"stampy: cannot import: {error}", file=err)
-        return 1
+        return 2
     for error in report.errors:
         print(error, file=out)
     if report.errors:

@@ -108,6 +108,12 @@ async def book(db_path: str) -> AsyncIterator[StampBook]:
         await store.close()
 
 
+def config_for(database: str) -> str:
+    """A config file's text pointing at ``database`` (either backend)."""
+    key = "url" if database.startswith("postgresql://") else "path"
+    return f'[database]\n{key} = "{database}"\n'
+
+
 async def rows(path: str) -> list[tuple]:
     """The stamps as another connection sees them (i.e. committed)."""
     return await independent_rows(
@@ -567,8 +573,7 @@ async def test_stampy_stamps_prints_the_leaderboard_and_a_user(
     await book.close()
     await store.close()
     config = tmp_path / "c.toml"
-    key = "url" if db_path.startswith("postgresql://") else "path"
-    config.write_text(f'[database]\n{key} = "{db_path}"\n', encoding="utf-8")
+    config.write_text(config_for(db_path), encoding="utf-8")
 
     code = await asyncio.to_thread(main, ["--config", str(config), "stamps", "--top", "5"])
     out = capsys.readouterr().out
@@ -605,3 +610,19 @@ async def test_stampy_stamps_leaves_an_older_database_alone(
     missing.write_text(f'[database]\npath = "{tmp_path / "absent.db"}"\n', encoding="utf-8")
     assert await asyncio.to_thread(main, ["--config", str(missing), "stamps"]) == 2
     assert not (tmp_path / "absent.db").exists()
+
+
+async def test_stampy_stamps_of_an_unknown_user_says_so(
+    db_path: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    store, book = await open_book(db_path)
+    await track(book)
+    await book.apply_many([add(2001, DAVE, author=BOB)])
+    await book.close()
+    await store.close()
+    config = tmp_path / "c.toml"
+    config.write_text(config_for(db_path), encoding="utf-8")
+    code = await asyncio.to_thread(main, ["--config", str(config), "stamps", "--user", "12345"])
+    out, err = capsys.readouterr()
+    assert (code, out) == (1, "")
+    assert "user 12345 has given and received no stamps" in err and "worth" not in err

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from bot.config import ConfigError, Settings, load_settings
 from bot.console import Console, render_reply, reply_to_json
+from bot.knowledge.abstain import ModelError, load_model
 from bot.knowledge.base import KnowledgeBase
 from bot.knowledge.loader import load_directory
 from bot.knowledge.matcher import Matcher
@@ -38,6 +39,46 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("kb", help="benchmark knowledge base (YAML with 'entries')")
     evaluate.add_argument("queries", help="labelled queries (JSON lines)")
     evaluate.add_argument("--predictions", metavar="OUT", help="write one JSON line per query")
+    evaluate.add_argument(
+        "--folds",
+        type=int,
+        metavar="N",
+        help="fit the abstention model on N-1 folds of the queries and score the one left out",
+    )
+    evaluate.add_argument(
+        "--model", metavar="FILE", help="decide with this model file (from stampy calibrate)"
+    )
+    calibrate = commands.add_parser(
+        "calibrate", help="fit the model that decides when to answer, from labelled questions"
+    )
+    calibrate.add_argument(
+        "--labelled",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="questions with expected ids (the eval format); may be repeated",
+    )
+    calibrate.add_argument(
+        "--feedback",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help='JSON lines {"query": ..., "question": ID, "right": true|false}; may be repeated',
+    )
+    calibrate.add_argument(
+        "--database",
+        action="store_true",
+        help="also learn from the database: did-you-mean picks and merged questions",
+    )
+    calibrate.add_argument(
+        "--benchmark",
+        nargs=2,
+        metavar=("KB", "QUERIES"),
+        help="fit one model per track of a FAQ benchmark instead",
+    )
+    calibrate.add_argument(
+        "--out", metavar="FILE", help="where to write the model (default: beside the answers)"
+    )
     export = commands.add_parser(
         "export", help="write the knowledge base (files plus Discord edits) as YAML files"
     )
@@ -66,7 +107,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command == "check":
         return _check(args.directory or settings.knowledge.answers_dir)
     if command == "eval":
-        return _eval(settings, args.kb, args.queries, args.predictions)
+        return _eval(settings, args)
+    if command == "calibrate":
+        from bot.calibration import run_calibrate
+
+        return run_calibrate(
+            settings,
+            labelled=args.labelled,
+            feedback=args.feedback,
+            database=args.database,
+            benchmark=tuple(args.benchmark) if args.benchmark else None,
+            out_path=args.out,
+            out=sys.stdout,
+            err=sys.stderr,
+        )
     if command in ("export", "import"):
         from bot.curation_cli import run_export, run_import
 
@@ -92,7 +146,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _service(settings: Settings) -> Service:
-    service, result = build_service(settings)
+    try:
+        service, result = build_service(settings)
+    except ModelError as error:
+        print(f"stampy: {error}", file=sys.stderr)
+        raise SystemExit(2) from error
     for error in result.errors:
         print(f"stampy: warning: {error}", file=sys.stderr)
     if result.rejected_files:
@@ -117,29 +175,52 @@ def _check(directory: str) -> int:
     return 0
 
 
-def _eval(settings: Settings, kb: str, queries: str, predictions_path: str | None) -> int:
+def _eval(settings: Settings, args: argparse.Namespace) -> int:
     from bot.evaluation import (
+        Benchmark,
         BenchmarkError,
+        bootstrap,
         format_table,
         load_benchmark_kb,
+        load_models,
         load_queries,
-        run_benchmark,
         score,
     )
 
+    if args.folds is not None and args.model:
+        print("stampy: --folds fits its own models; leave out --model", file=sys.stderr)
+        return 2
     try:
-        tracks = load_benchmark_kb(kb)
-        labelled = load_queries(queries)
-        predictions = run_benchmark(tracks, labelled, lambda: Matcher(settings.matching))
-    except BenchmarkError as error:
+        model = load_models(args.model) if args.model else None
+        if model is None:
+            default = load_model(settings.matching.model, settings.knowledge.answers_dir)
+        else:
+            default = None if isinstance(model, dict) else model
+        bench = Benchmark(
+            load_benchmark_kb(args.kb),
+            load_queries(args.queries),
+            lambda: Matcher(settings.matching, model=default),
+        )
+        if args.folds is not None:
+            predictions = bench.cross_validate(args.folds)
+        else:
+            models = model if isinstance(model, dict) else None
+            if models is not None and (missing := set(bench.tracks) - set(models)):
+                raise BenchmarkError(
+                    f"{args.model}: no model for track(s) {', '.join(sorted(missing))}"
+                )
+            predictions = bench.predict(models)
+    except (BenchmarkError, ModelError) as error:
         print(f"stampy: {error}", file=sys.stderr)
         return 2
-    if predictions_path:
-        out = Path(predictions_path)
+    if args.predictions:
+        out = Path(args.predictions)
         with out.open("w", encoding="utf-8") as handle:
             for prediction in predictions:
                 handle.write(json.dumps(prediction.to_json(), ensure_ascii=False) + "\n")
-    print(format_table(score(predictions)))
+    print(format_table(score(predictions), bootstrap(predictions)))
+    if args.folds is not None:
+        print(f"(out of fold: each fold decided by a model fitted on the other {args.folds - 1})")
     return 0
 
 

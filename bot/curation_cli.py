@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.config import Settings
+from bot.curation import Curator, ImportReport, Refused
 from bot.knowledge.base import KnowledgeBase
 from bot.knowledge.loader import load_directory
 from bot.knowledge.matcher import Matcher
-from bot.moderation import Curator, ImportReport, Refused
 from bot.store import Store, StoreError
 from bot.store.db import MEMORY
 

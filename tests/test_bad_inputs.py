@@ -24,6 +24,7 @@ from typing import Any
 import discord
 import pytest
 
+from bot.curation import Curator, Moderator, Refused, split_lines, split_tags
 from bot.discord import render, views
 from bot.discord.addressing import address
 from bot.discord.moderation import refusal
@@ -34,7 +35,6 @@ from bot.knowledge.base import KnowledgeBase
 from bot.knowledge.loader import MAX_FILE_BYTES, load_directory, load_file, parse_text
 from bot.knowledge.matcher import Decision, Matcher
 from bot.knowledge.model import Answer, Question
-from bot.moderation import Curator, Moderator, Refused, split_lines, split_tags
 from bot.service import Service
 from bot.store import Store, UnansweredQuestions
 
@@ -380,7 +380,7 @@ CHANGED: list[tuple[str, Action, str, Callable[[Question], bool] | None]] = [
      "there is no question with the id or wording", None),
     ("unknown-answer-id", lambda c: c.set_canonical(MOD, "what-is-agi", "nope", True),
      "has no answer 'nope'", None),
-    ("unknown-unanswered-item", lambda c: c.unanswered_item(2**53), "no unanswered question",
+    ("unknown-unanswered-item", lambda c: c.unanswered.open_item(2**53), "no unanswered question",
      None),
     ("negative-proposal-id", lambda c: c.approve_proposal(MOD, -1), "no proposed phrasing #-1",
      None),

@@ -27,10 +27,10 @@ import pytest
 
 from bot.cli import main
 from bot.config import StampSettings
+from bot.curation import Curator, Moderator, Refused
 from bot.knowledge.base import KnowledgeBase
 from bot.knowledge.loader import load_directory
 from bot.knowledge.matcher import Decision, Matcher
-from bot.moderation import Curator, Moderator, Refused
 from bot.service import Service
 from bot.stamps import StampBook, StampBookClosed, StampOp
 from bot.store import MIGRATIONS, NewerDatabaseError, Store, StoreError, UnansweredQuestions
@@ -462,7 +462,7 @@ async def test_a_change_that_cannot_be_stored_is_refused_politely(
     assert answers_to(curator, "what is a paperclip maximiser") is None
     await fault(store, False)
     assert await versions(store) == 1 and filled >= 0
-    assert (await curator.unanswered_item(unanswered.id)).status == "open"
+    assert (await curator.unanswered.open_item(unanswered.id)).status == "open"
 
 
 # --------------------------------------------------------------------------- asking

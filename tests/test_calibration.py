@@ -16,13 +16,13 @@ import pytest
 
 from bot.calibration import Example, labelled_rows, read_feedback, read_store
 from bot.cli import main
+from bot.curation import Curator, Moderator
 from bot.evaluation import Benchmark, Prediction, load_benchmark_kb, load_queries, score
 from bot.knowledge.abstain import AbstentionModel, ModelError, default_model, fit
 from bot.knowledge.base import KnowledgeBase
 from bot.knowledge.loader import load_directory
 from bot.knowledge.matcher import Decision, Matcher, MatchResult
 from bot.knowledge.model import Question
-from bot.moderation import Curator, Moderator
 from bot.store import ProposedPhrasings, Store, UnansweredQuestions
 
 ROOT = Path(__file__).resolve().parent.parent

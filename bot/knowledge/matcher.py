@@ -36,9 +36,11 @@ from bot.config import MatchSettings
 from bot.knowledge.abstain import AbstentionModel, default_model
 from bot.knowledge.text import normalize
 
-# Words that carry little meaning in a question. They still count, at a fraction of their
-# weight, so that "what is X" and "why is X" are not identical, but a match on them alone
-# is never a match. (A tiny knowledge base cannot learn this from document frequencies.)
+# Words that carry little meaning in a question, and the frame of a request ("tell me about",
+# "I want to know"). They still count, at a fraction of their weight, so that "what is X" and
+# "why is X" are not identical, but a match on them alone is never a match. (A tiny knowledge
+# base cannot learn this from document frequencies: there a frame word it has never seen
+# would weigh as much as the rarest topic word.)
 STOPWORDS = frozenset(
     """a about above after again all also am an and any are as at be because been before being
     between both but by can could did do does doing don down during each few for from further
@@ -47,7 +49,9 @@ STOPWORDS = frozenset(
     should so some such than that the their theirs them then there these they this those
     through to too under until up very was we were what when where which while who whom why
     will with would you your yours ive im id youre dont doesnt isnt cant wont whats hows
-    please thanks thank hi hello hey anyone someone something get got""".split()
+    please thanks thank hi hello hey anyone someone something get got
+    tell explain describe know wonder wondering curious want need like info information
+    question""".split()
 )
 
 

@@ -118,26 +118,26 @@ async def read_store(store: Store) -> list[Example]:
     """What the bot learned on Discord: "did you mean" picks and merged questions."""
     examples = []
     async with store.read() as conn:
-        async with conn.execute(
-            "SELECT id, question_id, text FROM proposed_phrasings WHERE status != 'rejected'"
-        ) as cursor:
-            for proposal_id, question_id, text in await cursor.fetchall():
-                examples.append(Example(text, (question_id,), source=f"pick #{proposal_id}"))
-        async with conn.execute(
+        picks = await conn.execute_fetchall(
+            "SELECT id, question_id, text FROM proposed_phrasings WHERE status <> 'rejected'"
+        )
+        for proposal_id, question_id, text in picks:
+            examples.append(Example(text, (question_id,), source=f"pick #{proposal_id}"))
+        merges = await conn.execute_fetchall(
             "SELECT question_id, action FROM question_versions "
             "WHERE action LIKE 'merged unanswered question #%'"
-        ) as cursor:
-            merges = await cursor.fetchall()
+        )
         for question_id, action in merges:
             found = _MERGED.match(action)
             if found is None:
                 continue
-            async with conn.execute(
-                "SELECT text FROM unanswered WHERE id = ?", (int(found.group(1)),)
-            ) as cursor:
-                row = await cursor.fetchone()
-            if row is not None:
-                examples.append(Example(row[0], (question_id,), source=f"merge: {action[:40]}"))
+            rows = list(
+                await conn.execute_fetchall(
+                    "SELECT text FROM unanswered WHERE id = ?", (int(found.group(1)),)
+                )
+            )
+            if rows:
+                examples.append(Example(rows[0][0], (question_id,), source=f"merge: {action[:40]}"))
     return examples
 
 
@@ -253,7 +253,7 @@ def run_calibrate(
         for path in feedback:
             examples += read_feedback(path)
         if database:
-            examples += _read_database(settings.database.path)
+            examples += _read_database(settings)
         service, _ = build_service(settings)
         model = fit_knowledge_base(service.knowledge, examples)
     except (CalibrationError, StoreError) as error:
@@ -274,12 +274,13 @@ def run_calibrate(
     return 0
 
 
-def _read_database(path: str) -> list[Example]:
-    if not os.path.exists(path):
-        raise CalibrationError(f"no database at {path}")
+def _read_database(settings) -> list[Example]:
+    database = settings.database
+    if not database.url and not os.path.exists(database.path):
+        raise CalibrationError(f"no database at {database.path}")
 
     async def read() -> list[Example]:
-        store = await Store.open(path)
+        store = await Store.open(database.location)
         try:
             return await read_store(store)
         finally:

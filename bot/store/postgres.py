@@ -56,8 +56,16 @@ CONNECT_TIMEOUT = 10.0
 #: A quoted string (skipped) or a ``?`` parameter.
 _TOKENS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|\?")
 
-#: What a connection failure is, in errors asyncpg raises (other than PostgresError).
-_LOST = (asyncpg.InterfaceError, ConnectionError, TimeoutError, socket.gaierror)
+#: What a connection failure is, in errors asyncpg raises (other than PostgresError); a
+#: connection the server dropped mid-operation can also leave asyncpg's protocol in a state it
+#: reports as an InternalClientError.
+_LOST = (
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+    ConnectionError,
+    TimeoutError,
+    socket.gaierror,
+)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -294,7 +302,12 @@ class PostgresStore(Store):
                 if lock is not None:
                     await conn.lock(lock)
                 yield conn
-        except (asyncpg.PostgresError, *_LOST) as exc:
+        except _LOST as exc:
+            raw.terminate()  # not to be handed out again: the pool opens a new one
+            raise self._fault_of(exc) from exc
+        except asyncpg.PostgresError as exc:
+            if str(getattr(exc, "sqlstate", "")).startswith(("08", "57P")):
+                raw.terminate()
             raise self._fault_of(exc) from exc
         finally:
             del self._held[task]

@@ -57,8 +57,9 @@ def run_export(
     if not _check_answers(settings, err):
         return 1
 
-    database = settings.database.path
-    if not os.path.exists(database):  # nothing stored: the files alone (creating no file)
+    database = settings.database.location
+    if not settings.database.shared and not os.path.exists(database):
+        # nothing stored: the files alone (creating no file)
         print(f"stampy: no database at {database}; exporting the answers files", file=err)
         database = MEMORY
 
@@ -96,7 +97,7 @@ def run_import(
         return 1
 
     async def load() -> ImportReport:
-        store = await Store.open(settings.database.path)
+        store = await Store.open(settings.database.location)
         try:
             curator = await _curator(settings, store)
             return await curator.import_directory(directory)
@@ -124,11 +125,11 @@ def run_import(
 def apply_stored_changes(settings: Settings, knowledge: KnowledgeBase) -> None:
     """Apply the changes stored in the database (if there is one) to ``knowledge``, so that
     the console answers as the bot does. Quietly does nothing without a database."""
-    if not os.path.exists(settings.database.path):
+    if not settings.database.shared and not os.path.exists(settings.database.path):
         return
 
     async def apply() -> None:
-        store = await Store.open(settings.database.path)
+        store = await Store.open(settings.database.location)
         try:
             await Curator(knowledge, store, settings.knowledge.answers_dir).start()
         finally:

@@ -111,7 +111,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     stamps.add_argument("--user", type=_positive, metavar="ID", help="one user's score and stamps")
     migrate = command("migrate-db", "copy the database into an empty one (e.g. to PostgreSQL)")
-    migrate.add_argument("--from", dest="source", required=True, metavar="DB", help="sqlite:///PATH")
+    migrate.add_argument(
+        "--from", dest="source", required=True, metavar="DB", help="sqlite:///PATH"
+    )
     migrate.add_argument(
         "--to", dest="target", required=True, metavar="DB", help="postgresql://... (empty)"
     )

@@ -21,7 +21,7 @@ import time
 import numpy as np
 from _common import machine, median, table, write_section
 
-from bot.reputation import compute_reputation, dense_reputation
+from bot.stamps.reputation import compute_reputation, dense_reputation
 
 VOTES_PER_PERSON = 10
 ROOTS = 5

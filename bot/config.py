@@ -29,6 +29,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.store.db import redact_url
+
 __all__ = [
     "ConfigError",
     "DatabaseSettings",
@@ -82,12 +84,15 @@ def setting(
     nonempty: bool = False,
     item_ge: float | None = None,
     nonempty_items: bool = False,
+    path: bool = False,
 ) -> Any:
     """A dataclass field with limits that are checked when its section is constructed.
 
     ``ge``/``le`` bound a number (inclusive); ``nonempty`` requires a non-blank string;
     ``item_ge`` bounds every number in an array; ``nonempty_items`` requires every string
     in an array to be non-blank. Arrays are tuples, so ``default`` is used as is.
+    ``path`` marks a file or directory: a relative one written in a config file is taken
+    relative to that file's folder (the defaults stay relative to the working directory).
     """
     limits = {
         "ge": ge,
@@ -96,7 +101,7 @@ def setting(
         "item_ge": item_ge,
         "nonempty_items": nonempty_items,
     }
-    return field(default=default, metadata={"limits": limits})
+    return field(default=default, metadata={"limits": limits, "path": path})
 
 
 def _fmt(value: object) -> str:
@@ -174,41 +179,66 @@ def _check_limits(key: str, value: object, limits: Mapping[str, Any]) -> None:
 class KnowledgeSettings(SettingsSection):
     """Where the knowledge base is read from (``[knowledge]``)."""
 
-    #: Directory of YAML knowledge-base files; relative paths resolve against the cwd.
-    answers_dir: str = setting("answers", nonempty=True)
+    #: Directory of YAML knowledge-base files; relative to the config file's folder when
+    #: set in one, else to the working directory.
+    answers_dir: str = setting("answers", nonempty=True, path=True)
 
 
 @dataclass(frozen=True)
 class MatchSettings(SettingsSection):
-    """How closely a message must match a stored question (``[matching]``)."""
+    """When a message is answered (``[matching]``).
 
-    #: Score at/above which the bot answers (if ``min_margin`` also holds).
-    answer_threshold: float = setting(0.42, ge=0.0, le=1.0)
-    #: Score at/above which it offers "did you mean" choices.
+    A fitted model (see :mod:`bot.knowledge.abstain`) gives the probability that the best
+    stored question is the one asked; the bot answers when it reaches ``confidence``.
+    """
+
+    #: Probability (0-1) that the best question is right at/above which the bot answers.
+    #: 0.5 maximises right answers minus wrong ones; higher answers less and more surely.
+    confidence: float = setting(0.5, ge=0.0, le=1.0)
+    #: Share (0-1) of messages that the knowledge base can answer, if known; 0 keeps the
+    #: share the model was fitted on. Lower makes the bot quieter.
+    answerable_share: float = setting(0.0, ge=0.0, le=0.99)
+    #: The model file (JSON from ``stampy calibrate``); empty: ``matching-model.json`` in
+    #: the answers directory if there is one, else the model shipped with Stampy.
+    model: str = setting("")
+    #: Score at/above which it offers "did you mean" choices when it does not answer.
     suggest_threshold: float = setting(0.3, ge=0.0, le=1.0)
-    #: The best score must beat the best *other* question by this much to answer.
-    min_margin: float = setting(0.08, ge=0.0, le=1.0)
-    #: Share of the matched stored phrasing's words the message must contain to answer.
-    min_phrasing_coverage: float = setting(0.3, ge=0.0, le=1.0)
     #: How many "did you mean" choices to offer (Discord shows up to 3 buttons).
     max_suggestions: int = setting(3, ge=1, le=3)
-
-    def check(self) -> None:
-        """``suggest_threshold`` must not exceed ``answer_threshold``."""
-        if self.suggest_threshold > self.answer_threshold:
-            raise InvalidSettingError(
-                "suggest_threshold",
-                f"({_fmt(self.suggest_threshold)}) must not be greater than "
-                f"'{{prefix}}answer_threshold' ({_fmt(self.answer_threshold)})",
-            )
 
 
 @dataclass(frozen=True)
 class DatabaseSettings(SettingsSection):
-    """The SQLite database of usage data and edits (``[database]``)."""
+    """The database of usage data and edits (``[database]``): a SQLite file, or a
+    PostgreSQL server that several processes share."""
 
-    #: Path of the SQLite database file.
-    path: str = setting("stampy.db", nonempty=True)
+    #: Path of the SQLite database file (used when ``url`` is empty); relative to the config
+    #: file's folder when set in one, else to the working directory.
+    path: str = setting("stampy.db", nonempty=True, path=True)
+    #: A PostgreSQL database (``postgresql://user:password@host:port/dbname``) shared by
+    #: every process; empty: the SQLite file at ``path``.
+    url: str = setting("")
+    #: Most connections one process keeps open to PostgreSQL (ignored for SQLite).
+    pool_size: int = setting(10, ge=2, le=100)
+
+    def check(self) -> None:
+        if self.url and not self.url.startswith(("postgresql://", "postgres://")):
+            raise InvalidSettingError(
+                "url",
+                "must be a PostgreSQL address starting with postgresql:// "
+                f"(got {_quote(redact_url(self.url))}); leave it out to use the "
+                "SQLite file in '{prefix}path'",
+            )
+
+    @property
+    def location(self) -> str:
+        """What :meth:`bot.store.Store.open` opens: the url if given, else the path."""
+        return self.url or self.path
+
+    @property
+    def shared(self) -> bool:
+        """Whether the database is a PostgreSQL server (shared by processes)."""
+        return bool(self.url)
 
 
 @dataclass(frozen=True)
@@ -445,6 +475,11 @@ def _parse_section(
     values = {
         key: _coerce(value, hints[key], f"{section}.{key}", name) for key, value in table.items()
     }
+    folder = os.path.dirname(name)
+    for key, value in values.items():
+        if fields[key].metadata.get("path") and isinstance(value, str) and value.strip():
+            # Written in this file, so relative to it: the same wherever stampy is run from.
+            values[key] = os.path.join(folder, os.path.expanduser(value))
     try:
         return cls(**values)
     except InvalidSettingError as exc:

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.config import Settings
+from bot.curation import Curator, ImportReport, Refused
 from bot.knowledge.base import KnowledgeBase
 from bot.knowledge.loader import load_directory
 from bot.knowledge.matcher import Matcher
-from bot.moderation import Curator, ImportReport, Refused
 from bot.store import Store, StoreError
 from bot.store.db import MEMORY
 
@@ -57,8 +57,9 @@ def run_export(
     if not _check_answers(settings, err):
         return 1
 
-    database = settings.database.path
-    if not os.path.exists(database):  # nothing stored: the files alone (creating no file)
+    database = settings.database.location
+    if not settings.database.shared and not os.path.exists(database):
+        # nothing stored: the files alone (creating no file)
         print(f"stampy: no database at {database}; exporting the answers files", file=err)
         database = MEMORY
 
@@ -72,9 +73,12 @@ def run_export(
 
     try:
         written = asyncio.run(export())
-    except (Refused, StoreError, OSError) as error:
+    except Refused as error:
         print(f"stampy: cannot export: {error}", file=err)
         return 1
+    except (StoreError, OSError) as error:  # the database or DIR cannot be used: as 'stamps'
+        print(f"stampy: cannot export: {error}", file=err)
+        return 2
     for path in written:
         print(path, file=out)
     print(f"wrote {len(written)} file(s) to {directory}", file=out)
@@ -93,7 +97,7 @@ def run_import(
         return 1
 
     async def load() -> ImportReport:
-        store = await Store.open(settings.database.path)
+        store = await Store.open(settings.database.location)
         try:
             curator = await _curator(settings, store)
             return await curator.import_directory(directory)
@@ -102,9 +106,9 @@ def run_import(
 
     try:
         report = asyncio.run(load())
-    except (StoreError, OSError) as error:
+    except (StoreError, OSError) as error:  # the database cannot be used: as 'stamps'
         print(f"stampy: cannot import: {error}", file=err)
-        return 1
+        return 2
     for error in report.errors:
         print(error, file=out)
     if report.errors:
@@ -121,11 +125,11 @@ def run_import(
 def apply_stored_changes(settings: Settings, knowledge: KnowledgeBase) -> None:
     """Apply the changes stored in the database (if there is one) to ``knowledge``, so that
     the console answers as the bot does. Quietly does nothing without a database."""
-    if not os.path.exists(settings.database.path):
+    if not settings.database.shared and not os.path.exists(settings.database.path):
         return
 
     async def apply() -> None:
-        store = await Store.open(settings.database.path)
+        store = await Store.open(settings.database.location)
         try:
             await Curator(knowledge, store, settings.knowledge.answers_dir).start()
         finally:

@@ -6,10 +6,12 @@ import logging
 from dataclasses import dataclass
 
 from bot.config import Settings
+from bot.knowledge.abstain import load_model
 from bot.knowledge.base import KnowledgeBase
 from bot.knowledge.loader import LoadResult, load_directory
 from bot.knowledge.matcher import Candidate, Decision, Matcher, MatchResult
 from bot.knowledge.model import Answer, Question
+from bot.knowledge.smalltalk import small_talk
 from bot.knowledge.text import normalize
 from bot.stamps import AnswerScores, break_ties, rank_answers
 from bot.store import (
@@ -29,6 +31,8 @@ MAX_QUERY_CHARS = 2000
 #: Seconds a record of what was asked waits for another program's database lock: recording
 #: is a side effect of answering, and must not hold up the writes queued behind it.
 RECORD_WAIT_SECONDS = 1.0
+#: "Did you mean" choices whose scores are within this of the best are ordered by stamps.
+NEAR_TIE = 0.08
 
 
 @dataclass(frozen=True)
@@ -44,7 +48,8 @@ class Reply:
     """What the bot makes of one question, for any front end to render.
 
     ``decision`` is ANSWER with ``question`` set (``answers`` may be empty when the question
-    is known but nobody has answered it yet), SUGGEST with ``suggestions``, or NONE.
+    is known but nobody has answered it yet), SUGGEST with ``suggestions``, NONE, or
+    SMALL_TALK with ``small_talk`` the friendly reply (never recorded as unanswered).
     """
 
     query: str
@@ -53,6 +58,7 @@ class Reply:
     answers: tuple[Answer, ...]
     suggestions: tuple[Suggestion, ...]
     match: MatchResult
+    small_talk: str | None = None
 
     @property
     def reason(self) -> str:
@@ -94,6 +100,12 @@ class Service:
     def ask(self, text: str, k: int = 5) -> Reply:
         """Match ``text`` and decide: answer, suggest or no match."""
         query = text.strip()[:MAX_QUERY_CHARS]
+        chat = small_talk(query)
+        if chat is not None:
+            result = MatchResult(
+                query, Decision.SMALL_TALK, (), 0.0, f"small talk ({chat.kind}), not a question"
+            )
+            return Reply(text, Decision.SMALL_TALK, None, (), (), result, chat.reply)
         result = self.knowledge.matcher.match(query, k=k)
         if result.decision is Decision.ANSWER and result.best:
             question = self.knowledge.get(result.best.question_id)
@@ -106,13 +118,13 @@ class Service:
                 for candidate in result.candidates
                 if (question := self.knowledge.get(candidate.question_id)) is not None
             ]
-            # Near-tied questions (within min_margin of the best) are offered best-stamped first.
+            # Near-tied questions (within NEAR_TIE of the best) are offered best-stamped first.
             suggestions = tuple(
                 break_ties(
                     found,
                     lambda s: s.candidate.score,
                     lambda s: self._question_stamps(s.question),
-                    self.knowledge.matcher.thresholds.min_margin,
+                    NEAR_TIE,
                 )
             )
             return Reply(text, Decision.SUGGEST, None, (), suggestions, result)
@@ -138,7 +150,7 @@ class Service:
         count goes up.
         """
         query = text.strip()[:MAX_QUERY_CHARS]
-        if self.store is None or not normalize(query):
+        if self.store is None or not normalize(query) or small_talk(query) is not None:
             return None
         try:
             return await UnansweredQuestions(self.store, wait=RECORD_WAIT_SECONDS).record(
@@ -189,5 +201,6 @@ def build_service(settings: Settings) -> tuple[Service, LoadResult]:
     still load, so one broken file never takes the bot down.
     """
     result = load_directory(settings.knowledge.answers_dir)
-    matcher = Matcher(settings.matching)
+    model = load_model(settings.matching.model, settings.knowledge.answers_dir)
+    matcher = Matcher(settings.matching, model=model)
     return Service(KnowledgeBase(matcher, result.questions)), result

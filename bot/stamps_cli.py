@@ -17,7 +17,10 @@ from typing import TextIO
 from bot.config import Settings
 from bot.stamps import StampBook
 from bot.store import MIGRATIONS, Store, StoreError
-from bot.store.db import describe_open_failure
+from bot.store.db import redact_url
+from bot.store.pg_migrations import PG_MIGRATIONS
+from bot.store.postgres import stored_version
+from bot.store.sqlite import describe_open_failure
 
 #: The first schema with stamp tables.
 STAMPS_SCHEMA = 2
@@ -28,18 +31,30 @@ def stamps_command(
 ) -> int:
     """Print the leaderboard (``top`` rows) or one user's stamps; the exit status."""
     path = settings.database.path
-    if not os.path.exists(path):
-        print(f"stampy: no database at {path} (the bot creates it when it first runs)", file=err)
-        return 2
-    # A report must not change the file: read its schema first, and open it at that schema
-    # (no migration); a database from before stamps, or not Stampy's, is left alone.
-    try:
-        uri = Path(path).resolve().as_uri() + "?mode=ro"
-        with contextlib.closing(sqlite3.connect(uri, uri=True)) as conn:
-            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-    except sqlite3.Error as error:
-        print(f"stampy: {describe_open_failure(path, error)}", file=err)
-        return 2
+    if settings.database.url:
+        path = redact_url(settings.database.url)
+        try:  # read the schema without migrating, as for a file below
+            version = asyncio.run(stored_version(settings.database.url))
+        except StoreError as error:
+            print(f"stampy: {error}", file=err)
+            return 2
+    else:
+        if not os.path.exists(path):
+            print(
+                f"stampy: no database at {path} (the bot creates it when it first runs)",
+                file=err,
+            )
+            return 2
+        # A report must not change the file: read its schema first, and open it at that
+        # schema (no migration); a database from before stamps, or not Stampy's, is left
+        # alone.
+        try:
+            uri = Path(path).resolve().as_uri() + "?mode=ro"
+            with contextlib.closing(sqlite3.connect(uri, uri=True)) as conn:
+                version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        except sqlite3.Error as error:
+            print(f"stampy: {describe_open_failure(path, error)}", file=err)
+            return 2
     if version < STAMPS_SCHEMA:
         print(
             f"stampy: {path} holds no stamps (schema {version}; stamps arrive with schema "
@@ -52,17 +67,30 @@ def stamps_command(
     except StoreError as error:
         print(f"stampy: {error}", file=err)
         return 2
+    if text is None:
+        print(
+            f"stampy: user {user} has given and received no stamps (is it their Discord user "
+            "id? 'stampy stamps' lists the leaderboard)",
+            file=err,
+        )
+        return 1
     print(text, file=out)
     return 0
 
 
-async def _report(settings: Settings, version: int, *, top: int, user: int | None) -> str:
-    async with await Store.open(settings.database.path, migrations=MIGRATIONS[:version]) as store:
+async def _report(settings: Settings, version: int, *, top: int, user: int | None) -> str | None:
+    """The report; None for a ``user`` the stamps know nothing about."""
+    steps = PG_MIGRATIONS if settings.database.url else MIGRATIONS
+    async with await Store.open(
+        settings.database.location, migrations=steps[:version], pool_size=2
+    ) as store:
         book = StampBook(store, settings.stamps)
         await book.start()
         try:
             if user is not None:
                 found = book.user(user)
+                if not (found.received_by_emoji or found.given_by_emoji or user in book.roots):
+                    return None
                 return (
                     f"{user}: worth {found.score:.2f} stamps; received {found.received}"
                     f" ({_by_emoji(found.received_by_emoji)}), gave {found.given}"

@@ -24,16 +24,17 @@ from typing import Any
 import discord
 import pytest
 
+from bot.curation import Curator, Moderator, Refused, split_lines, split_tags
 from bot.discord import render, views
 from bot.discord.addressing import address
 from bot.discord.moderation import refusal
 from bot.discord.moderation_views import change_text, question_embed
 from bot.discord.render import TEXT, units
+from bot.knowledge.abstain import load_model
 from bot.knowledge.base import KnowledgeBase
 from bot.knowledge.loader import MAX_FILE_BYTES, load_directory, load_file, parse_text
 from bot.knowledge.matcher import Decision, Matcher
 from bot.knowledge.model import Answer, Question
-from bot.moderation import Curator, Moderator, Refused, split_lines, split_tags
 from bot.service import Service
 from bot.store import Store, UnansweredQuestions
 
@@ -142,7 +143,8 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
 async def service(store: Store) -> Service:
     questions = list(load_directory(ROOT / "answers").questions)
     questions += [hostile_question(key, text) for key, text in HOSTILE_ANSWERS.items()]
-    return Service(KnowledgeBase(Matcher(), questions), store)
+    model = load_model("", ROOT / "answers")  # the shipped model, as the bot uses it
+    return Service(KnowledgeBase(Matcher(model=model), questions), store)
 
 
 # (kind, message, what the bot does: "answer:<question id>", "suggest", "no_match", "empty",
@@ -378,7 +380,7 @@ CHANGED: list[tuple[str, Action, str, Callable[[Question], bool] | None]] = [
      "there is no question with the id or wording", None),
     ("unknown-answer-id", lambda c: c.set_canonical(MOD, "what-is-agi", "nope", True),
      "has no answer 'nope'", None),
-    ("unknown-unanswered-item", lambda c: c.unanswered_item(2**53), "no unanswered question",
+    ("unknown-unanswered-item", lambda c: c.unanswered.open_item(2**53), "no unanswered question",
      None),
     ("negative-proposal-id", lambda c: c.approve_proposal(MOD, -1), "no proposed phrasing #-1",
      None),

@@ -12,11 +12,7 @@ from typing import Any
 
 import pytest
 
-from bot.knowledge.base import KnowledgeBase
-from bot.knowledge.loader import load_directory
-from bot.knowledge.matcher import Decision, Matcher
-from bot.knowledge.model import Question
-from bot.moderation import (
+from bot.curation import (
     Curator,
     Moderator,
     Refused,
@@ -24,6 +20,10 @@ from bot.moderation import (
     split_lines,
     split_tags,
 )
+from bot.knowledge.base import KnowledgeBase
+from bot.knowledge.loader import load_directory
+from bot.knowledge.matcher import Decision, Matcher
+from bot.knowledge.model import Question
 from bot.service import Service
 from bot.store import ProposedPhrasings, Store, StoreError, UnansweredQuestions
 from bot.store.versions import QuestionVersions
@@ -445,7 +445,7 @@ async def test_answering_merging_and_dismissing_unanswered_questions(curator: Cu
 
     await curator.dismiss_unanswered(MOD, third.id)
     assert (await queue.get(third.id)).status == "dismissed"
-    assert await curator.unanswered_count() == 0
+    assert await curator.unanswered.count() == 0
 
 
 async def test_a_merge_that_would_duplicate_a_phrasing_is_refused(curator: Curator):

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot.curation import Curator, Moderator, Refused, clean_text, split_lines, split_tags
 from bot.discord import render
 from bot.discord.moderation import refusal
 from bot.discord.moderation_views import (
@@ -28,7 +29,6 @@ from bot.knowledge.loader import load_directory, parse_text, validate_question
 from bot.knowledge.matcher import Decision, Matcher
 from bot.knowledge.model import Answer, Question
 from bot.knowledge.text import normalize, tokenize
-from bot.moderation import Curator, Moderator, Refused, clean_text, split_lines, split_tags
 from bot.store import Store
 
 ANSWERS_DIR = Path(__file__).resolve().parents[1] / "answers"

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.reputation import _index_votes, _solve, compute_reputation, dense_reputation
+from bot.stamps.reputation import _index_votes, _solve, compute_reputation, dense_reputation
 
 G = 0.99
 A, B, C, D, X, Y = 1, 2, 3, 4, 5, 6

@@ -27,10 +27,10 @@ import pytest
 
 from bot.cli import main
 from bot.config import StampSettings
+from bot.curation import Curator, Moderator, Refused
 from bot.knowledge.base import KnowledgeBase
 from bot.knowledge.loader import load_directory
 from bot.knowledge.matcher import Decision, Matcher
-from bot.moderation import Curator, Moderator, Refused
 from bot.service import Service
 from bot.stamps import StampBook, StampBookClosed, StampOp
 from bot.store import MIGRATIONS, NewerDatabaseError, Store, StoreError, UnansweredQuestions
@@ -240,7 +240,8 @@ async def test_a_newer_schema_is_still_refused(db_path: Path):
 
 
 @pytest.mark.parametrize(
-    ("command", "code"), [(["stamps"], 2), (["export", "OUT"], 1), (["run"], 2)]
+    ("command", "code"),
+    [(["stamps"], 2), (["export", "OUT"], 2), (["import", "ANSWERS"], 2), (["run"], 2)],
 )
 def test_commands_on_a_damaged_file_exit_with_one_line(
     tmp_path: Path,
@@ -261,7 +262,8 @@ def test_commands_on_a_damaged_file_exit_with_one_line(
     monkeypatch.delenv("STAMPY_DISCORD_API_BASE", raising=False)
     monkeypatch.delenv("STAMPY_DISCORD_GATEWAY", raising=False)
     monkeypatch.setenv("DISCORD_TOKEN", "not-used-the-database-fails-first")
-    argv = [str(tmp_path / "out") if a == "OUT" else a for a in command]
+    places = {"OUT": str(tmp_path / "out"), "ANSWERS": str(ROOT / "answers")}
+    argv = [places.get(a, a) for a in command]
     assert main(["--config", str(config), *argv]) == code
     out, err = capsys.readouterr()
     lines = err.strip().splitlines()
@@ -462,7 +464,7 @@ async def test_a_change_that_cannot_be_stored_is_refused_politely(
     assert answers_to(curator, "what is a paperclip maximiser") is None
     await fault(store, False)
     assert await versions(store) == 1 and filled >= 0
-    assert (await curator.unanswered_item(unanswered.id)).status == "open"
+    assert (await curator.unanswered.open_item(unanswered.id)).status == "open"
 
 
 # --------------------------------------------------------------------------- asking

@@ -300,7 +300,7 @@ async def serve(settings: Settings, service: Service, token: str, endpoints: End
     stop = asyncio.Event()
     signals = _catch_signals(loop, stop)
     try:
-        store = await Store.open(settings.database.path)
+        store = await Store.open(settings.database.location, pool_size=settings.database.pool_size)
         try:
             bot = StampyBot(settings, service.with_store(store), store, fast_start=endpoints.custom)
             await _run_until_stopped(bot, token, stop)

@@ -29,6 +29,14 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.config import DiscordSettings
+from bot.curation import (
+    Curator,
+    Moderator,
+    Refused,
+    author_mention,
+    split_lines,
+    split_tags,
+)
 from bot.discord.moderation_views import (
     CHOICES,
     MODERATION_ITEMS,
@@ -50,14 +58,6 @@ from bot.discord.moderation_views import (
 )
 from bot.discord.render import TEXT, shorten
 from bot.knowledge.model import Question
-from bot.moderation import (
-    Curator,
-    Moderator,
-    Refused,
-    author_mention,
-    split_lines,
-    split_tags,
-)
 from bot.store import ProposedPhrasing, UnansweredQuestion
 
 if TYPE_CHECKING:
@@ -175,8 +175,8 @@ class Moderation(commands.Cog):
         self.curator = curator
         self.settings = bot.settings.discord
         self.home_guilds = frozenset(self.settings.home_guilds)
-        self._unanswered_cache = _QueueCache(lambda: curator.unanswered(limit=QUEUE_CHOICES))
-        self._proposal_cache = _QueueCache(lambda: curator.proposals(limit=QUEUE_CHOICES))
+        self._unanswered_cache = _QueueCache(lambda: curator.unanswered.list(limit=QUEUE_CHOICES))
+        self._proposal_cache = _QueueCache(lambda: curator.proposals.list(limit=QUEUE_CHOICES))
         self.save_menu = app_commands.ContextMenu(
             name=TEXT["mod_save_command"], callback=self.save_as_answer
         )
@@ -641,12 +641,12 @@ class Moderation(commands.Cog):
     async def page(self, kind: str, offset: int) -> tuple[str, discord.ui.View | None]:
         """The text and buttons of one page of the queue (``u``) or the proposals (``p``)."""
         if kind == "u":
-            total = await self.curator.unanswered_count()
-            items = await self.curator.unanswered(limit=PAGE_SIZE, offset=offset)
+            total = await self.curator.unanswered.count()
+            items = await self.curator.unanswered.list(limit=PAGE_SIZE, offset=offset)
             content = unanswered_text(items, offset, total)
         else:
-            total = await self.curator.proposal_count()
-            proposals = await self.curator.proposals(limit=PAGE_SIZE, offset=offset)
+            total = await self.curator.proposals.count()
+            proposals = await self.curator.proposals.list(limit=PAGE_SIZE, offset=offset)
             texts = {
                 p.question_id: q.text
                 for p in proposals
@@ -673,7 +673,7 @@ class Moderation(commands.Cog):
         if not await self.allowed(interaction, change=True):
             return
         try:
-            found = await self.curator.unanswered_item(item)
+            found = await self.curator.unanswered.open_item(item)
         except Refused as refused:
             await reply(interaction, refusal(refused))
             return

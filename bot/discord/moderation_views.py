@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import discord
 
+from bot.curation import Change, HistoryEntry, KnowledgeDiff, ReloadReport
 from bot.discord.render import (
     CONTENT_LIMIT,
     DESCRIPTION_LIMIT,
@@ -27,7 +28,6 @@ from bot.discord.render import (
 )
 from bot.knowledge.loader import MAX_ANSWER_LENGTH, MAX_PHRASING_LENGTH
 from bot.knowledge.model import Answer, Question
-from bot.moderation import Change, HistoryEntry, KnowledgeDiff, ReloadReport
 from bot.store import ProposedPhrasing, UnansweredQuestion
 
 if TYPE_CHECKING:

@@ -163,7 +163,7 @@ class WhyButton(
             self.score,
             reason,
             picked=self.picked,
-            threshold=bot.settings.matching.answer_threshold,
+            threshold=bot.settings.matching.confidence,
         )
         await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
 

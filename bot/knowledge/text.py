@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import re
-import sys
 import unicodedata
 
 # A possessive or contracted "'s" is dropped ("OpenAI's" -> "openai", "what's" -> "what") and
@@ -13,17 +12,28 @@ import unicodedata
 _POSSESSIVE = re.compile(r"(?<=\w)['\u2019\u02bc`]s\b")
 _APOSTROPHES = re.compile(r"(?<=\w)['\u2019\u02bc`](?=\w)")
 _NON_WORD = re.compile(r"[\W_]+")
+# A terminal escape sequence ("\x1b[31m") is a control sequence, not words: dropped whole, so
+# its "31m" does not count as an unknown word.
+_ESCAPE_SEQUENCE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
+
+
+# Planes that hold format characters: the Basic and Supplementary Multilingual Planes and the
+# Supplementary Special-purpose Plane (tags). The others hold ideographs, private use or nothing.
+_FORMAT_PLANES = (0x00000, 0x10000, 0xE0000)
 
 
 @functools.cache
 def _format_characters() -> dict[int, None]:
     """A ``str.translate`` table deleting every format character (Unicode category Cf).
 
-    Built on first use (about 0.1 s): deleting them this way is many times faster than testing
-    the category of every character of every text.
+    Built on first use (a few milliseconds): deleting them this way is many times faster than
+    testing the category of every character of every text.
     """
     return {
-        code: None for code in range(sys.maxunicode + 1) if unicodedata.category(chr(code)) == "Cf"
+        code: None
+        for plane in _FORMAT_PLANES
+        for code in range(plane, plane + 0x10000)
+        if unicodedata.category(chr(code)) == "Cf"
     }
 
 
@@ -32,6 +42,8 @@ def normalize(text: str) -> str:
 
     Words are separated by single spaces. Non-Latin letters and digits are kept.
     """
+    if "\x1b" in text:
+        text = _ESCAPE_SEQUENCE.sub(" ", text)
     if not text.isascii():  # ASCII is its own NFKC form and has no format characters
         # Format characters (zero-width joiners, RTL marks, soft hyphens) are invisible to a
         # reader and must not split or change a word.

@@ -55,7 +55,7 @@ async def test_the_bot_answers_and_keeps_stamps_while_the_database_is_read_only(
     cog = run.bot.get_cog("Stamps")
     assert isinstance(cog, Stamps) and isinstance(cog.book, StampBook)
     book = cog.book
-    book.retry_first = book.retry_max = 0.01  # retry at once, not after seconds
+    book.writer.retry_first = book.writer.retry_max = 0.01  # retry at once, not after seconds
     await read_only(run.store, True)
     recorded = len(await run.unanswered())
 

@@ -11,23 +11,22 @@ command alike (it imports nothing from discord):
   person's message it is a vote for that person, as in the original Stampy. Ignored: the
   bot's own reactions, stamps on your own answer or message, emojis that are not stamps,
   messages of the bot that show no answer.
-* **Group commit.** Events wait in a queue; one writer task takes everything queued (up to
-  ``max_batch``) and writes it in ONE transaction, and :meth:`StampBook.apply` returns only
-  once the event's transaction has committed. A burst therefore costs a few transactions,
-  not one per event, and an event is never acknowledged before it is stored. Answer
-  messages (:meth:`StampBook.record_answer`) go through the same queue.
-* **When the database cannot be written** (another program holds its lock, the disk is full
-  or read-only), the batch stays at the head of the queue and is tried again after a pause
-  that doubles up to ``retry_max`` seconds; events keep queuing behind it, in memory and in
-  order, and are written once the database can be written again. The queue is bounded
-  (``max_pending``): beyond it new events are dropped, which is logged (the reconcile at the
-  next start repairs what Discord still shows). On :meth:`StampBook.close` the writer keeps
-  trying for ``give_up_after`` seconds, then logs how many events were lost.
-* **In memory.** Per-answer stamps (who stamped with what), the vote weights between people
-  and each person's stamps given and received are loaded at start and kept in step with
-  every commit, so ranking answers (:meth:`StampBook.score`) and ``/stamps`` never touch the
-  database (and the stamps table needs no index but its key).
-* **Reputation.** Each person's score comes from :func:`bot.reputation.compute_reputation`:
+* **Group commit** (:mod:`bot.stamps.writer`): events and answer messages
+  (:meth:`StampBook.record_answer`) wait in one queue and are written as many per
+  transaction as are waiting; :meth:`StampBook.apply` returns only once the event's
+  transaction has committed. While the database cannot be written they wait in memory, in
+  order (bounded; beyond it new events are dropped and the log says so, and the reconcile at
+  the next start repairs what Discord still shows).
+* **In memory** (:mod:`bot.stamps.tallies`): per-answer stamps, the vote weights between
+  people and each person's stamps given and received are loaded at start and kept in step
+  with every commit, so ranking answers (:meth:`StampBook.score`) and ``/stamps`` never
+  touch the database (and the stamps table needs no index but its key).
+* **Several processes** sharing a PostgreSQL database (:mod:`bot.stamps.feed`): each writes
+  the stamps it sees, announces every commit, and re-reads the totals when another process
+  announces one (:meth:`StampBook.refresh`), so the totals are the shared tables'. One
+  process leads and computes reputation, stores it and announces it; the others read it.
+* **Reputation.** Each person's score comes from
+  :func:`bot.stamps.reputation.compute_reputation`:
   trust flows from the roots (configured ``root_user_ids``, guild owners and moderators as
   last seen) through the stamps people give each other. It is recomputed in a worker thread,
   debounced (at most once per ``reputation_delay_seconds`` after changes), never per event.
@@ -39,9 +38,9 @@ Its *score* weights each stamp by its giver's reputation::
     score(answer) = sum over stamps of  weight(emoji) * (1 + reputation(giver) / top reputation)
 
 so a stamp from a newcomer counts its weight and one from the most trusted person counts
-double. Answers rank canonical first, then by score (:func:`rank_answers`); near-tied
-"did you mean" questions are ordered by the summed scores of their answers
-(:func:`break_ties`).
+double. Answers rank canonical first, then by score (:func:`~bot.stamps.ranking.rank_answers`);
+near-tied "did you mean" questions are ordered by the summed scores of their answers
+(:func:`~bot.stamps.ranking.break_ties`).
 """
 
 from __future__ import annotations
@@ -50,29 +49,26 @@ import asyncio
 import contextlib
 import inspect
 import logging
-import re
-from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from bot.config import StampSettings
-from bot.knowledge.model import Answer
+from bot.stamps.tallies import Tallies, UserStamps
+from bot.stamps.writer import BatchWriter
 from bot.store.db import Store, StoreError, utc_now
-from bot.store.stamps import AnswerMessage, StampChange, StampOp, StampRecords, StampRow, Tracked
+from bot.store.stamps import (
+    AnswerMessage,
+    Root,
+    StampChange,
+    StampOp,
+    StampRecords,
+    StampRow,
+    Tracked,
+)
 
-__all__ = [
-    "AnswerScores",
-    "Reconciled",
-    "StampBook",
-    "StampBookClosed",
-    "StampOp",
-    "UserStamps",
-    "author_user_id",
-    "break_ties",
-    "rank_answers",
-]
+__all__ = ["Reconciled", "StampBook", "StampBookClosed"]
 
 log = logging.getLogger(__name__)
 
@@ -89,26 +85,15 @@ RETRY_MAX_SECONDS = 30.0
 #: On close, how long to keep trying to write what is queued before giving it up.
 GIVE_UP_SECONDS = 10.0
 #: Share of a person's score passed on through their stamps (the original's gamma;
-#: :data:`bot.reputation.DEFAULT_DAMPING`, repeated so that importing this module does not
-#: import scipy).
+#: :data:`bot.stamps.reputation.DEFAULT_DAMPING`, repeated so that importing this module does
+#: not import scipy).
 DAMPING = 0.99
-
-# An answer's author naming a Discord user: a mention, or a bare id (a snowflake's length, so
-# that an author called "42" is not taken for a user).
-_MENTION = re.compile(r"^\s*<@!?(\d{1,21})>\s*$|^\s*(\d{15,21})\s*$")
 
 T = TypeVar("T")
 
 
 class StampBookClosed(RuntimeError):
     """The stamp book has been closed; the event was not recorded."""
-
-
-class _Queued(NamedTuple):
-    """A queued event (or answer message) and the future its caller waits on."""
-
-    item: StampOp | AnswerMessage
-    future: asyncio.Future[StampChange | None]
 
 
 @contextlib.contextmanager
@@ -120,84 +105,6 @@ def _unless_unwritable(what: str) -> Iterator[None]:
         if not error.transient:
             raise
         log.warning("stamps: %s not recorded for now: %s", what, error)
-
-
-def _fail(batch: Iterable[_Queued], error: BaseException) -> None:
-    for queued in batch:
-        if not queued.future.done():
-            queued.future.set_exception(error)
-
-
-class AnswerScores(Protocol):
-    """What ranking needs from stamps: an answer's reputation-weighted score."""
-
-    def score(self, answer_id: str) -> float:
-        """The answer's reputation-weighted stamp score (0 without stamps)."""
-        ...
-
-
-def _count(tallies: dict[int, dict[str, int]], person: int, emoji: str, step: int) -> None:
-    """Add ``step`` to ``tallies[person][emoji]``, dropping entries that reach 0."""
-    mine = tallies.setdefault(person, {})
-    left = mine.get(emoji, 0) + step
-    if left > 0:
-        mine[emoji] = left
-    else:
-        mine.pop(emoji, None)
-        if not mine:
-            del tallies[person]
-
-
-def author_user_id(author: str | None) -> int | None:
-    """The Discord user an answer's ``author`` names (``<@id>``, ``<@!id>`` or a bare id)."""
-    if not author:
-        return None
-    match = _MENTION.match(author)
-    if match is None:
-        return None
-    return int(match.group(1) or match.group(2))
-
-
-def rank_answers(
-    answers: Iterable[Answer], score: Callable[[str], float] | None = None
-) -> tuple[Answer, ...]:
-    """Canonical answers first, then by stamp ``score`` (highest first), else stored order."""
-    ordered = list(answers)
-    if score is None:
-        return tuple(sorted(ordered, key=lambda a: not a.canonical))
-    scores = {answer.id: score(answer.id) for answer in ordered}
-    return tuple(sorted(ordered, key=lambda a: (not a.canonical, -scores[a.id])))
-
-
-def break_ties(
-    items: Sequence[T],
-    match_score: Callable[[T], float],
-    stamp_score: Callable[[T], float],
-    margin: float,
-) -> list[T]:
-    """``items`` (best match first) with those within ``margin`` of the best re-ordered by
-    ``stamp_score`` (highest first; equal stamps keep match order); the rest stay behind."""
-    if len(items) < 2:
-        return list(items)
-    best = match_score(items[0])
-    tied = [item for item in items if best - match_score(item) <= margin]
-    rest = [item for item in items if best - match_score(item) > margin]
-    tied.sort(key=lambda item: -stamp_score(item))  # stable: match order among equals
-    return tied + rest
-
-
-@dataclass(frozen=True)
-class UserStamps:
-    """One person's stamps: their reputation as "stamps they are worth" (the original's
-    number: score times all stamp weight given), the stamps credited to them and given by
-    them (weighted, and by emoji)."""
-
-    user_id: int
-    score: float
-    received: int
-    given: int
-    received_by_emoji: dict[str, int] = field(default_factory=dict)
-    given_by_emoji: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -238,66 +145,53 @@ class StampBook:
         self.weights = settings.weights
         self.answer_author = answer_author or (lambda question_id, answer_id: None)
         self.bot_user_id = bot_user_id
-        self.max_batch = max_batch
         self.damping = damping
-        self.max_pending = max_pending
-        self.retry_first = retry_first
-        self.retry_max = retry_max
-        self.give_up_after = give_up_after
         self.transactions = 0  # batches of stamp events written, for tests and benchmarks
-        self.retries = 0  # batches tried again after the database refused them
-        self.dropped = 0  # events dropped because the queue was full
-        self.lost = 0  # events given up on close, the database still refusing them
-        self._dropping = 0  # dropped since the queue was last full (for the log)
-        self._writing = 0  # events taken from the queue by the batch being written
-        # answer -> (stamper, emoji) -> on how many messages showing the answer
-        self._answers: dict[str, dict[tuple[int, str], int]] = {}
-        # (stamper, credited person) -> summed weight; and all of it together
-        self._votes: dict[tuple[int, int], float] = {}
-        self._total = 0.0
-        # person -> emoji -> stamps given / credited to them
-        self._given: dict[int, dict[str, int]] = {}
-        self._received: dict[int, dict[str, int]] = {}
+        self.tallies = Tallies(self.weights)
+        self.writer: BatchWriter[StampOp | AnswerMessage, StampChange] = BatchWriter(
+            self._write,
+            max_batch=max_batch,
+            max_pending=max_pending,
+            retry_first=retry_first,
+            retry_max=retry_max,
+            give_up_after=give_up_after,
+            what="stamp",
+            closed_error=StampBookClosed,
+        )
         self._roots: set[int] = set()
         self._moderators: set[tuple[int, int]] = set()
         self._owners: dict[int, int] = {}
         self._reputation: dict[int, float] = {}
         self._top = 0.0
-        # Events waiting for the writer (None: stop), and what wakes it.
-        self._queue: deque[_Queued | None] = deque()
-        self._wake = asyncio.Event()
-        self._stopping = asyncio.Event()  # cuts a pause between retries short
-        self._stop_by: float | None = None  # loop time after which close gives up
-        self._writer: asyncio.Task[None] | None = None
         self._later: asyncio.Task[None] | None = None
         self._dirty = False
+        self._started = False
         self._closed = False
         self._running_io: set[asyncio.Future[Any]] = set()  # database work outside the queue
+        # A write and its absorbing, or a refresh from the database: one at a time, so a
+        # refresh never misses (or counts twice) a batch this process committed.
+        self._absorbing = asyncio.Lock()
+        #: None: the only process (compute reputation here); else whether this process
+        #: leads the ones sharing the database (set by :class:`bot.stamps.feed.StampFeed`).
+        self.leading: Callable[[], bool] | None = None
         # Live events seen while a reconcile is running (key -> sequence number).
         self._seq = 0
         self._watchers = 0
         self._touched: dict[tuple[int, int, str], int] = {}
 
+    # The writer's counters, for tests, benchmarks and the log.
+    retries = property(lambda self: self.writer.retries)
+    dropped = property(lambda self: self.writer.dropped)
+    lost = property(lambda self: self.writer.lost)
+
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
         """Load the stamps, the votes and the roots, start the writer, compute reputation."""
-        for answer_id, voter, emoji, messages in await self.records.answer_stamps():
-            self._answers.setdefault(answer_id, {})[(voter, emoji)] = messages
-        for voter, votee, emoji, stamps in await self.records.tallies():
-            _count(self._given, voter, emoji, stamps)
-            if votee is None:
-                continue
-            _count(self._received, votee, emoji, stamps)
-            weight = self.weights.get(emoji, 0) * stamps
-            if weight:
-                self._votes[(voter, votee)] = self._votes.get((voter, votee), 0.0) + weight
-                self._total += weight
-        roots = await self.records.roots()
-        self._roots = {root.user_id for root in roots}
-        self._moderators = {(r.guild_id, r.user_id) for r in roots if r.reason == "moderator"}
-        self._owners = {r.guild_id: r.user_id for r in roots if r.reason == "owner"}
-        self._writer = asyncio.create_task(self._write_loop(), name="stamp-writer")
+        self.tallies.load(await self.records.answer_stamps(), await self.records.tallies())
+        self._set_roots(await self.records.roots())
+        self.writer.start("stamp-writer")
+        self._started = True
         await self.recompute_reputation()
 
     async def close(self) -> None:
@@ -311,12 +205,7 @@ class StampBook:
             self._later.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._later
-        if self._writer is not None:
-            self._stop_by = asyncio.get_running_loop().time() + self.give_up_after
-            self._stopping.set()
-            self._queue.append(None)
-            self._wake.set()
-            await self._writer
+        await self.writer.close()
 
     # ------------------------------------------------------------------ emojis
 
@@ -350,7 +239,7 @@ class StampBook:
         message = AnswerMessage(
             message_id, channel_id, guild_id, question_id, answer_id, at or utc_now()
         )
-        await self._enqueue(message)
+        await self.writer.submit(message)
 
     async def _io(self, step: Awaitable[T]) -> T:
         """Run database work outside the queue; :meth:`close` waits for it to finish, so
@@ -379,7 +268,7 @@ class StampBook:
         return [await future for future in futures]
 
     def _check_running(self) -> None:
-        if self._closed or self._writer is None:
+        if self._closed or not self._started:
             raise StampBookClosed("the stamp book is not running")
 
     def _submit(self, op: StampOp, *, live: bool) -> asyncio.Future[StampChange | None]:
@@ -388,124 +277,21 @@ class StampBook:
             self._seq += 1
             if self._watchers:
                 self._touched[op.key] = self._seq
-        return self._enqueue(op)
+        return self.writer.submit(op)
 
-    def _enqueue(self, item: StampOp | AnswerMessage) -> asyncio.Future[StampChange | None]:
-        """Queue ``item``; a full queue drops it (the future resolves to None at once)."""
-        future: asyncio.Future[StampChange | None] = asyncio.get_running_loop().create_future()
-        if len(self._queue) + self._writing >= self.max_pending:
-            self.dropped += 1
-            self._dropping += 1
-            if self._dropping == 1:
-                log.error(
-                    "stamp queue full: %d stamp events are waiting for the database; new "
-                    "stamp events are dropped until it can be written again",
-                    len(self._queue) + self._writing,
-                )
-            future.set_result(None)
-            return future
-        self._queue.append(_Queued(item, future))
-        self._wake.set()
-        return future
-
-    async def _write_loop(self) -> None:
-        queue = self._queue
-        delay = self.retry_first  # the pause after the next refusal
-        failing = 0  # batches refused in a row
-        while True:
-            if not queue:
-                self._wake.clear()
-                await self._wake.wait()
-                continue
-            if queue[0] is None:  # stop: everything queued before has been dealt with
-                break
-            batch: list[_Queued] = []
-            while queue and queue[0] is not None and len(batch) < self.max_batch:
-                item = queue.popleft()
-                assert item is not None
-                batch.append(item)
-            ops = [q.item for q in batch if isinstance(q.item, StampOp)]
-            messages = [q.item for q in batch if isinstance(q.item, AnswerMessage)]
-            self._writing = len(batch)
-            failure: Exception | None = None
-            try:
-                changes = await self.records.apply(ops, self._classify, messages=messages)
-            except Exception as error:
-                failure = error
-            finally:
-                self._writing = 0
-            if failure is not None:
-                if not isinstance(failure, StoreError) or not failure.transient:
-                    _fail(batch, failure)  # a bug, or nothing waiting can fix: the batch fails
-                    continue
-                # Keep the batch, in order, at the head of the queue and try again later.
-                queue.extendleft(reversed(batch))
-                failing += 1
-                self.retries += 1
-                if failing == 1:
-                    log.warning(
-                        "stamps: %d event(s) kept in memory until the database can be "
-                        "written (%s); retrying",
-                        self._pending(),
-                        failure.kind,
-                    )
-                if not await self._pause(delay):
-                    self._give_up(failure)
-                    break
-                delay = min(delay * 2, self.retry_max)
-                continue
-            if failing:
-                log.warning(
-                    "stamps: the database can be written again; writing %d queued event(s)",
-                    self._pending() + len(batch),
-                )
-                failing, delay = 0, self.retry_first
-            if self._dropping and len(queue) < self.max_pending:
-                log.warning(
-                    "stamps: %d stamp event(s) were dropped while the queue was full",
-                    self._dropping,
-                )
-                self._dropping = 0
+    async def _write(self, batch: Sequence[StampOp | AnswerMessage]) -> list[StampChange | None]:
+        """Write one batch in one transaction and take its changes into the tallies."""
+        ops = [item for item in batch if isinstance(item, StampOp)]
+        messages = [item for item in batch if isinstance(item, AnswerMessage)]
+        async with self._absorbing:
+            changes = await self.records.apply(ops, self._classify, messages=messages)
             if ops:
                 self.transactions += 1
             for change in changes:
-                if change is not None:
-                    self._absorb(change)
-            results = iter(changes)
-            for queued in batch:
-                result = next(results) if isinstance(queued.item, StampOp) else None
-                if not queued.future.done():
-                    queued.future.set_result(result)
-
-    def _pending(self) -> int:
-        """How many events and answer messages wait in the queue."""
-        return sum(1 for item in self._queue if item is not None)
-
-    async def _pause(self, delay: float) -> bool:
-        """Wait ``delay`` seconds before a retry (less once closing); False: give up now."""
-        if self._stop_by is not None:
-            left = self._stop_by - asyncio.get_running_loop().time()
-            if left <= 0:
-                return False
-            delay = min(delay, left)
-            await asyncio.sleep(delay)
-            return True
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), delay)  # close() cuts it short
-        return True
-
-    def _give_up(self, error: StoreError) -> None:
-        """Closing, and the database still refuses: fail what is queued, say how much."""
-        lost = [item for item in self._queue if item is not None]
-        self._queue.clear()
-        self.lost += len(lost)
-        log.error(
-            "stamps: %d stamp event(s) and answer message(s) could not be written before "
-            "closing and are lost: %s",
-            len(lost),
-            error,
-        )
-        _fail(lost, StampBookClosed(f"not written before closing: {error}"))
+                if change is not None and self.tallies.absorb(change):
+                    self._reputation_changed()
+        results = iter(changes)
+        return [next(results) if isinstance(item, StampOp) else None for item in batch]
 
     def _classify(self, op: StampOp, message: Tracked | None, now: datetime) -> StampRow | None:
         """The row an added stamp becomes, or None if it does not count."""
@@ -537,62 +323,24 @@ class StampBook:
             stamped_at=op.at or now,
         )
 
-    def _absorb(self, change: StampChange) -> None:
-        """Keep the in-memory totals in step with a committed change."""
-        row, step = change.row, 1 if change.added else -1
-        if row.answer_id is not None:
-            stamps = self._answers.setdefault(row.answer_id, {})
-            key = (row.voter_id, row.emoji)
-            left = stamps.get(key, 0) + step
-            if left > 0:
-                stamps[key] = left
-            else:
-                stamps.pop(key, None)
-                if not stamps:
-                    del self._answers[row.answer_id]
-        _count(self._given, row.voter_id, row.emoji, step)
-        if row.votee_id is not None:
-            _count(self._received, row.votee_id, row.emoji, step)
-        weight = self.weights.get(row.emoji, 0)
-        if row.votee_id is not None and weight:
-            pair = (row.voter_id, row.votee_id)
-            self._total += step * weight
-            total = self._votes.get(pair, 0.0) + step * weight
-            if total > 0:
-                self._votes[pair] = total
-            else:
-                self._votes.pop(pair, None)
-            self._reputation_changed()
-
     # ------------------------------------------------------------------ reading
 
     def count(self, answer_id: str) -> int:
         """An answer's stamp count: the summed weights of its stamps."""
-        stamps = self._answers.get(answer_id)
-        if not stamps:
-            return 0
-        return sum(self.weights.get(emoji, 0) for _, emoji in stamps)
+        return self.tallies.count(answer_id)
 
     def score(self, answer_id: str) -> float:
         """An answer's reputation-weighted stamp score (see the module docstring)."""
-        stamps = self._answers.get(answer_id)
-        if not stamps:
-            return 0.0
-        top = self._top or 1.0
-        reputation = self._reputation
-        return sum(
-            self.weights.get(emoji, 0) * (1.0 + reputation.get(voter, 0.0) / top)
-            for voter, emoji in stamps
-        )
+        return self.tallies.score(answer_id, self._reputation, self._top)
 
     def stamped_answers(self) -> dict[str, int]:
         """Stamp count of every stamped answer."""
-        return {answer_id: self.count(answer_id) for answer_id in self._answers}
+        return self.tallies.stamped_answers()
 
     @property
     def total_weight(self) -> float:
         """The weight of every credited stamp together (the original's "total votes")."""
-        return self._total
+        return self.tallies.total
 
     @property
     def roots(self) -> frozenset[int]:
@@ -614,16 +362,7 @@ class StampBook:
 
     def user(self, user_id: int) -> UserStamps:
         """``user_id``'s reputation and the stamps they received and gave."""
-        received = dict(self._received.get(user_id, {}))
-        given = dict(self._given.get(user_id, {}))
-        return UserStamps(
-            user_id=user_id,
-            score=self.reputation(user_id),
-            received=sum(self.weights.get(e, 0) * n for e, n in received.items()),
-            given=sum(self.weights.get(e, 0) * n for e, n in given.items()),
-            received_by_emoji=received,
-            given_by_emoji=given,
-        )
+        return self.tallies.user(user_id, self.reputation(user_id))
 
     # ------------------------------------------------------------------ reputation
 
@@ -646,13 +385,38 @@ class StampBook:
                 log.exception("recomputing reputation failed")
 
     async def recompute_reputation(self) -> None:
-        """Recompute everyone's reputation now, in a worker thread."""
-        from bot.reputation import compute_reputation  # scipy: imported when first needed
+        """Recompute everyone's reputation now, in a worker thread; or, in a process that
+        does not lead the ones sharing the database, read what the leader stored."""
+        if self.leading is not None and not self.leading():
+            await self.load_reputation()
+            return
+        from bot.stamps.reputation import compute_reputation  # scipy: imported when needed
 
-        votes, roots = dict(self._votes), self.roots
+        votes, roots = dict(self.tallies.votes), self.roots
         scores = await asyncio.to_thread(compute_reputation, votes, roots, self.damping)
+        self._set_reputation(scores)
+        if self.leading is not None:  # the leader: store it for the others, and tell them
+            with _unless_unwritable("reputation"):
+                await self._io(self.records.save_reputation(scores))
+
+    async def load_reputation(self) -> None:
+        """Take the reputation the leading process stored."""
+        self._set_reputation(await self.records.reputation())
+
+    def _set_reputation(self, scores: dict[int, float]) -> None:
         self._reputation = scores
         self._top = max(scores.values(), default=0.0)
+
+    async def refresh(self) -> None:
+        """Re-read the stamps, votes and roots from the database (another process changed
+        them), then reputation."""
+        async with self._absorbing:
+            tallies = Tallies(self.weights)
+            tallies.load(await self.records.answer_stamps(), await self.records.tallies())
+            roots = await self.records.roots()
+            self.tallies = tallies
+            self._set_roots(roots)
+        self._reputation_changed()
 
     # ------------------------------------------------------------------ roots of trust
 
@@ -684,13 +448,16 @@ class StampBook:
         await self._reload_roots()
 
     async def _reload_roots(self) -> None:
-        roots = await self.records.roots()
-        self._moderators = {(r.guild_id, r.user_id) for r in roots if r.reason == "moderator"}
-        self._owners = {r.guild_id: r.user_id for r in roots if r.reason == "owner"}
         before = self._roots
-        self._roots = {root.user_id for root in roots}
+        self._set_roots(await self.records.roots())
         if self._roots != before:
             self._reputation_changed()
+
+    def _set_roots(self, roots: Iterable[Root]) -> None:
+        roots = list(roots)
+        self._moderators = {(r.guild_id, r.user_id) for r in roots if r.reason == "moderator"}
+        self._owners = {r.guild_id: r.user_id for r in roots if r.reason == "owner"}
+        self._roots = {root.user_id for root in roots}
 
     # ------------------------------------------------------------------ reconciling
 

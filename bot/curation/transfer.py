@@ -1,0 +1,165 @@
+"""Export and import: the served knowledge base written out as reviewable YAML, and a
+directory of YAML made what the database serves."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+from bot.curation.model import (
+    DEFAULT_FILE,
+    IMPORT_MODERATOR_NAME,
+    ImportReport,
+    KnowledgeDiff,
+    Moderator,
+    Refused,
+    derived_topic,
+)
+from bot.curation.overlay import Overlay
+from bot.knowledge.loader import load_directory
+from bot.knowledge.model import Question
+from bot.knowledge.writer import dump_file, question_to_data, read_topics, write_files
+
+__all__ = ["Transfer"]
+
+
+class Transfer(Overlay):
+    """The overlay, exported to and imported from a directory of YAML files."""
+
+    # -- export and import --------------------------------------------------------------------
+
+    def export_files(self) -> list[tuple[str, str]]:
+        """The whole live knowledge base as ``(file name, YAML text)``, sorted by name.
+
+        Every file of the answers directory is written (empty if all its questions were
+        removed); a question stays in the file it came from, in its place; questions added
+        on Discord go to :data:`DEFAULT_FILE` in the order they were added.
+        """
+        shipped_topics = read_topics(self.answers_dir)
+        groups: dict[str, list[tuple[tuple[int, int], Question]]] = {
+            name: [] for name in shipped_topics
+        }
+        for question in self.knowledge:
+            place = self._placement(question.id)
+            groups.setdefault(place.file, []).append((place.rank, question))
+        files = []
+        for name in sorted(groups):
+            ranked = sorted(groups[name], key=lambda item: (item[0], item[1].id))
+            questions = [question for _, question in ranked]
+            if name in shipped_topics:
+                topic = shipped_topics[name]
+            else:
+                topic = next(
+                    (
+                        row.topic
+                        for question in questions
+                        if (row := self._latest.get(question.id)) is not None and row.topic
+                    ),
+                    None,
+                ) or derived_topic(name)
+            files.append((name, dump_file(topic, questions)))
+        return files
+
+    def export(self, directory: str | Path) -> list[Path]:
+        """Write :meth:`export_files` into ``directory``; the paths written.
+
+        Refused (nothing written) when ``directory`` already holds YAML files that would not
+        be overwritten, since they would be read with the export on import.
+        """
+        files = self.export_files()
+        base = Path(directory)
+        if base.exists() and not base.is_dir():
+            raise Refused(f"{base} is not a directory")
+        names = {name for name, _ in files}
+        if base.is_dir():
+            stray = sorted(
+                entry.name
+                for entry in base.iterdir()
+                if entry.suffix in (".yaml", ".yml")
+                and not entry.name.startswith(".")
+                and entry.name not in names
+            )
+            if stray:
+                raise Refused(
+                    f"{base} holds YAML files that are not part of the knowledge base "
+                    f"({', '.join(stray)}); remove them or export to another directory"
+                )
+        return write_files(base, files)
+
+    async def import_directory(
+        self, directory: str | Path, moderator: Moderator | None = None
+    ) -> ImportReport:
+        """Make the knowledge base hold exactly the questions of ``directory``'s YAML files.
+
+        For each question that differs from what is served, a version is written (recording
+        its file and topic, so the next export puts it back in place); a question that is
+        exactly as shipped returns to its YAML version; questions not in the directory are
+        removed. All in one transaction. A directory with any error imports nothing.
+        """
+        moderator = moderator or Moderator(IMPORT_MODERATOR_NAME)
+        result = load_directory(directory)
+        if result.errors:
+            return ImportReport(result.errors, KnowledgeDiff(), 0)
+        topics = read_topics(directory)
+        shipped_files = set(read_topics(self.answers_dir))
+        shown = Path(directory).name or str(directory)
+        async with self._lock:
+            plan: list[tuple[str, str, Question | None, str | None, str | None]] = []
+            incoming = set()
+            for question in result.questions:
+                name = Path(question.origin.path).name if question.origin else DEFAULT_FILE
+                incoming.add(question.id)
+                plan_item = self._import_step(question, name, topics.get(name), shipped_files)
+                if plan_item is not None:
+                    plan.append(plan_item)
+            for question in list(self.knowledge):
+                if question.id not in incoming:
+                    plan.append((question.id, "removed", None, None, None))
+            if plan:
+                rows = []
+                async with self.store.transaction():
+                    for question_id, state, question, file, topic in plan:
+                        content = None
+                        if question is not None and state == "set":
+                            content = json.dumps(question_to_data(question), ensure_ascii=False)
+                        rows.append(
+                            await self._versions.append(
+                                question_id,
+                                state=state,
+                                content=content,
+                                member_id=moderator.id,
+                                member_name=moderator.name,
+                                guild_id=moderator.guild_id,
+                                file=file,
+                                topic=topic,
+                                action=f"imported from {shown}",
+                                at=self.clock(),
+                            )
+                        )
+                for row in rows:
+                    self._note_row(row)
+            diff = self._rebuild()
+        return ImportReport((), diff, len(plan))
+
+    def _import_step(
+        self, question: Question, name: str, topic: str | None, shipped_files: set[str]
+    ) -> tuple[str, str, Question | None, str | None, str | None] | None:
+        """The version to write for an imported question, or None if it is as served."""
+        question_id = question.id
+        question = replace(question, origin=None)
+        row = self._latest.get(question_id)
+        shipped = self._shipped.get(question_id)
+        if shipped is not None and shipped == question and self._shipped_file[question_id] == name:
+            if row is not None and row.state != "shipped":
+                return (question_id, "shipped", None, None, None)
+            return None
+        if name in shipped_files:  # the file's topic is the shipped file's
+            same_topic = True
+        else:
+            recorded = row.topic if row is not None else None
+            same_topic = (recorded or derived_topic(name)) == (topic or derived_topic(name))
+        current = self.knowledge.get(question_id)
+        if current == question and self._placement(question_id).file == name and same_topic:
+            return None
+        return (question_id, "set", question, name, topic)

@@ -182,6 +182,10 @@ class KnowledgeSettings(SettingsSection):
     #: Directory of YAML knowledge-base files; relative to the config file's folder when
     #: set in one, else to the working directory.
     answers_dir: str = setting("answers", nonempty=True, path=True)
+    #: Keep a snapshot of the loaded files and their index beside the database file
+    #: (``<database path>.knowledge-snapshot``), so a start whose files did not change skips
+    #: parsing and indexing them (see :mod:`bot.knowledge.snapshot`).
+    snapshot: bool = setting(True)
 
 
 @dataclass(frozen=True)

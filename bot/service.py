@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from bot.config import Settings
 from bot.knowledge.abstain import load_model
 from bot.knowledge.base import KnowledgeBase
-from bot.knowledge.loader import LoadResult, load_directory
+from bot.knowledge.loader import LoadResult
 from bot.knowledge.matcher import Candidate, Decision, Matcher, MatchResult
 from bot.knowledge.model import Answer, Question
 from bot.knowledge.smalltalk import small_talk
+from bot.knowledge.snapshot import load_knowledge, snapshot_path
 from bot.knowledge.text import normalize
 from bot.stamps import AnswerScores, break_ties, rank_answers
 from bot.store import (
@@ -200,7 +201,10 @@ def build_service(settings: Settings) -> tuple[Service, LoadResult]:
     Files with errors are left out (and reported in the returned ``LoadResult``); the rest
     still load, so one broken file never takes the bot down.
     """
-    result = load_directory(settings.knowledge.answers_dir)
     model = load_model(settings.matching.model, settings.knowledge.answers_dir)
-    matcher = Matcher(settings.matching, model=model)
-    return Service(KnowledgeBase(matcher, result.questions)), result
+    snapshot = snapshot_path(settings.database.path) if settings.knowledge.snapshot else None
+    loaded = load_knowledge(
+        settings.knowledge.answers_dir, lambda: Matcher(settings.matching, model=model), snapshot
+    )
+    knowledge = KnowledgeBase.indexed(loaded.matcher, loaded.result.questions)
+    return Service(knowledge), loaded.result

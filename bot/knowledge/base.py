@@ -35,6 +35,14 @@ class KnowledgeBase:
         for question in questions:
             self.upsert(question)
 
+    @classmethod
+    def indexed(cls, matcher: Matcher, questions: Iterable[Question]) -> KnowledgeBase:
+        """A knowledge base on a matcher that already indexes exactly ``questions`` (restored
+        from a snapshot), without indexing them again."""
+        knowledge = cls(matcher)
+        knowledge._questions = {question.id: question for question in questions}
+        return knowledge
+
     def __len__(self) -> int:
         return len(self._questions)
 

@@ -185,6 +185,22 @@ class _QueryTerm:
     confidence: float  # 1.0 for an exact word, less for a corrected typo
 
 
+@dataclass(frozen=True)
+class IndexState:
+    """A matcher's index as plain values: what :mod:`bot.knowledge.snapshot` stores."""
+
+    stems: list[str]  # term id -> stem
+    words: list[str]  # surface words, in the order first seen
+    word_terms: np.ndarray  # int64: the term of each word
+    owners: list[str]  # per phrasing, in index order: its question
+    texts: list[str]
+    normals: list[str]
+    term_offsets: np.ndarray  # int64, phrasings + 1: where each phrasing's terms start
+    term_ids: np.ndarray  # int64: every phrasing's distinct terms, concatenated
+    posting_offsets: np.ndarray  # int64, terms + 1: where each term's postings start
+    posting_ids: np.ndarray  # int64: the phrasings holding each term, in increasing order
+
+
 class Matcher:
     """An in-memory index of question phrasings that can be updated one question at a time."""
 
@@ -321,6 +337,65 @@ class Matcher:
             assert owner is not None
             pid = self._add_phrasing(owner, text, normal)
             self._by_question.setdefault(owner, []).append(pid)
+
+    # ----------------------------------------------------------------------------- snapshots
+
+    def export_index(self) -> IndexState:
+        """The index as plain values (live phrasings only, in index order), for a snapshot."""
+        live = [pid for pid, owner in enumerate(self._owner) if owner is not None]
+        offsets = np.zeros(len(live) + 1, dtype=np.int64)
+        np.cumsum([len(self._terms[pid]) for pid in live], out=offsets[1:])
+        flat = np.array([term for pid in live for term in self._terms[pid]], dtype=np.int64)
+        # Postings: the phrasings holding each term, in increasing order (a stable sort of
+        # the (phrasing, term) pairs by term).
+        pids = np.repeat(np.arange(len(live), dtype=np.int64), np.diff(offsets))
+        posting_offsets = np.zeros(len(self._term_ids) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(flat, minlength=len(self._term_ids)), out=posting_offsets[1:])
+        return IndexState(
+            stems=list(self._term_ids),
+            words=list(self._word_list),
+            word_terms=np.fromiter(
+                (self._words[word] for word in self._word_list), np.int64, len(self._word_list)
+            ),
+            owners=[self._owner[pid] for pid in live],  # type: ignore[misc]
+            texts=[self._text[pid] for pid in live],
+            normals=[self._normal[pid] for pid in live],
+            term_offsets=offsets,
+            term_ids=flat,
+            posting_offsets=posting_offsets,
+            posting_ids=pids[np.argsort(flat, kind="stable")],
+        )
+
+    def restore_index(self, state: IndexState) -> None:
+        """Replace the index with ``state`` (from :meth:`export_index`), as if its phrasings
+        had been added one by one, without normalising or stemming anything again."""
+        terms_count = len(state.stems)
+        count = len(state.owners)
+        self._term_ids = {stem: term for term, stem in enumerate(state.stems)}
+        self._words = dict(zip(state.words, state.word_terms.tolist(), strict=True))
+        self._word_list = list(state.words)
+        self._words_by_initial = {}
+        for word in self._word_list:
+            self._words_by_initial.setdefault(word[0], []).append(word)
+        self._stop_terms = {term for word, term in self._words.items() if word in STOPWORDS}
+        self._owner = list(state.owners)
+        self._text = list(state.texts)
+        self._normal = list(state.normals)
+        flat = state.term_ids.tolist()
+        bounds = state.term_offsets.tolist()
+        self._terms = [tuple(flat[bounds[pid] : bounds[pid + 1]]) for pid in range(count)]
+        postings = state.posting_ids.tolist()
+        ends = state.posting_offsets.tolist()
+        self._df = np.diff(state.posting_offsets).tolist()
+        self._postings = [postings[ends[term] : ends[term + 1]] for term in range(terms_count)]
+        self._posting_arrays = {}
+        self._by_question = {}
+        for pid, owner in enumerate(self._owner):
+            self._by_question.setdefault(owner, []).append(pid)  # type: ignore[arg-type]
+        self._live, self._dead = count, 0
+        self._version += 1
+        self._mass = [0.0] * count
+        self._mass_version = [-1] * count
 
     # ----------------------------------------------------------------------------- scoring
 

@@ -9,12 +9,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from bot.app import App, Database, load_knowledge
 from bot.config import ConfigError, Settings, load_settings
 from bot.console import Console, render_reply, reply_to_json
 from bot.knowledge.base import KnowledgeBase
-from bot.knowledge.loader import load_directory
+from bot.knowledge.loader import LoadResult, load_directory
 from bot.knowledge.matcher import Matcher
-from bot.service import Service, build_service
+from bot.service import Service
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -77,10 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return stamps_command(settings, sys.stdout, sys.stderr, top=args.top, user=args.user)
     if command == "run":
         return _run(settings)
-    service = _service(settings)
-    from bot.curation_cli import apply_stored_changes
-
-    apply_stored_changes(settings, service.knowledge)  # answer as the bot does
+    service = _answering_service(settings)
     if command == "ask":
         reply = service.ask(" ".join(args.question))
         if args.json:
@@ -91,8 +89,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     return Console(service, sys.stdout).run()
 
 
-def _service(settings: Settings) -> Service:
-    service, result = build_service(settings)
+def _knowledge(settings: Settings) -> tuple[KnowledgeBase, LoadResult]:
+    """The knowledge base of the answers files; files with errors are named and left out."""
+    knowledge, result = load_knowledge(settings)
     for error in result.errors:
         print(f"stampy: warning: {error}", file=sys.stderr)
     if result.rejected_files:
@@ -101,7 +100,30 @@ def _service(settings: Settings) -> Service:
             "run 'stampy check' for details",
             file=sys.stderr,
         )
-    return service
+    return knowledge, result
+
+
+def _answering_service(settings: Settings) -> Service:
+    """The service the console and ``ask`` use: the answers files with the edits and stamps
+    stored in the bot's database (if there is one), so that it answers as the bot does. It
+    records nothing and creates no database; the app is closed once built (answering needs
+    only what is in memory)."""
+    import asyncio
+
+    from bot.store import StoreError
+
+    loaded = _knowledge(settings)
+
+    async def build() -> Service:
+        opening = App.open(settings, database=Database.EXISTING, record=False, knowledge=loaded)
+        async with opening as app:
+            return app.service
+
+    try:
+        return asyncio.run(build())
+    except StoreError as error:
+        print(f"stampy: warning: stored changes not applied: {error}", file=sys.stderr)
+        return App.offline(settings, knowledge=loaded).service
 
 
 def _check(directory: str) -> int:
@@ -155,7 +177,7 @@ def _run(settings: Settings) -> int:
 
     import discord
 
-    from bot.discord.client import Endpoints, serve
+    from bot.discord.run import Endpoints, serve
     from bot.store import StoreError
 
     if not settings.token:
@@ -173,7 +195,7 @@ def _run(settings: Settings) -> int:
     # Until serve() takes over the signals, SIGTERM stops the loading as Ctrl-C does.
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        service = _service(settings)
+        loaded = _knowledge(settings)
     except KeyboardInterrupt:
         logging.getLogger(__name__).info("stopped while loading the knowledge base")
         return 0
@@ -181,7 +203,7 @@ def _run(settings: Settings) -> int:
         signal.signal(signal.SIGTERM, previous)
     endpoints = Endpoints.from_env(os.environ)
     try:
-        asyncio.run(serve(settings, service, settings.token, endpoints))
+        asyncio.run(serve(lambda: App.open(settings, knowledge=loaded), settings.token, endpoints))
     except discord.LoginFailure:
         print(
             "stampy: Discord rejected the token in DISCORD_TOKEN; check that it is the bot "

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from bot.curation import Curator, Moderator, Refused, clean_text, split_lines, split_tags
 from bot.discord import render
 from bot.discord.moderation import refusal
-from bot.discord.moderation_views import (
+from bot.discord.moderation.views import (
     CHOICE_LIMIT,
     CHOICES,
     answer_label,

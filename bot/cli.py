@@ -4,73 +4,158 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 from collections.abc import Sequence
+from importlib import metadata
 from pathlib import Path
 
+from bot import __version__
 from bot.app import App, Database, load_knowledge
 from bot.config import ConfigError, Settings, load_settings
-from bot.console import Console, render_reply, reply_to_json
+from bot.console import HELP, Console, line_reader, render_reply, reply_to_json
 from bot.knowledge.base import KnowledgeBase
 from bot.knowledge.loader import LoadResult, load_directory
 from bot.knowledge.matcher import Matcher
 from bot.service import Service
 
+#: Exit statuses, the same for every command (the README's table lists them).
+OK = 0
+#: The command ran but found problems (``check``), refused (nothing was changed), or
+#: failed on the way (``run`` cannot reach Discord).
+FAILED = 1
+#: It could not start: a bad option or config, no knowledge base, a database it cannot
+#: open, an output file it cannot write.
+CANNOT_START = 2
+#: Interrupted with Ctrl-C.
+INTERRUPTED = 130
+#: Whoever read the output stopped early (``stampy ask ... | head -1``): quiet, as ``cat``.
+OUTPUT_CLOSED = 141
+
+
+class CommandError(Exception):
+    """Stops a command with one ``stampy: ...`` line on stderr and an exit status."""
+
+    def __init__(self, message: str, status: int = CANNOT_START) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _version() -> str:
+    try:
+        return metadata.version("stampy")
+    except metadata.PackageNotFoundError:  # run from a checkout without installing
+        return __version__
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value
+
 
 def _parser() -> argparse.ArgumentParser:
+    # --config is accepted before or after the command (SUPPRESS: an option given after the
+    # command is not overwritten by the main parser's default).
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config",
+        metavar="PATH",
+        default=argparse.SUPPRESS,
+        help="settings file (default: $STAMPY_CONFIG, else the defaults)",
+    )
     parser = argparse.ArgumentParser(
         prog="stampy",
+        parents=[common],
         description="Answer questions from a curated knowledge base, on Discord or here.",
         epilog="With no command: runs the bot when DISCORD_TOKEN is set, else the console.",
     )
-    parser.add_argument(
-        "--config", metavar="PATH", help="settings file (default: $STAMPY_CONFIG, else defaults)"
-    )
+    parser.add_argument("--version", action="version", version=f"stampy {_version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    commands.add_parser("run", help="run the Discord bot (needs DISCORD_TOKEN)")
-    commands.add_parser("console", help="ask questions in an interactive terminal session")
-    ask = commands.add_parser("ask", help="answer one question and exit")
+
+    def command(name: str, help: str, **kwargs: object) -> argparse.ArgumentParser:
+        return commands.add_parser(name, help=help, parents=[common], **kwargs)  # type: ignore[arg-type]
+
+    command("run", "run the Discord bot (needs DISCORD_TOKEN)")
+    command(
+        "console",
+        "ask questions in an interactive terminal session",
+        description="Ask questions interactively. Besides questions, it takes:\n" + HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ask = command("ask", "answer one question and exit")
     ask.add_argument("question", nargs="+", help="the question (quote it or not)")
     ask.add_argument("--json", action="store_true", help="print the reply as JSON")
-    check = commands.add_parser("check", help="validate the knowledge-base files")
-    check.add_argument("directory", nargs="?", help="directory of YAML files (default: config)")
-    evaluate = commands.add_parser("eval", help="score the matcher on a FAQ benchmark")
+    check = command("check", "validate the knowledge-base files")
+    check.add_argument(
+        "directory",
+        nargs="?",
+        help="directory of YAML files (default: the answers_dir setting, 'answers')",
+    )
+    evaluate = command("eval", "score the matcher on a FAQ benchmark")
     evaluate.add_argument("kb", help="benchmark knowledge base (YAML with 'entries')")
     evaluate.add_argument("queries", help="labelled queries (JSON lines)")
     evaluate.add_argument("--predictions", metavar="OUT", help="write one JSON line per query")
-    export = commands.add_parser(
-        "export", help="write the knowledge base (files plus Discord edits) as YAML files"
-    )
+    export = command("export", "write the knowledge base (files plus Discord edits) as YAML files")
     export.add_argument("directory", help="where to write the YAML files")
-    load = commands.add_parser(
-        "import", help="make the database serve a directory of YAML files (see export)"
-    )
+    load = command("import", "make the database serve a directory of YAML files (see export)")
     load.add_argument("directory", help="directory of YAML files")
-    stamps = commands.add_parser("stamps", help="stamp scores and leaderboard from the database")
-    stamps.add_argument("--top", type=int, default=10, metavar="N", help="leaderboard rows")
-    stamps.add_argument("--user", type=int, metavar="ID", help="one user's score and stamps")
+    stamps = command("stamps", "stamp scores and leaderboard from the database")
+    stamps.add_argument(
+        "--top", type=_positive, default=10, metavar="N", help="leaderboard rows (default: 10)"
+    )
+    stamps.add_argument("--user", type=_positive, metavar="ID", help="one user's score and stamps")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``stampy`` command; returns the exit status."""
+    try:
+        return _main(argv)
+    except CommandError as error:
+        print(f"stampy: {error}", file=sys.stderr)
+        return error.status
+    except BrokenPipeError:
+        _silence_stdout()
+        return OUTPUT_CLOSED
+    except KeyboardInterrupt:
+        print(file=sys.stderr)
+        return INTERRUPTED
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that flushing it at exit raises nothing more."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # not a real file (tests capture it)
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
     try:
-        settings = load_settings(args.config)
+        settings = load_settings(getattr(args, "config", None))
     except ConfigError as error:
-        print(f"stampy: {error}", file=sys.stderr)
-        return 2
+        raise CommandError(str(error)) from None
     command = args.command
     if command is None:
         command = "run" if settings.token else "console"
     if command == "check":
-        return _check(args.directory or settings.knowledge.answers_dir)
+        return _check(args.directory, settings)
     if command == "eval":
         return _eval(settings, args.kb, args.queries, args.predictions)
     if command in ("export", "import"):
         from bot.curation_cli import run_export, run_import
 
+        _require_directory(settings)
         return (run_export if command == "export" else run_import)(settings, args.directory)
     if command == "stamps":
         from bot.stamps_cli import stamps_command
@@ -85,15 +170,54 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(json.dumps(reply_to_json(reply), ensure_ascii=False, indent=2))
         else:
             print(render_reply(reply))
-        return 0
-    return Console(service, sys.stdout).run()
+        return OK
+    return Console(service, sys.stdout, line_reader()).run()
+
+
+def _where(settings: Settings) -> str:
+    """How to point stampy at a knowledge base, for the messages below."""
+    if settings.source is None:
+        return (
+            "run stampy from the folder that holds answers/, or set [knowledge] answers_dir "
+            "in a config file named with --config PATH or STAMPY_CONFIG"
+        )
+    return f"set [knowledge] answers_dir in {settings.source} to the folder of YAML files"
+
+
+def _require_directory(settings: Settings) -> None:
+    """Stop unless the knowledge base's directory exists."""
+    directory = settings.knowledge.answers_dir
+    if not os.path.isdir(directory):
+        state = "does not exist" if not os.path.exists(directory) else "is not a directory"
+        raise CommandError(
+            f"no knowledge base: {os.path.abspath(directory)} {state}; {_where(settings)}"
+        )
+
+
+def _require_questions(settings: Settings, result: LoadResult) -> None:
+    """Stop unless the knowledge base's directory holds questions to answer from."""
+    _require_directory(settings)
+    directory = os.path.abspath(settings.knowledge.answers_dir)
+    if not result.files:
+        raise CommandError(
+            f"no knowledge base: {directory} holds no .yaml files; {_where(settings)}"
+        )
+    if not result.questions:
+        raise CommandError(
+            f"no knowledge base: no question in {directory} could be loaded "
+            f"({len(result.rejected_files)} of {len(result.files)} file(s) with errors); "
+            "run 'stampy check' for details"
+        )
 
 
 def _knowledge(settings: Settings) -> tuple[KnowledgeBase, LoadResult]:
-    """The knowledge base of the answers files; files with errors are named and left out."""
+    """The knowledge base of the answers files (files with errors are named and left out);
+    stops if there is nothing to serve."""
+    _require_directory(settings)
     knowledge, result = load_knowledge(settings)
     for error in result.errors:
         print(f"stampy: warning: {error}", file=sys.stderr)
+    _require_questions(settings, result)
     if result.rejected_files:
         print(
             f"stampy: warning: left out {len(result.rejected_files)} file(s) with errors; "
@@ -126,8 +250,16 @@ def _answering_service(settings: Settings) -> Service:
         return App.offline(settings, knowledge=loaded).service
 
 
-def _check(directory: str) -> int:
+def _check(directory: str | None, settings: Settings) -> int:
+    if directory is None:
+        _require_directory(settings)
+        directory = settings.knowledge.answers_dir
+    elif not os.path.isdir(directory):
+        state = "does not exist" if not os.path.exists(directory) else "is not a directory"
+        raise CommandError(f"{directory} {state}")
     result = load_directory(directory)
+    if not result.files:
+        raise CommandError(f"{directory} holds no .yaml files: nothing to check")
     for error in result.errors:
         print(error)
     knowledge = KnowledgeBase(Matcher(), result.questions)
@@ -135,8 +267,8 @@ def _check(directory: str) -> int:
     print(f"{directory}: {accepted} of {len(result.files)} file(s) valid; {knowledge.summary()}")
     if result.errors:
         print(f"{len(result.errors)} error(s) found", file=sys.stderr)
-        return 1
-    return 0
+        return FAILED
+    return OK
 
 
 def _eval(settings: Settings, kb: str, queries: str, predictions_path: str | None) -> int:
@@ -149,20 +281,39 @@ def _eval(settings: Settings, kb: str, queries: str, predictions_path: str | Non
         score,
     )
 
+    if predictions_path:  # before the work, not after it
+        _check_writable(predictions_path)
     try:
         tracks = load_benchmark_kb(kb)
         labelled = load_queries(queries)
         predictions = run_benchmark(tracks, labelled, lambda: Matcher(settings.matching))
     except BenchmarkError as error:
-        print(f"stampy: {error}", file=sys.stderr)
-        return 2
+        raise CommandError(str(error)) from None
     if predictions_path:
-        out = Path(predictions_path)
-        with out.open("w", encoding="utf-8") as handle:
-            for prediction in predictions:
-                handle.write(json.dumps(prediction.to_json(), ensure_ascii=False) + "\n")
+        try:
+            with Path(predictions_path).open("w", encoding="utf-8") as handle:
+                for prediction in predictions:
+                    handle.write(json.dumps(prediction.to_json(), ensure_ascii=False) + "\n")
+        except OSError as error:
+            raise CommandError(
+                f"cannot write the predictions to {predictions_path}: {error.strerror or error}"
+            ) from None
     print(format_table(score(predictions)))
-    return 0
+    return OK
+
+
+def _check_writable(path: str) -> None:
+    """Stop unless a file can be written at ``path`` (without creating it)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        problem = "it is a directory"
+    elif not os.path.isdir(folder):
+        problem = f"the folder {folder} does not exist"
+    elif not os.access(path if os.path.exists(path) else folder, os.W_OK):
+        problem = "permission denied"
+    else:
+        return
+    raise CommandError(f"cannot write the predictions to {path}: {problem}")
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -173,7 +324,6 @@ def _run(settings: Settings) -> int:
     """Run the Discord bot until SIGTERM/SIGINT; 2 for a missing or rejected token."""
     import asyncio
     import logging
-    import os
 
     import discord
 
@@ -186,7 +336,7 @@ def _run(settings: Settings) -> int:
             "or use 'stampy console' to try the bot here.",
             file=sys.stderr,
         )
-        return 2
+        return CANNOT_START
     logging.basicConfig(
         level=logging.INFO,
         stream=sys.stderr,
@@ -198,7 +348,7 @@ def _run(settings: Settings) -> int:
         loaded = _knowledge(settings)
     except KeyboardInterrupt:
         logging.getLogger(__name__).info("stopped while loading the knowledge base")
-        return 0
+        return OK
     finally:
         signal.signal(signal.SIGTERM, previous)
     endpoints = Endpoints.from_env(os.environ)
@@ -210,23 +360,23 @@ def _run(settings: Settings) -> int:
             "token from the Developer Portal.",
             file=sys.stderr,
         )
-        return 2
+        return CANNOT_START
     except discord.PrivilegedIntentsRequired:
         print(
             "stampy: the Message Content intent is not enabled for this bot; enable it in the "
             "Developer Portal (Bot > Privileged Gateway Intents).",
             file=sys.stderr,
         )
-        return 2
+        return CANNOT_START
     except StoreError as error:
         print(f"stampy: cannot open the database: {error}", file=sys.stderr)
-        return 2
+        return CANNOT_START
     except (OSError, discord.GatewayNotFound, discord.ConnectionClosed) as error:
         print(f"stampy: cannot connect to Discord: {type(error).__name__}", file=sys.stderr)
-        return 1
+        return FAILED
     except KeyboardInterrupt:
         pass
-    return 0
+    return OK
 
 
 if __name__ == "__main__":  # pragma: no cover

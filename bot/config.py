@@ -82,12 +82,15 @@ def setting(
     nonempty: bool = False,
     item_ge: float | None = None,
     nonempty_items: bool = False,
+    path: bool = False,
 ) -> Any:
     """A dataclass field with limits that are checked when its section is constructed.
 
     ``ge``/``le`` bound a number (inclusive); ``nonempty`` requires a non-blank string;
     ``item_ge`` bounds every number in an array; ``nonempty_items`` requires every string
     in an array to be non-blank. Arrays are tuples, so ``default`` is used as is.
+    ``path`` marks a file or directory: a relative one written in a config file is taken
+    relative to that file's folder (the defaults stay relative to the working directory).
     """
     limits = {
         "ge": ge,
@@ -96,7 +99,7 @@ def setting(
         "item_ge": item_ge,
         "nonempty_items": nonempty_items,
     }
-    return field(default=default, metadata={"limits": limits})
+    return field(default=default, metadata={"limits": limits, "path": path})
 
 
 def _fmt(value: object) -> str:
@@ -174,8 +177,9 @@ def _check_limits(key: str, value: object, limits: Mapping[str, Any]) -> None:
 class KnowledgeSettings(SettingsSection):
     """Where the knowledge base is read from (``[knowledge]``)."""
 
-    #: Directory of YAML knowledge-base files; relative paths resolve against the cwd.
-    answers_dir: str = setting("answers", nonempty=True)
+    #: Directory of YAML knowledge-base files; relative to the config file's folder when
+    #: set in one, else to the working directory.
+    answers_dir: str = setting("answers", nonempty=True, path=True)
 
 
 @dataclass(frozen=True)
@@ -207,8 +211,9 @@ class MatchSettings(SettingsSection):
 class DatabaseSettings(SettingsSection):
     """The SQLite database of usage data and edits (``[database]``)."""
 
-    #: Path of the SQLite database file.
-    path: str = setting("stampy.db", nonempty=True)
+    #: Path of the SQLite database file; relative to the config file's folder when set in
+    #: one, else to the working directory.
+    path: str = setting("stampy.db", nonempty=True, path=True)
 
 
 @dataclass(frozen=True)
@@ -445,6 +450,11 @@ def _parse_section(
     values = {
         key: _coerce(value, hints[key], f"{section}.{key}", name) for key, value in table.items()
     }
+    folder = os.path.dirname(name)
+    for key, value in values.items():
+        if fields[key].metadata.get("path") and isinstance(value, str) and value.strip():
+            # Written in this file, so relative to it: the same wherever stampy is run from.
+            values[key] = os.path.join(folder, os.path.expanduser(value))
     try:
         return cls(**values)
     except InvalidSettingError as exc:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sys
 import textwrap
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TextIO
 
 from bot.knowledge.matcher import Decision
@@ -18,6 +20,7 @@ TEXT = {
     ),
     "help": (
         "  <question>     ask\n"
+        '  1, 2, 3        pick one of the "did you mean" choices\n'
         "  :why           why the last answer was chosen\n"
         "  :alts          the other candidates for the last question\n"
         "  :show ID       a stored question with all its answers\n"
@@ -29,6 +32,8 @@ TEXT = {
     "unanswered": "That's a known question, but nobody has written an answer yet.",
     "other_answers": "{count} more answer(s): :show {id}",
     "nothing_asked": "Ask a question first.",
+    "pick_range": "Pick a number from 1 to {count}, or ask a question.",
+    "show_usage": "Usage: :show ID, with a question's id (in brackets after it, e.g. [{example}]).",
     "unknown_id": "There is no question with the id {id!r}.",
     "unknown_command": "Unknown command {command!r}; :help lists the commands.",
     "why": "Matched {phrasing!r} (question {id}) with score {score:.2f}: {reason}.",
@@ -37,6 +42,9 @@ TEXT = {
     "alt_row": "  {rank}. {score:.2f}  {text}  [{id}]",
     "no_alts": "No stored question shares a word with that.",
 }
+
+#: The console's commands, also shown by ``stampy console --help``.
+HELP = TEXT["help"]
 
 WIDTH = 88
 
@@ -113,6 +121,8 @@ def reply_to_json(reply: Reply) -> dict:
     return {
         "query": reply.query,
         "decision": reply.decision.value,
+        # A known question may have no answer yet: "answer" then comes with no answers.
+        "answered": bool(reply.answers),
         "reason": reply.reason,
         "question": None
         if reply.question is None
@@ -170,6 +180,16 @@ def alternatives(reply: Reply, service: Service) -> str:
     return "\n".join(lines)
 
 
+def line_reader() -> Callable[[str], str]:
+    """``input``, with line editing and history (the arrow keys) when reading a terminal."""
+    if sys.stdin.isatty():
+        try:
+            import readline  # noqa: F401  (importing it gives input() editing and history)
+        except ImportError:  # a Python built without it: plain input still works
+            pass
+    return input
+
+
 class Console:
     """A read-eval-print loop over the Service."""
 
@@ -188,6 +208,9 @@ class Console:
         line = line.strip()
         if not line:
             return True
+        if line.isdecimal() and self.last is not None and self.last.suggestions:
+            self.say(self.pick(int(line)))
+            return True
         if not line.startswith(":"):
             self.last = self.service.ask(line)
             self.say(render_reply(self.last))
@@ -201,12 +224,15 @@ class Console:
         elif command == "stats":
             self.say(str(self.service.knowledge.summary()))
         elif command == "show":
-            question = self.service.question(argument.strip())
-            self.say(
-                render_question(question)
-                if question
-                else TEXT["unknown_id"].format(id=argument.strip())
-            )
+            wanted = argument.strip()
+            question = self.service.question(wanted)
+            if not wanted:
+                example = next(iter(self.service.knowledge), None)
+                self.say(TEXT["show_usage"].format(example=example.id if example else "an-id"))
+            elif question is None:
+                self.say(TEXT["unknown_id"].format(id=wanted))
+            else:
+                self.say(render_question(question))
         elif command in {"why", "alts"}:
             if self.last is None:
                 self.say(TEXT["nothing_asked"])
@@ -217,6 +243,17 @@ class Console:
         else:
             self.say(TEXT["unknown_command"].format(command=line.split()[0]))
         return True
+
+    def pick(self, number: int) -> str:
+        """The reply for "did you mean" choice ``number`` of the last question."""
+        assert self.last is not None
+        choices = self.last.suggestions
+        if not 1 <= number <= len(choices):
+            return TEXT["pick_range"].format(count=len(choices))
+        question = choices[number - 1].question
+        answers = self.service.ranked_answers(question)
+        chosen = replace(self.last, decision=Decision.ANSWER, question=question, answers=answers)
+        return render_reply(chosen)
 
     def run(self) -> int:
         """Loop until end of input or :quit."""

@@ -57,9 +57,12 @@ def run_export(
 
     try:
         written = asyncio.run(export())
-    except (Refused, StoreError, OSError) as error:
+    except Refused as error:
         print(f"stampy: cannot export: {error}", file=err)
         return 1
+    except (StoreError, OSError) as error:  # the database or DIR cannot be used: as 'stamps'
+        print(f"stampy: cannot export: {error}", file=err)
+        return 2
     for path in written:
         print(path, file=out)
     print(f"wrote {len(written)} file(s) to {directory}", file=out)
@@ -84,9 +87,9 @@ def run_import(
 
     try:
         report = asyncio.run(load())
-    except (StoreError, OSError) as error:
+    except (StoreError, OSError) as error:  # the database cannot be used: as 'stamps'
         print(f"stampy: cannot import: {error}", file=err)
-        return 1
+        return 2
     for error in report.errors:
         print(error, file=out)
     if report.errors:

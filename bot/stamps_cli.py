@@ -52,11 +52,19 @@ def stamps_command(
     except StoreError as error:
         print(f"stampy: {error}", file=err)
         return 2
+    if text is None:
+        print(
+            f"stampy: user {user} has given and received no stamps (is it their Discord user "
+            "id? 'stampy stamps' lists the leaderboard)",
+            file=err,
+        )
+        return 1
     print(text, file=out)
     return 0
 
 
-async def _report(settings: Settings, version: int, *, top: int, user: int | None) -> str:
+async def _report(settings: Settings, version: int, *, top: int, user: int | None) -> str | None:
+    """The report; None for a ``user`` the stamps know nothing about."""
     schema = MIGRATIONS[:version]
     async with App.open(
         settings, database=Database.EXISTING, curate=False, migrations=schema
@@ -65,6 +73,8 @@ async def _report(settings: Settings, version: int, *, top: int, user: int | Non
         assert book is not None
         if user is not None:
             found = book.user(user)
+            if not (found.received_by_emoji or found.given_by_emoji or user in book.roots):
+                return None
             return (
                 f"{user}: worth {found.score:.2f} stamps; received {found.received}"
                 f" ({_by_emoji(found.received_by_emoji)}), gave {found.given}"

@@ -8,7 +8,7 @@ paths are exercised:
   ``render``/``views``, exactly as the Asking cog does; everything it would send is checked
   against Discord's limits;
 - the YAML loader, on file text and on files on disk;
-- the :class:`~bot.moderation.Curator`, with what the ``/answer`` forms and options hand it.
+- the :class:`~bot.curation.Curator`, with what the ``/answer`` forms and options hand it.
 
 That no reply pings anyone is checked on the wire, through the fake Discord, in
 ``tests/e2e/test_secrets.py``.

@@ -97,7 +97,7 @@ def test_explicit_path(tmp_path: Path) -> None:
     settings = load_settings(path, env={})
     assert settings.matching.answer_threshold == 0.7
     assert settings.matching.suggest_threshold == 0.3  # untouched keys keep defaults
-    assert settings.database.path == "x.db"
+    assert settings.database.path == str(tmp_path / "x.db")  # beside the file
     assert settings.knowledge == KnowledgeSettings()
     assert settings.source == str(path)
 
@@ -105,7 +105,7 @@ def test_explicit_path(tmp_path: Path) -> None:
 def test_explicit_path_as_string(tmp_path: Path) -> None:
     path = write(tmp_path, '[knowledge]\nanswers_dir = "kb"\n')
     settings = load_settings(str(path), env={})
-    assert settings.knowledge.answers_dir == "kb"
+    assert settings.knowledge.answers_dir == str(tmp_path / "kb")
     assert settings.source == str(path)
 
 
@@ -474,7 +474,34 @@ def test_blank_token_is_none() -> None:
 def test_example_file_matches_defaults() -> None:
     from_example = load_settings(EXAMPLE, env={})
     assert from_example.source == str(EXAMPLE)
-    assert dataclasses.replace(from_example, source=None) == load_settings(env={})
+    defaults = load_settings(env={})
+    # The same values, except that the file's relative paths are taken from its folder.
+    expected = dataclasses.replace(
+        defaults,
+        knowledge=KnowledgeSettings(answers_dir=str(EXAMPLE.parent / "answers")),
+        database=DatabaseSettings(path=str(EXAMPLE.parent / "stampy.db")),
+    )
+    assert dataclasses.replace(from_example, source=None) == expected
+
+
+def test_relative_paths_are_taken_from_the_config_files_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Wherever stampy runs from, a config file's relative paths mean the same folders;
+    absolute paths and the defaults (no file) are left as they are."""
+    folder = tmp_path / "deploy"
+    folder.mkdir()
+    config = folder / "stampy.toml"
+    config.write_text(
+        '[knowledge]\nanswers_dir = "kb"\n[database]\npath = "/srv/stampy.db"\n', encoding="utf-8"
+    )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    settings = load_settings(config, env={})
+    assert Path(settings.knowledge.answers_dir) == folder / "kb"
+    assert settings.database.path == "/srv/stampy.db"
+    assert load_settings(env={}).knowledge.answers_dir == "answers"
 
 
 def test_example_file_loads_by_relative_name(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -657,3 +657,23 @@ def test_validate_question_field_rules_and_answer_ids() -> None:
     assert any(p.startswith("source 'www.example.org' must be a link") for p in problems)
     assert "answer id 'alignment-short' is already used by question 'alignment'" in problems
     assert not any(":" in p.split(" ")[0] for p in problems)  # no file:line prefixes
+
+
+@pytest.mark.parametrize(
+    ("tag", "hint", "spaces"),
+    [
+        ("'#training'", "(e.g. 'training')", False),
+        ("'machine learning'", "'machine-learning'", True),
+    ],
+)
+def test_tag_hint_mentions_spaces_only_when_there_are_some(
+    tag: str, hint: str, spaces: bool
+) -> None:
+    (error,) = errors_of(question_yaml(tags=f"[{tag}]"))
+    assert hint in error.message
+    assert ("instead of spaces" in error.message) is spaces
+
+
+def test_a_missing_directory_is_reported_without_a_line_number(tmp_path: Path) -> None:
+    (error,) = load_directory(tmp_path / "nope").errors
+    assert str(error) == f"{tmp_path / 'nope'}: the directory does not exist"

@@ -1,4 +1,4 @@
-"""Tests for bot.moderation: every change, its history and revert, refusals that write nothing,
+"""Tests for bot.curation: every change, its history and revert, refusals that write nothing,
 the overlay across restarts, reload, and the unanswered queue. Real SQLite files in tmp_path."""
 
 from __future__ import annotations

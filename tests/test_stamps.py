@@ -599,3 +599,19 @@ async def test_stampy_stamps_leaves_an_older_database_alone(
     missing.write_text(f'[database]\npath = "{tmp_path / "absent.db"}"\n', encoding="utf-8")
     assert await asyncio.to_thread(main, ["--config", str(missing), "stamps"]) == 2
     assert not (tmp_path / "absent.db").exists()
+
+
+async def test_stampy_stamps_of_an_unknown_user_says_so(
+    db_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    store, book = await open_book(db_path)
+    await track(book)
+    await book.apply_many([add(2001, DAVE, author=BOB)])
+    await book.close()
+    await store.close()
+    config = tmp_path / "c.toml"
+    config.write_text(f'[database]\npath = "{db_path}"\n', encoding="utf-8")
+    code = await asyncio.to_thread(main, ["--config", str(config), "stamps", "--user", "12345"])
+    out, err = capsys.readouterr()
+    assert (code, out) == (1, "")
+    assert "user 12345 has given and received no stamps" in err and "worth" not in err

@@ -235,7 +235,8 @@ async def test_a_newer_schema_is_still_refused(db_path: Path):
 
 
 @pytest.mark.parametrize(
-    ("command", "code"), [(["stamps"], 2), (["export", "OUT"], 1), (["run"], 2)]
+    ("command", "code"),
+    [(["stamps"], 2), (["export", "OUT"], 2), (["import", "ANSWERS"], 2), (["run"], 2)],
 )
 def test_commands_on_a_damaged_file_exit_with_one_line(
     tmp_path: Path,
@@ -256,7 +257,8 @@ def test_commands_on_a_damaged_file_exit_with_one_line(
     monkeypatch.delenv("STAMPY_DISCORD_API_BASE", raising=False)
     monkeypatch.delenv("STAMPY_DISCORD_GATEWAY", raising=False)
     monkeypatch.setenv("DISCORD_TOKEN", "not-used-the-database-fails-first")
-    argv = [str(tmp_path / "out") if a == "OUT" else a for a in command]
+    places = {"OUT": str(tmp_path / "out"), "ANSWERS": str(ROOT / "answers")}
+    argv = [places.get(a, a) for a in command]
     assert main(["--config", str(config), *argv]) == code
     out, err = capsys.readouterr()
     lines = err.strip().splitlines()

@@ -170,8 +170,9 @@ def answer_embed(question: Question, answer: Answer | None, *, stamps: int = 0) 
             name=TEXT["tags_field"], value=shorten(", ".join(question.tags), FIELD_VALUE_LIMIT)
         )
     embed.add_field(name=TEXT["stamps_field"], value=stamps_text(stamps))
-    if answer is not None and answer.author:
-        embed.add_field(name=TEXT["author_field"], value=shorten(answer.author, FIELD_VALUE_LIMIT))
+    author = shorten(answer.author, FIELD_VALUE_LIMIT) if answer and answer.author else ""
+    if author:  # an author of only blanks shows no field (Discord refuses an empty one)
+        embed.add_field(name=TEXT["author_field"], value=author)
     if answer is not None and answer.source:
         embed.add_field(
             name=TEXT["source_field"], value=truncate(answer.source, FIELD_VALUE_LIMIT, note="")
@@ -200,10 +201,9 @@ def other_answers_embeds(question: Question, answers: Sequence[Answer]) -> list[
     embeds = []
     for answer in shown:
         embed = discord.Embed(title=title)
-        if answer.author:
-            embed.add_field(
-                name=TEXT["author_field"], value=shorten(answer.author, FIELD_VALUE_LIMIT)
-            )
+        author = shorten(answer.author, FIELD_VALUE_LIMIT) if answer.author else ""
+        if author:
+            embed.add_field(name=TEXT["author_field"], value=author)
         embeds.append(embed)
     if footer:
         embeds[-1].set_footer(text=footer)

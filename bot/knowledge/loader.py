@@ -114,6 +114,8 @@ class LoadError:
     message: str
 
     def __str__(self) -> str:
+        if self.line == 0:  # the directory or file as a whole: no line to point at
+            return f"{self.path}: {self.message}"
         return f"{self.path}:{self.line}: {self.message}"
 
 
@@ -201,9 +203,10 @@ def _check_tag(value: str) -> str | None:
         return None
     suggestion = _NOT_TAG_CHARS.sub("-", value).strip("-").lower()[:MAX_TAG_LENGTH].strip("-")
     example = f" (e.g. {suggestion!r})" if suggestion and suggestion != value else ""
+    spaces = "; use hyphens instead of spaces" if _WHITESPACE.search(value) else ""
     return (
         f"tag {_quote(value)} is not valid: use 1 to {MAX_TAG_LENGTH} letters, digits and "
-        f"hyphens{example}, starting with a letter or digit; use hyphens instead of spaces"
+        f"hyphens{example}, starting with a letter or digit{spaces}"
     )
 
 

@@ -108,7 +108,13 @@ class App:
         """
         kb, loaded = knowledge if knowledge is not None else load_knowledge(settings)
         path = _database_path(settings, database)
-        store = None if path is None else await Store.open(path, migrations=migrations)
+        store = (
+            None
+            if path is None
+            else await Store.open(
+                path, migrations=migrations, pool_size=settings.database.pool_size
+            )
+        )
         stamps: StampBook | None = None
         try:
             curator = None
@@ -130,11 +136,11 @@ class App:
 
 
 def _database_path(settings: Settings, database: Database) -> str | None:
-    path = settings.database.path
     if database is Database.NONE:
         return None
-    if database is Database.OPEN or os.path.exists(path):
-        return path
+    location = settings.database.location
+    if database is Database.OPEN or settings.database.shared or os.path.exists(location):
+        return location
     return MEMORY if database is Database.EXISTING_OR_MEMORY else None
 
 

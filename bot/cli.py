@@ -1,4 +1,5 @@
-"""Command line: ``stampy [run | console | ask | check | eval | stamps | export | import]``."""
+"""Command line: ``stampy [run | console | ask | check | eval | stamps | export | import |
+migrate-db]``."""
 
 from __future__ import annotations
 
@@ -110,6 +111,11 @@ def _parser() -> argparse.ArgumentParser:
         "--top", type=_positive, default=10, metavar="N", help="leaderboard rows (default: 10)"
     )
     stamps.add_argument("--user", type=_positive, metavar="ID", help="one user's score and stamps")
+    migrate = command("migrate-db", "copy the database into an empty one (e.g. to PostgreSQL)")
+    migrate.add_argument("--from", dest="source", required=True, metavar="DB", help="sqlite:///PATH")
+    migrate.add_argument(
+        "--to", dest="target", required=True, metavar="DB", help="postgresql://... (empty)"
+    )
     return parser
 
 
@@ -161,6 +167,10 @@ def _main(argv: Sequence[str] | None) -> int:
         from bot.stamps_cli import stamps_command
 
         return stamps_command(settings, sys.stdout, sys.stderr, top=args.top, user=args.user)
+    if command == "migrate-db":
+        from bot.transfer_cli import migrate_db
+
+        return migrate_db(args.source, args.target, sys.stdout, sys.stderr)
     if command == "run":
         return _run(settings)
     service = _answering_service(settings)

@@ -29,6 +29,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.store.db import redact_url
+
 __all__ = [
     "ConfigError",
     "DatabaseSettings",
@@ -209,11 +211,36 @@ class MatchSettings(SettingsSection):
 
 @dataclass(frozen=True)
 class DatabaseSettings(SettingsSection):
-    """The SQLite database of usage data and edits (``[database]``)."""
+    """The database of usage data and edits (``[database]``): a SQLite file, or a
+    PostgreSQL server that several processes share."""
 
-    #: Path of the SQLite database file; relative to the config file's folder when set in
-    #: one, else to the working directory.
+    #: Path of the SQLite database file (used when ``url`` is empty); relative to the config
+    #: file's folder when set in one, else to the working directory.
     path: str = setting("stampy.db", nonempty=True, path=True)
+    #: A PostgreSQL database (``postgresql://user:password@host:port/dbname``) shared by
+    #: every process; empty: the SQLite file at ``path``.
+    url: str = setting("")
+    #: Most connections one process keeps open to PostgreSQL (ignored for SQLite).
+    pool_size: int = setting(10, ge=2, le=100)
+
+    def check(self) -> None:
+        if self.url and not self.url.startswith(("postgresql://", "postgres://")):
+            raise InvalidSettingError(
+                "url",
+                "must be a PostgreSQL address starting with postgresql:// "
+                f"(got {_quote(redact_url(self.url))}); leave it out to use the "
+                "SQLite file in '{prefix}path'",
+            )
+
+    @property
+    def location(self) -> str:
+        """What :meth:`bot.store.Store.open` opens: the url if given, else the path."""
+        return self.url or self.path
+
+    @property
+    def shared(self) -> bool:
+        """Whether the database is a PostgreSQL server (shared by processes)."""
+        return bool(self.url)
 
 
 @dataclass(frozen=True)

@@ -46,8 +46,9 @@ def run_export(
     if not _check_answers(settings, err):
         return 1
 
-    database = settings.database.path
-    if not os.path.exists(database):  # nothing stored: the files alone (creating no file)
+    database = settings.database.location
+    if not settings.database.shared and not os.path.exists(database):
+        # nothing stored: the files alone (creating no file)
         print(f"stampy: no database at {database}; exporting the answers files", file=err)
 
     async def export() -> list[Path]:

@@ -17,7 +17,10 @@ from typing import TextIO
 from bot.app import App, Database
 from bot.config import Settings
 from bot.store import MIGRATIONS, StoreError
-from bot.store.db import describe_open_failure
+from bot.store.db import redact_url
+from bot.store.pg_migrations import PG_MIGRATIONS
+from bot.store.postgres import stored_version
+from bot.store.sqlite import describe_open_failure
 
 #: The first schema with stamp tables.
 STAMPS_SCHEMA = 2
@@ -28,18 +31,30 @@ def stamps_command(
 ) -> int:
     """Print the leaderboard (``top`` rows) or one user's stamps; the exit status."""
     path = settings.database.path
-    if not os.path.exists(path):
-        print(f"stampy: no database at {path} (the bot creates it when it first runs)", file=err)
-        return 2
-    # A report must not change the file: read its schema first, and open it at that schema
-    # (no migration); a database from before stamps, or not Stampy's, is left alone.
-    try:
-        uri = Path(path).resolve().as_uri() + "?mode=ro"
-        with contextlib.closing(sqlite3.connect(uri, uri=True)) as conn:
-            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-    except sqlite3.Error as error:
-        print(f"stampy: {describe_open_failure(path, error)}", file=err)
-        return 2
+    if settings.database.url:
+        path = redact_url(settings.database.url)
+        try:  # read the schema without migrating, as for a file below
+            version = asyncio.run(stored_version(settings.database.url))
+        except StoreError as error:
+            print(f"stampy: {error}", file=err)
+            return 2
+    else:
+        if not os.path.exists(path):
+            print(
+                f"stampy: no database at {path} (the bot creates it when it first runs)",
+                file=err,
+            )
+            return 2
+        # A report must not change the file: read its schema first, and open it at that
+        # schema (no migration); a database from before stamps, or not Stampy's, is left
+        # alone.
+        try:
+            uri = Path(path).resolve().as_uri() + "?mode=ro"
+            with contextlib.closing(sqlite3.connect(uri, uri=True)) as conn:
+                version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        except sqlite3.Error as error:
+            print(f"stampy: {describe_open_failure(path, error)}", file=err)
+            return 2
     if version < STAMPS_SCHEMA:
         print(
             f"stampy: {path} holds no stamps (schema {version}; stamps arrive with schema "
@@ -65,7 +80,7 @@ def stamps_command(
 
 async def _report(settings: Settings, version: int, *, top: int, user: int | None) -> str | None:
     """The report; None for a ``user`` the stamps know nothing about."""
-    schema = MIGRATIONS[:version]
+    schema = (PG_MIGRATIONS if settings.database.url else MIGRATIONS)[:version]
     async with App.open(
         settings, database=Database.EXISTING, curate=False, migrations=schema
     ) as app:

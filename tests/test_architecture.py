@@ -100,7 +100,8 @@ def test_objects_are_built_in_one_place() -> None:
     offenders = []
     for path in PACKAGE.rglob("*.py"):
         relative = str(path.relative_to(ROOT))
-        if relative == "bot/app.py" or relative.startswith("bot/store/"):
+        # the assembly; the store itself; migrate-db, which copies between two raw stores
+        if relative in ("bot/app.py", "bot/transfer_cli.py") or relative.startswith("bot/store/"):
             continue
         text = path.read_text(encoding="utf-8")
         for made in ("Curator(", "StampBook(", "Store.open("):

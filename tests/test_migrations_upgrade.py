@@ -16,6 +16,7 @@ import pytest
 from bot.config import StampSettings
 from bot.stamps import StampBook
 from bot.store import MIGRATIONS, NewerDatabaseError, ProposedPhrasings, Store, UnansweredQuestions
+from bot.store.db import from_db_time
 from bot.store.stamps import StampOp
 
 FIXTURE = Path(__file__).resolve().parent / "data" / "stampy-schema1.db"
@@ -96,18 +97,75 @@ async def test_stamps_work_on_an_upgraded_file(old_file: Path):
         await book.close()
 
 
+def write_rows(path: Path, unanswered: list[tuple], proposals: list[tuple]) -> None:
+    """Rows as the version of that schema wrote them (its own SQL, not this version's)."""
+    with sqlite3.connect(path) as conn:
+        conn.executemany(
+            "INSERT INTO unanswered (text, normalized, norm_len, count, first_asker_id,"
+            " first_channel_id, guild_id, first_asked_at, last_asked_at, status)"
+            " VALUES (?, ?, ?, ?, ?, 1, 2, ?, ?, ?)",
+            unanswered,
+        )
+        conn.executemany(
+            "INSERT INTO proposed_phrasings (question_id, text, normalized, proposer_id,"
+            " channel_id, proposed_at, last_proposed_at, count, status)"
+            " VALUES (?, ?, ?, 1, 1, ?, ?, ?, ?)",
+            proposals,
+        )
+
+
+T = "2026-11-01T12:00:00.000000+00:00"
+LATER = "2026-11-02T12:00:00.000000+00:00"
+
+
 async def test_a_file_of_the_first_migration_upgrades_with_every_row(tmp_path: Path):
     path = tmp_path / "stampy.db"
-    async with await Store.open(path, migrations=MIGRATIONS[:1]) as store:
-        unanswered = UnansweredQuestions(store)
-        for i, text in enumerate(QUESTIONS):
-            await unanswered.record(text, asker_id=i, channel_id=1, guild_id=2)
-        await ProposedPhrasings(store).propose("q", "a proposal", proposer_id=1, channel_id=1)
+    async with await Store.open(path, migrations=MIGRATIONS[:1]):
+        pass
+    write_rows(
+        path,
+        [(text, text.lower(), len(text), 1, i, T, T, "open") for i, text in enumerate(QUESTIONS)],
+        [("q", "a proposal", "a proposal", T, T, 1, "open")],
+    )
     before = (dump(path, "unanswered"), dump(path, "proposed_phrasings"))
     async with await Store.open(path) as store:
         assert store.schema_version == LATEST
         assert await UnansweredQuestions(store).count() == len(QUESTIONS)
     assert (dump(path, "unanswered"), dump(path, "proposed_phrasings")) == before
+
+
+async def test_open_duplicates_are_folded_when_repeats_become_one_statement(tmp_path: Path):
+    """Migration 5 makes the text of open rows unique; duplicates a reopened row could have
+    left are folded into the oldest (counts added, the latest time kept), closed rows stay."""
+    path = tmp_path / "stampy.db"
+    async with await Store.open(path, migrations=MIGRATIONS[:4]):
+        pass
+    write_rows(
+        path,
+        [
+            ("What is AGI?", "what is agi", 11, 2, 1, T, T, "open"),
+            ("what is AGI", "what is agi", 11, 3, 2, T, LATER, "open"),
+            ("What is AGI", "what is agi", 11, 7, 3, T, T, "dismissed"),
+        ],
+        [
+            ("q", "AGI?", "agi", T, T, 1, "open"),
+            ("q", "agi", "agi", T, LATER, 4, "open"),
+            ("other", "agi", "agi", T, T, 1, "open"),
+        ],
+    )
+    async with await Store.open(path) as store:
+        questions = UnansweredQuestions(store)
+        [row] = await questions.list()
+        assert (row.id, row.count, row.first_asker_id) == (1, 5, 1)
+        assert row.last_asked_at == from_db_time(LATER)
+        assert await questions.count("dismissed") == 1
+        again = await questions.record("what is AGI??", asker_id=9, channel_id=1, guild_id=1)
+        assert (again.id, again.count) == (1, 6)
+        proposals = ProposedPhrasings(store)
+        assert sorted((p.question_id, p.count) for p in await proposals.list()) == [
+            ("other", 1),
+            ("q", 5),
+        ]
 
 
 async def test_the_previous_version_refuses_the_upgraded_file(old_file: Path):

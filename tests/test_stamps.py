@@ -1,17 +1,19 @@
 """Tests for bot.stamps and bot.store.stamps: stamps counted once, durable, ranked.
 
-Real SQLite files under ``tmp_path``; nothing is mocked.
+Real databases, nothing mocked: the tests of the book and its tables run on both backends
+(the ``database`` fixture: a SQLite file and a fresh PostgreSQL database); the command line
+ones on a SQLite file.
 """
 
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from databases import independent_rows
 
 from bot.cli import main
 from bot.config import ConfigError, StampSettings, load_settings
@@ -68,8 +70,14 @@ def remove(message: int, voter: int, emoji: str = "stamp") -> StampOp:
     return StampOp(message, voter, emoji, add=False, channel_id=CHANNEL, guild_id=GUILD)
 
 
+@pytest.fixture
+def db_path(database: str) -> str:
+    """The database the book's store opens (on each backend)."""
+    return database
+
+
 async def open_book(
-    path: Path, settings: StampSettings = FAST, **kwargs: object
+    path: str, settings: StampSettings = FAST, **kwargs: object
 ) -> tuple[Store, StampBook]:
     store = await Store.open(path)
     book = StampBook(store, settings, answer_author=author_of, bot_user_id=BOT, **kwargs)  # type: ignore[arg-type]
@@ -90,7 +98,7 @@ async def track(book: StampBook) -> None:
 
 
 @pytest.fixture
-async def book(db_path: Path) -> AsyncIterator[StampBook]:
+async def book(db_path: str) -> AsyncIterator[StampBook]:
     store, opened = await open_book(db_path)
     await track(opened)
     try:
@@ -100,30 +108,35 @@ async def book(db_path: Path) -> AsyncIterator[StampBook]:
         await store.close()
 
 
-def rows(path: Path) -> list[tuple]:
+def config_for(database: str) -> str:
+    """A config file's text pointing at ``database`` (either backend)."""
+    key = "url" if database.startswith("postgresql://") else "path"
+    return f'[database]\n{key} = "{database}"\n'
+
+
+async def rows(path: str) -> list[tuple]:
     """The stamps as another connection sees them (i.e. committed)."""
-    with sqlite3.connect(path) as conn:
-        return conn.execute(
-            "SELECT message_id, voter_id, emoji, votee_id, answer_id FROM stamps ORDER BY 1, 2, 3"
-        ).fetchall()
+    return await independent_rows(
+        path, "SELECT message_id, voter_id, emoji, votee_id, answer_id FROM stamps ORDER BY 1, 2, 3"
+    )
 
 
 # --------------------------------------------------------------------------- events
 
 
-async def test_a_stamp_counts_once_and_its_removal_takes_it_back(book: StampBook, db_path: Path):
+async def test_a_stamp_counts_once_and_its_removal_takes_it_back(book: StampBook, db_path: str):
     first = await book.apply(add(ANSWERED, BOB))
     assert first is not None and first.added and first.row.answer_id == "a-canon"
     assert first.row.votee_id == ALICE  # the answer's author is credited
     assert await book.apply(add(ANSWERED, BOB)) is None  # a duplicate changes nothing
     assert book.count("a-canon") == 1
-    assert rows(db_path) == [(ANSWERED, BOB, "stamp", ALICE, "a-canon")]
+    assert await rows(db_path) == [(ANSWERED, BOB, "stamp", ALICE, "a-canon")]
 
     gone = await book.apply(remove(ANSWERED, BOB))
     assert gone is not None and not gone.added
     assert await book.apply(remove(ANSWERED, BOB)) is None  # removing nothing: a no-op
     assert await book.apply(remove(OTHER, CAROL)) is None
-    assert book.count("a-canon") == 0 and rows(db_path) == []
+    assert book.count("a-canon") == 0 and await rows(db_path) == []
 
 
 async def test_weights_come_from_the_config(book: StampBook):
@@ -151,21 +164,21 @@ def test_emoji_names_map_to_stamps():
     assert book.stamp_name(None, custom=True) is None
 
 
-async def test_ignored_stamps(book: StampBook, db_path: Path):
+async def test_ignored_stamps(book: StampBook, db_path: str):
     assert await book.apply(add(ANSWERED, ALICE)) is None  # on your own answer
     assert await book.apply(add(BOBS_MESSAGE, BOB, author=BOB)) is None  # on your own message
     assert await book.apply(add(ANSWERED, BOT)) is None  # the bot's own reaction
     assert await book.apply(add(BOTS_MESSAGE, BOB, author=BOT)) is None  # untracked bot message
     assert await book.apply(add(NO_ANSWER, BOB)) is None  # nothing to endorse
     assert await book.apply(add(BOBS_MESSAGE, CAROL)) is None  # author unknown
-    assert rows(db_path) == []
+    assert await rows(db_path) == []
     assert book.total_weight == 0
 
 
-async def test_a_stamp_on_a_persons_message_is_a_vote_for_them(book: StampBook, db_path: Path):
+async def test_a_stamp_on_a_persons_message_is_a_vote_for_them(book: StampBook, db_path: str):
     change = await book.apply(add(BOBS_MESSAGE, CAROL, "goldstamp", author=BOB))
     assert change is not None and change.row.votee_id == BOB and change.row.answer_id is None
-    assert rows(db_path) == [(BOBS_MESSAGE, CAROL, "goldstamp", BOB, None)]
+    assert await rows(db_path) == [(BOBS_MESSAGE, CAROL, "goldstamp", BOB, None)]
     assert book.total_weight == 5
     mine = book.user(BOB)
     assert (mine.received, mine.given) == (5, 0)
@@ -189,7 +202,7 @@ async def test_one_person_stamping_two_messages_of_an_answer_counts_once(book: S
     assert book.count("a-canon") == 0
 
 
-async def test_events_in_one_batch_apply_in_order(book: StampBook, db_path: Path):
+async def test_events_in_one_batch_apply_in_order(book: StampBook, db_path: str):
     changes = await book.apply_many(
         [
             add(ANSWERED, BOB),
@@ -211,27 +224,25 @@ async def test_events_in_one_batch_apply_in_order(book: StampBook, db_path: Path
         False,
     ]
     assert [c is not None for c in changes] == [True, False, True, False, True, True, True]
-    assert [(r[0], r[1]) for r in rows(db_path)] == [(ANSWERED, BOB)]
+    assert [(r[0], r[1]) for r in await rows(db_path)] == [(ANSWERED, BOB)]
     assert book.count("a-canon") == 1
 
 
 # --------------------------------------------------------------------------- group commit
 
 
-async def test_a_burst_is_written_in_few_transactions_and_is_durable(
-    book: StampBook, db_path: Path
-):
+async def test_a_burst_is_written_in_few_transactions_and_is_durable(book: StampBook, db_path: str):
     voters = [300_000_000_000_000_000 + i for i in range(2000)]
     before = book.transactions
     results = await asyncio.gather(*(book.apply(add(ANSWERED, v)) for v in voters))
     assert all(r is not None for r in results)
     written = book.transactions - before
     assert 1 <= written <= 10, written  # 500 per batch at most: 4, plus a slow start
-    assert len(rows(db_path)) == 2000  # committed: another connection sees them all
+    assert len(await rows(db_path)) == 2000  # committed: another connection sees them all
     assert book.count("a-canon") == 2000
 
 
-async def test_one_transaction_per_event_when_batches_are_one(db_path: Path):
+async def test_one_transaction_per_event_when_batches_are_one(db_path: str):
     store, book = await open_book(db_path, max_batch=1)
     try:
         await track(book)
@@ -242,7 +253,7 @@ async def test_one_transaction_per_event_when_batches_are_one(db_path: Path):
         await store.close()
 
 
-async def test_close_writes_what_is_queued_and_refuses_more(db_path: Path):
+async def test_close_writes_what_is_queued_and_refuses_more(db_path: str):
     store, book = await open_book(db_path)
     await track(book)
     pending = [asyncio.ensure_future(book.apply(add(ANSWERED, 300 + i))) for i in range(50)]
@@ -252,10 +263,10 @@ async def test_close_writes_what_is_queued_and_refuses_more(db_path: Path):
     with pytest.raises(StampBookClosed):
         await book.apply(add(ANSWERED, 999))
     await store.close()
-    assert len(rows(db_path)) == 50
+    assert len(await rows(db_path)) == 50
 
 
-async def test_close_waits_for_answer_messages_being_recorded(db_path: Path):
+async def test_close_waits_for_answer_messages_being_recorded(db_path: str):
     store, book = await open_book(db_path)
     recording = asyncio.ensure_future(
         book.record_answer(5, channel_id=CHANNEL, guild_id=GUILD, question_id="q", answer_id="a")
@@ -270,8 +281,7 @@ async def test_close_waits_for_answer_messages_being_recorded(db_path: Path):
     with pytest.raises(StampBookClosed):
         await book.note_owner(GUILD, DAVE)
     await store.close()
-    with sqlite3.connect(db_path) as conn:
-        assert conn.execute("SELECT message_id FROM answer_messages").fetchall() == [(5,)]
+    assert await independent_rows(db_path, "SELECT message_id FROM answer_messages") == [(5,)]
 
 
 async def test_a_failing_batch_fails_its_events_and_the_book_carries_on(book: StampBook):
@@ -289,7 +299,7 @@ async def test_a_failing_batch_fails_its_events_and_the_book_carries_on(book: St
 # --------------------------------------------------------------------------- persistence
 
 
-async def test_stamps_survive_a_reopen_and_memory_matches_the_database(db_path: Path):
+async def test_stamps_survive_a_reopen_and_memory_matches_the_database(db_path: str):
     store, book = await open_book(db_path)
     await track(book)
     await book.apply_many(
@@ -313,14 +323,14 @@ async def test_stamps_survive_a_reopen_and_memory_matches_the_database(db_path: 
         assert again.total_weight == total == 8
         assert [again.user(person) for person in (ALICE, BOB, CAROL, DAVE)] == people
         assert (people[0].received, people[2].given, people[3].given) == (7, 3, 1)
-        with sqlite3.connect(db_path) as conn:  # the totals, computed by SQL
-            from_db = dict(
-                conn.execute(
-                    "SELECT answer_id, sum(CASE emoji WHEN 'goldstamp' THEN 5 ELSE 1 END) FROM"
-                    " (SELECT DISTINCT answer_id, voter_id, emoji FROM stamps"
-                    "  WHERE answer_id IS NOT NULL) GROUP BY answer_id"
-                ).fetchall()
+        from_db = dict(  # the totals, computed by SQL
+            await independent_rows(
+                db_path,
+                "SELECT answer_id, sum(CASE emoji WHEN 'goldstamp' THEN 5 ELSE 1 END) FROM"
+                " (SELECT DISTINCT answer_id, voter_id, emoji FROM stamps"
+                "  WHERE answer_id IS NOT NULL) AS distinct_stamps GROUP BY answer_id",
             )
+        )
         assert from_db == again.stamped_answers()
         assert await again.apply(add(ANSWERED, BOB, "goldstamp")) is None  # still there
     finally:
@@ -331,7 +341,7 @@ async def test_stamps_survive_a_reopen_and_memory_matches_the_database(db_path: 
 # --------------------------------------------------------------------------- reputation
 
 
-async def test_reputation_flows_from_roots_and_is_recomputed_debounced(db_path: Path):
+async def test_reputation_flows_from_roots_and_is_recomputed_debounced(db_path: str):
     store, book = await open_book(
         db_path, StampSettings(root_user_ids=(DAVE,), reputation_delay_seconds=0.05)
     )
@@ -374,7 +384,7 @@ async def test_reputation_flows_from_roots_and_is_recomputed_debounced(db_path: 
         await store.close()
 
 
-async def test_reputation_weights_answer_scores(db_path: Path):
+async def test_reputation_weights_answer_scores(db_path: str):
     store, book = await open_book(db_path, StampSettings(root_user_ids=(DAVE,)))
     try:
         await track(book)
@@ -390,7 +400,7 @@ async def test_reputation_weights_answer_scores(db_path: Path):
         await store.close()
 
 
-async def test_roots_are_stored_and_only_written_on_change(book: StampBook, db_path: Path):
+async def test_roots_are_stored_and_only_written_on_change(book: StampBook, db_path: str):
     await book.note_owner(GUILD, DAVE)
     await book.note_root(GUILD, CAROL, moderator=True)
     await book.note_root(GUILD, CAROL, moderator=True)
@@ -398,10 +408,9 @@ async def test_roots_are_stored_and_only_written_on_change(book: StampBook, db_p
     await book.note_owner(GUILD, BOB)  # a new owner replaces the old one
     await book.note_root(GUILD, CAROL, moderator=False)
     assert book.roots == {BOB}
-    with sqlite3.connect(db_path) as conn:
-        assert conn.execute("SELECT user_id, reason FROM stamp_roots").fetchall() == [
-            (BOB, "owner")
-        ]
+    assert await independent_rows(db_path, "SELECT user_id, reason FROM stamp_roots") == [
+        (BOB, "owner")
+    ]
 
 
 async def test_empty_book_has_no_scores(book: StampBook):
@@ -554,7 +563,7 @@ def test_bad_stamp_settings_are_refused(tmp_path: Path, line: str, message: str)
 
 
 async def test_stampy_stamps_prints_the_leaderboard_and_a_user(
-    db_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    db_path: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ):
     store, book = await open_book(db_path)
     await track(book)
@@ -563,7 +572,7 @@ async def test_stampy_stamps_prints_the_leaderboard_and_a_user(
     await book.close()
     await store.close()
     config = tmp_path / "c.toml"
-    config.write_text(f'[database]\npath = "{db_path}"\n', encoding="utf-8")
+    config.write_text(config_for(db_path), encoding="utf-8")
 
     code = await asyncio.to_thread(main, ["--config", str(config), "stamps", "--top", "5"])
     out = capsys.readouterr().out
@@ -584,8 +593,9 @@ async def test_stampy_stamps_prints_the_leaderboard_and_a_user(
 
 
 async def test_stampy_stamps_leaves_an_older_database_alone(
-    db_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ):
+    db_path = tmp_path / "stampy.db"
     async with await Store.open(db_path, migrations=MIGRATIONS[:1]):
         pass
     before = db_path.read_bytes()
@@ -602,7 +612,7 @@ async def test_stampy_stamps_leaves_an_older_database_alone(
 
 
 async def test_stampy_stamps_of_an_unknown_user_says_so(
-    db_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    db_path: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ):
     store, book = await open_book(db_path)
     await track(book)
@@ -610,7 +620,7 @@ async def test_stampy_stamps_of_an_unknown_user_says_so(
     await book.close()
     await store.close()
     config = tmp_path / "c.toml"
-    config.write_text(f'[database]\npath = "{db_path}"\n', encoding="utf-8")
+    config.write_text(config_for(db_path), encoding="utf-8")
     code = await asyncio.to_thread(main, ["--config", str(config), "stamps", "--user", "12345"])
     out, err = capsys.readouterr()
     assert (code, out) == (1, "")

@@ -1,8 +1,10 @@
-"""The SQLite database: :class:`Store` owns the connection; record modules work through it.
+"""The database: :class:`Store` owns the connection(s); record modules work through it.
 
+A SQLite file by default (:mod:`bot.store.sqlite`), or a PostgreSQL database that several
+processes share (:mod:`bot.store.postgres`), chosen by what :meth:`Store.open` is given.
 Typical use::
 
-    async with await Store.open(settings.database.path) as store:
+    async with await Store.open(settings.database.location) as store:
         unanswered = UnansweredQuestions(store)
         await unanswered.record(text, asker_id=..., channel_id=..., guild_id=...)
 

@@ -1,6 +1,6 @@
-"""The database schema, as an ordered list of numbered migrations.
+"""The SQLite database schema, as an ordered list of numbered migrations.
 
-:class:`~bot.store.db.Store` applies, in order, every migration whose number is above the
+:class:`~bot.store.sqlite.SQLiteStore` applies, in order, every migration whose number is above the
 database's ``PRAGMA user_version`` and records each one's number there (the single source of
 truth for the schema version). Each migration runs in its own transaction, so a failing one
 leaves the database at the previous version.
@@ -13,6 +13,9 @@ renumber one that has shipped (databases in the wild already ran it). Rules for 
   (create the new table, copy, drop the old, rename) works; ``PRAGMA foreign_key_check`` runs
   before the commit and a violation fails the migration;
 * timestamps are ISO-8601 UTC text (see :func:`bot.store.db.to_db_time`).
+
+The PostgreSQL schema (:mod:`bot.store.pg_migrations`) has the same numbers: a migration
+added here gets its PostgreSQL twin there (a test checks they match).
 """
 
 from __future__ import annotations
@@ -150,10 +153,49 @@ CREATE INDEX unanswered_open_recent ON unanswered (status, last_asked_at DESC, i
 DROP INDEX unanswered_status_norm_len;
 """
 
+_FOLD_IN_ONE_STATEMENT = """
+-- Folding a repeat of an open unanswered question (or of an open proposal) is one statement,
+-- INSERT ... ON CONFLICT DO UPDATE, so that two processes sharing a database cannot both add
+-- a row for the same question: the normalised text is unique among open rows. Open
+-- duplicates could only come from a row reopened by hand; they are folded into the oldest.
+UPDATE unanswered SET
+    count = (SELECT sum(d.count) FROM unanswered AS d
+             WHERE d.status = 'open' AND d.normalized = unanswered.normalized),
+    last_asked_at = (SELECT max(d.last_asked_at) FROM unanswered AS d
+                     WHERE d.status = 'open' AND d.normalized = unanswered.normalized)
+WHERE status = 'open' AND id = (SELECT min(d.id) FROM unanswered AS d
+                                WHERE d.status = 'open' AND d.normalized = unanswered.normalized);
+DELETE FROM unanswered WHERE status = 'open' AND id > (
+    SELECT min(d.id) FROM unanswered AS d
+    WHERE d.status = 'open' AND d.normalized = unanswered.normalized);
+CREATE UNIQUE INDEX unanswered_open_normalized ON unanswered (normalized) WHERE status = 'open';
+DROP INDEX unanswered_status_normalized;
+
+UPDATE proposed_phrasings SET
+    count = (SELECT sum(d.count) FROM proposed_phrasings AS d
+             WHERE d.status = 'open' AND d.question_id = proposed_phrasings.question_id
+             AND d.normalized = proposed_phrasings.normalized),
+    last_proposed_at = (SELECT max(d.last_proposed_at) FROM proposed_phrasings AS d
+                        WHERE d.status = 'open' AND d.question_id = proposed_phrasings.question_id
+                        AND d.normalized = proposed_phrasings.normalized)
+WHERE status = 'open' AND id = (
+    SELECT min(d.id) FROM proposed_phrasings AS d
+    WHERE d.status = 'open' AND d.question_id = proposed_phrasings.question_id
+    AND d.normalized = proposed_phrasings.normalized);
+DELETE FROM proposed_phrasings WHERE status = 'open' AND id > (
+    SELECT min(d.id) FROM proposed_phrasings AS d
+    WHERE d.status = 'open' AND d.question_id = proposed_phrasings.question_id
+    AND d.normalized = proposed_phrasings.normalized);
+CREATE UNIQUE INDEX proposed_phrasings_open
+    ON proposed_phrasings (question_id, normalized) WHERE status = 'open';
+DROP INDEX proposed_phrasings_lookup;
+"""
+
 #: Every migration, in order. Numbers must run 1..N without gaps (a test checks this).
 MIGRATIONS: list[Migration] = [
     Migration(1, "unanswered questions and proposed phrasings", _INITIAL),
     Migration(2, "stamps, answer messages and reputation roots", _STAMPS),
     Migration(3, "question versions: moderators' changes", _QUESTION_VERSIONS),
     Migration(4, "unanswered questions: an index of the recently asked", _UNANSWERED_RECENT),
+    Migration(5, "open questions and proposals unique by text", _FOLD_IN_ONE_STATEMENT),
 ]

@@ -7,10 +7,9 @@ phrasing of the chosen question. The same wording proposed again for the same qu
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final
+from typing import Any, Final
 
 from bot.knowledge.text import normalize
 from bot.store.db import (
@@ -30,6 +29,18 @@ PROPOSAL_STATUSES: Final = ("open", "approved", "rejected")
 
 _COLUMNS = (
     "id, question_id, text, proposer_id, channel_id, proposed_at, count, status, last_proposed_at"
+)
+
+#: Add a proposal, or count a repeat of an open one (the same question and normalised text,
+#: unique among open proposals: migration 5) in one atomic statement.
+UPSERT_SQL: Final = (
+    "INSERT INTO proposed_phrasings (question_id, text, normalized, proposer_id, channel_id,"
+    " proposed_at, last_proposed_at, count, status) VALUES (?, ?, ?, ?, ?, ?, ?, 1, 'open')"
+    " ON CONFLICT (question_id, normalized) WHERE status = 'open' DO UPDATE SET"
+    " count = proposed_phrasings.count + 1,"
+    " last_proposed_at = CASE WHEN excluded.last_proposed_at > proposed_phrasings.last_proposed_at"
+    " THEN excluded.last_proposed_at ELSE proposed_phrasings.last_proposed_at END"
+    f" RETURNING {_COLUMNS}"
 )
 
 
@@ -57,9 +68,10 @@ class ProposedPhrasings(ReviewRows[ProposedPhrasing]):
 
     table = "proposed_phrasings"
     columns = _COLUMNS
+    unique_open = ("question_id", "normalized")
     statuses = PROPOSAL_STATUSES
 
-    def _from_row(self, row: sqlite3.Row) -> ProposedPhrasing:
+    def _from_row(self, row: Any) -> ProposedPhrasing:
         return _from_row(row)
 
     async def propose(
@@ -87,30 +99,8 @@ class ProposedPhrasings(ReviewRows[ProposedPhrasing]):
         async with self._store.transaction(wait=self._wait) as conn:
             rows = list(
                 await conn.execute_fetchall(
-                    "SELECT id FROM proposed_phrasings"
-                    " WHERE status = 'open' AND question_id = ? AND normalized = ?"
-                    " ORDER BY id LIMIT 1",
-                    (question_id, normalized),
-                )
-            )
-            if rows:
-                row_id = rows[0][0]
-                await conn.execute(
-                    "UPDATE proposed_phrasings SET count = count + 1,"
-                    " last_proposed_at = max(last_proposed_at, ?) WHERE id = ?",
-                    (when, row_id),
-                )
-            else:
-                async with conn.execute(
-                    "INSERT INTO proposed_phrasings (question_id, text, normalized, proposer_id,"
-                    " channel_id, proposed_at, last_proposed_at, count, status)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, 1, 'open')",
+                    UPSERT_SQL,
                     (question_id, stored, normalized, proposer_id, channel_id, when, when),
-                ) as cursor:
-                    row_id = cursor.lastrowid
-            rows = list(
-                await conn.execute_fetchall(
-                    f"SELECT {_COLUMNS} FROM proposed_phrasings WHERE id = ?", (row_id,)
                 )
             )
         return _from_row(rows[0])
@@ -132,14 +122,14 @@ class ProposedPhrasings(ReviewRows[ProposedPhrasing]):
         async with self._store.read() as conn:
             rows = await conn.execute_fetchall(
                 f"SELECT {_COLUMNS} FROM proposed_phrasings"
-                " WHERE status = ? AND (? IS NULL OR question_id = ?)"
+                " WHERE status = ? AND (CAST(? AS TEXT) IS NULL OR question_id = ?)"
                 " ORDER BY count DESC, last_proposed_at DESC, id DESC LIMIT ? OFFSET ?",
                 (status, question_id, question_id, limit, offset),
             )
         return [_from_row(row) for row in rows]
 
 
-def _from_row(row: sqlite3.Row) -> ProposedPhrasing:
+def _from_row(row: Any) -> ProposedPhrasing:
     return ProposedPhrasing(
         id=row["id"],
         question_id=row["question_id"],

@@ -7,8 +7,7 @@ rows are recorded and listed.
 
 from __future__ import annotations
 
-import sqlite3
-from typing import ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from bot.store.db import Store, check_status
 
@@ -21,6 +20,8 @@ class ReviewRows(Generic[T]):
     table: ClassVar[str]
     columns: ClassVar[str]
     statuses: ClassVar[tuple[str, ...]]
+    #: Columns no two open rows share (a repeat folds into the open row instead).
+    unique_open: ClassVar[tuple[str, ...]]
 
     def __init__(self, store: Store, *, wait: float | None = None) -> None:
         """Records in ``store``; ``wait``: seconds a write waits for another program's lock
@@ -28,7 +29,7 @@ class ReviewRows(Generic[T]):
         self._store = store
         self._wait = wait
 
-    def _from_row(self, row: sqlite3.Row) -> T:
+    def _from_row(self, row: Any) -> T:
         raise NotImplementedError
 
     async def count(self, status: str = "open") -> int:
@@ -53,10 +54,28 @@ class ReviewRows(Generic[T]):
         return self._from_row(rows[0]) if rows else None
 
     async def set_status(self, id: int, status: str) -> bool:
-        """Set the status of a row; False if there is no row with this id."""
+        """Set the status of a row; False if there is no row with this id.
+
+        Raises ValueError when reopening a row while another open row has the same text
+        (repeats fold into that one; at most one of them is open).
+        """
         check_status(status, self.statuses)
         async with self._store.transaction(wait=self._wait) as conn:
-            async with conn.execute(
-                f"UPDATE {self.table} SET status = ? WHERE id = ?", (status, id)
-            ) as cursor:
-                return cursor.rowcount > 0
+            if status == "open":
+                same = " AND ".join(f"other.{c} = row.{c}" for c in self.unique_open)
+                rows = list(
+                    await conn.execute_fetchall(
+                        f"SELECT other.id FROM {self.table} AS row JOIN {self.table} AS other"
+                        f" ON {same} AND other.id <> row.id AND other.status = 'open'"
+                        " WHERE row.id = ?",
+                        (id,),
+                    )
+                )
+                if rows:
+                    raise ValueError(f"cannot reopen {id}: {rows[0][0]} is open with the same text")
+            rows = list(
+                await conn.execute_fetchall(
+                    f"UPDATE {self.table} SET status = ? WHERE id = ? RETURNING id", (status, id)
+                )
+            )
+        return bool(rows)

@@ -10,15 +10,12 @@ caller's ``classify`` callback, so this module holds only SQL.
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, NamedTuple
 
-import aiosqlite
-
-from bot.store.db import Store, from_db_time, to_db_time, utc_now
+from bot.store.db import Connection, Store, from_db_time, to_db_time, utc_now
 
 __all__ = [
     "ROOT_REASONS",
@@ -34,9 +31,9 @@ __all__ = [
 #: Why a user is a root of trust.
 ROOT_REASONS: Final = ("owner", "moderator")
 
-# Keys looked up per statement, 3 parameters each: a whole batch of 500 where SQLite allows
-# 32,766 parameters (3.32 and later), else within the older limit of 999.
-_CHUNK = 500 if sqlite3.sqlite_version_info >= (3, 32, 0) else 333
+# Keys looked up per statement, 3 parameters each: a whole batch of 500 (SQLite 3.32 and
+# later allow 32,766 parameters, PostgreSQL 32,767).
+_CHUNK = 500
 
 _STAMP_COLUMNS = (
     "message_id, voter_id, emoji, votee_id, answer_id, channel_id, guild_id, stamped_at"
@@ -157,8 +154,8 @@ class StampRecords:
         when = to_db_time(at if at is not None else utc_now())
         async with self._store.transaction(wait=self._wait) as conn:
             await conn.execute(
-                "INSERT OR IGNORE INTO answer_messages"
-                f" ({_MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO answer_messages ({_MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT DO NOTHING",
                 (message_id, channel_id, guild_id, question_id, answer_id, when),
             )
 
@@ -206,8 +203,8 @@ class StampRecords:
         async with self._store.transaction(wait=self._wait) as conn:
             if messages:
                 await conn.executemany(
-                    f"INSERT OR IGNORE INTO answer_messages ({_MESSAGE_COLUMNS})"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    f"INSERT INTO answer_messages ({_MESSAGE_COLUMNS})"
+                    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                     [
                         (
                             m.message_id,
@@ -256,8 +253,11 @@ class StampRecords:
             if new:
                 writes.append(
                     conn.executemany(
-                        f"INSERT OR REPLACE INTO stamps ({_STAMP_COLUMNS})"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        f"INSERT INTO stamps ({_STAMP_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                        " ON CONFLICT (message_id, voter_id, emoji) DO UPDATE SET"
+                        " votee_id = excluded.votee_id, answer_id = excluded.answer_id,"
+                        " channel_id = excluded.channel_id, guild_id = excluded.guild_id,"
+                        " stamped_at = excluded.stamped_at",
                         [_params(row, times) for row in new],
                     )
                 )
@@ -319,7 +319,8 @@ class StampRecords:
             if present:
                 await conn.execute(
                     "INSERT INTO stamp_roots (guild_id, user_id, reason, seen_at)"
-                    " VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET seen_at = excluded.seen_at",
+                    " VALUES (?, ?, ?, ?) ON CONFLICT (guild_id, user_id, reason)"
+                    " DO UPDATE SET seen_at = excluded.seen_at",
                     (guild_id, user_id, reason, to_db_time(utc_now())),
                 )
             else:
@@ -337,7 +338,8 @@ class StampRecords:
             )
             await conn.execute(
                 "INSERT INTO stamp_roots (guild_id, user_id, reason, seen_at)"
-                " VALUES (?, ?, 'owner', ?) ON CONFLICT DO UPDATE SET seen_at = excluded.seen_at",
+                " VALUES (?, ?, 'owner', ?) ON CONFLICT (guild_id, user_id, reason)"
+                " DO UPDATE SET seen_at = excluded.seen_at",
                 (guild_id, owner_id, to_db_time(utc_now())),
             )
 
@@ -355,7 +357,7 @@ async def _together(*steps: Awaitable[Any]) -> list[Any]:
     return results
 
 
-async def _tracked(conn: aiosqlite.Connection, message_ids: Iterable[int]) -> dict[int, Tracked]:
+async def _tracked(conn: Connection, message_ids: Iterable[int]) -> dict[int, Tracked]:
     ids = list(message_ids)
     found: dict[int, Tracked] = {}
     for start in range(0, len(ids), _CHUNK * 3):
@@ -372,13 +374,14 @@ async def _tracked(conn: aiosqlite.Connection, message_ids: Iterable[int]) -> di
 
 
 async def _rows(
-    conn: aiosqlite.Connection, keys: Iterable[tuple[int, int, str]]
+    conn: Connection, keys: Iterable[tuple[int, int, str]]
 ) -> dict[tuple[int, int, str], StampRow]:
     wanted = list(keys)
     found: dict[tuple[int, int, str], StampRow] = {}
     for start in range(0, len(wanted), _CHUNK):
         chunk = wanted[start : start + _CHUNK]
-        values = ", ".join(["(?, ?, ?)"] * len(chunk))
+        # Typed, so PostgreSQL compares them with the key columns as they are.
+        values = ", ".join(["(CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS TEXT))"] * len(chunk))
         params = [part for key in chunk for part in key]
         rows = await conn.execute_fetchall(
             f"WITH wanted (m, v, e) AS (VALUES {values})"
@@ -408,7 +411,7 @@ def _params(row: StampRow, times: dict[datetime, str]) -> tuple[object, ...]:
     )
 
 
-def _stamp(row: sqlite3.Row) -> StampRow:
+def _stamp(row: Any) -> StampRow:
     return StampRow(
         message_id=int(row[0]),
         voter_id=int(row[1]),
@@ -421,7 +424,7 @@ def _stamp(row: sqlite3.Row) -> StampRow:
     )
 
 
-def _message(row: sqlite3.Row) -> AnswerMessage:
+def _message(row: Any) -> AnswerMessage:
     return AnswerMessage(
         message_id=int(row[0]),
         channel_id=int(row[1]),

@@ -5,21 +5,27 @@ row (its ``count`` goes up) instead of adding a row: first by exact comparison o
 normalised text (an indexed lookup), then by fuzzy comparison against a bounded set of open
 rows of about the same length, the most recently asked (found along an index, so the cost
 does not grow with the table).
+
+The write is one statement either way, so processes sharing a PostgreSQL database cannot
+lose or double a count: a repeat of the exact text is ``INSERT ... ON CONFLICT DO UPDATE``
+on the open rows' unique normalised text (migration 5), and a near-duplicate an ``UPDATE``
+of the row found that still requires it to be open (if it was closed meanwhile, the question
+is inserted instead). Two near-duplicates that are not equal, first asked at the same instant
+in two processes, may stay two rows; a moderator can merge them.
 """
 
 from __future__ import annotations
 
 import math
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final
+from typing import Any, Final
 
-import aiosqlite
 from rapidfuzz import fuzz, process
 
 from bot.knowledge.text import normalize
 from bot.store.db import (
+    Connection,
     check_page,
     check_status,
     clean_text,
@@ -45,13 +51,8 @@ LENGTH_TOLERANCE: Final = 0.3
 #: compared fuzzily: about 2 ms of comparisons per new unanswered question.
 MAX_FUZZY_CANDIDATES: Final = 200
 
-#: The open row with exactly this normalised text. The ``+`` keeps the database from walking
-#: the ranking index for the ORDER BY (it did, reading every open row: 4.6 ms at 7,000 rows);
-#: it looks the text up in its index and sorts the few rows found.
-EXACT_SQL: Final = (
-    "SELECT id FROM unanswered WHERE status = 'open' AND normalized = ?"
-    " ORDER BY +count DESC, +id LIMIT 1"
-)
+#: The open row with exactly this normalised text (unique among open rows: migration 5).
+EXACT_SQL: Final = "SELECT id FROM unanswered WHERE status = 'open' AND normalized = ?"
 #: The open rows a new question may fold into. The database walks the index of migration 4
 #: newest first and stops at the limit, so the cost does not grow with the table (an index on
 #: the length made it read and sort every row of the length range).
@@ -64,6 +65,24 @@ FUZZY_CANDIDATES_SQL: Final = (
 _COLUMNS = (
     "id, text, normalized, count, first_asker_id, first_channel_id, guild_id, "
     "first_asked_at, last_asked_at, status"
+)
+
+#: Add a new open question, or fold a repeat of an open one's exact normalised text into it.
+UPSERT_SQL: Final = (
+    "INSERT INTO unanswered (text, normalized, norm_len, count, first_asker_id,"
+    " first_channel_id, guild_id, first_asked_at, last_asked_at, status)"
+    " VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, 'open')"
+    " ON CONFLICT (normalized) WHERE status = 'open' DO UPDATE SET"
+    " count = unanswered.count + 1,"
+    " last_asked_at = CASE WHEN excluded.last_asked_at > unanswered.last_asked_at"
+    " THEN excluded.last_asked_at ELSE unanswered.last_asked_at END"
+    f" RETURNING {_COLUMNS}"
+)
+#: Fold into a near-duplicate, if it is still open (no row comes back otherwise).
+FOLD_SQL: Final = (
+    "UPDATE unanswered SET count = count + 1,"
+    " last_asked_at = CASE WHEN ? > last_asked_at THEN ? ELSE last_asked_at END"
+    f" WHERE id = ? AND status = 'open' RETURNING {_COLUMNS}"
 )
 
 
@@ -93,9 +112,10 @@ class UnansweredQuestions(ReviewRows[UnansweredQuestion]):
 
     table = "unanswered"
     columns = _COLUMNS
+    unique_open = ("normalized",)
     statuses = UNANSWERED_STATUSES
 
-    def _from_row(self, row: sqlite3.Row) -> UnansweredQuestion:
+    def _from_row(self, row: Any) -> UnansweredQuestion:
         return _from_row(row)
 
     async def record(
@@ -119,33 +139,26 @@ class UnansweredQuestions(ReviewRows[UnansweredQuestion]):
         when = to_db_time(at if at is not None else utc_now())
         async with self._store.transaction(wait=self._wait) as conn:
             row_id = await _find_similar(conn, normalized)
-            if row_id is None:
-                async with conn.execute(
-                    "INSERT INTO unanswered (text, normalized, norm_len, count, first_asker_id,"
-                    " first_channel_id, guild_id, first_asked_at, last_asked_at, status)"
-                    " VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, 'open')",
-                    (
-                        stored,
-                        normalized,
-                        len(normalized),
-                        asker_id,
-                        channel_id,
-                        guild_id,
-                        when,
-                        when,
-                    ),
-                ) as cursor:
-                    row_id = cursor.lastrowid
-            else:
-                await conn.execute(
-                    "UPDATE unanswered SET count = count + 1,"
-                    " last_asked_at = max(last_asked_at, ?) WHERE id = ?",
-                    (when, row_id),
+            rows: list[Any] = []
+            if row_id is not None:  # a near-duplicate: fold into it if it is still open
+                rows = list(await conn.execute_fetchall(FOLD_SQL, (when, when, row_id)))
+            if not rows:  # new, or a repeat of the exact text: one atomic statement
+                rows = list(
+                    await conn.execute_fetchall(
+                        UPSERT_SQL,
+                        (
+                            stored,
+                            normalized,
+                            len(normalized),
+                            asker_id,
+                            channel_id,
+                            guild_id,
+                            when,
+                            when,
+                        ),
+                    )
                 )
-            rows = await conn.execute_fetchall(
-                f"SELECT {_COLUMNS} FROM unanswered WHERE id = ?", (row_id,)
-            )
-        return _from_row(next(iter(rows)))
+        return _from_row(rows[0])
 
     async def list(
         self, *, status: str = "open", limit: int = 25, offset: int = 0
@@ -162,11 +175,11 @@ class UnansweredQuestions(ReviewRows[UnansweredQuestion]):
         return [_from_row(row) for row in rows]
 
 
-async def _find_similar(conn: aiosqlite.Connection, normalized: str) -> int | None:
-    """The id of the open row that ``normalized`` folds into, or None."""
-    rows = list(await conn.execute_fetchall(EXACT_SQL, (normalized,)))
-    if rows:
-        return int(rows[0][0])
+async def _find_similar(conn: Connection, normalized: str) -> int | None:
+    """The id of the open near-duplicate that ``normalized`` folds into, or None (also when
+    an open row has exactly this text: the insert folds into that one)."""
+    if list(await conn.execute_fetchall(EXACT_SQL, (normalized,))):
+        return None
     if not normalized:
         return None
     size = len(normalized)
@@ -200,7 +213,7 @@ def closest(normalized: str, candidates: dict[int, str]) -> int | None:
     return best
 
 
-def _from_row(row: sqlite3.Row) -> UnansweredQuestion:
+def _from_row(row: Any) -> UnansweredQuestion:
     return UnansweredQuestion(
         id=row["id"],
         text=row["text"],

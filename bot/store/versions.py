@@ -15,10 +15,9 @@ to. Rows are never updated or deleted. This module stores and reads rows; turnin
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final
+from typing import Any, Final
 
 from bot.store.db import Store, check_page, check_status, from_db_time, to_db_time, utc_now
 
@@ -88,7 +87,8 @@ class QuestionVersions:
         name = (member_name.strip() or "unknown")[:MAX_NAME_CHARS]
         what = (action.strip() or "changed")[:MAX_ACTION_CHARS]
         when = to_db_time(at if at is not None else utc_now())
-        async with self._store.transaction() as conn:
+        # The lock keeps two processes from numbering the same version of a question.
+        async with self._store.transaction(lock=f"question:{question_id}") as conn:
             rows = list(
                 await conn.execute_fetchall(
                     "SELECT coalesce(max(version), 0) FROM question_versions WHERE question_id = ?",
@@ -96,28 +96,24 @@ class QuestionVersions:
                 )
             )
             version = int(rows[0][0]) + 1
-            async with conn.execute(
-                "INSERT INTO question_versions (question_id, version, state, content, file,"
-                " topic, member_id, member_name, guild_id, created_at, action)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    question_id,
-                    version,
-                    state,
-                    content,
-                    file,
-                    topic,
-                    member_id,
-                    name,
-                    guild_id,
-                    when,
-                    what,
-                ),
-            ) as cursor:
-                row_id = cursor.lastrowid
             rows = list(
                 await conn.execute_fetchall(
-                    f"SELECT {_COLUMNS} FROM question_versions WHERE id = ?", (row_id,)
+                    "INSERT INTO question_versions (question_id, version, state, content, file,"
+                    " topic, member_id, member_name, guild_id, created_at, action)"
+                    f" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {_COLUMNS}",
+                    (
+                        question_id,
+                        version,
+                        state,
+                        content,
+                        file,
+                        topic,
+                        member_id,
+                        name,
+                        guild_id,
+                        when,
+                        what,
+                    ),
                 )
             )
         return _from_row(rows[0])
@@ -170,14 +166,15 @@ class QuestionVersions:
         async with self._store.read() as conn:
             rows = list(
                 await conn.execute_fetchall(
-                    "SELECT count(*) FROM question_versions WHERE (? IS NULL OR question_id = ?)",
+                    "SELECT count(*) FROM question_versions"
+                    " WHERE (CAST(? AS TEXT) IS NULL OR question_id = ?)",
                     (question_id, question_id),
                 )
             )
         return int(rows[0][0])
 
 
-def _from_row(row: sqlite3.Row) -> QuestionVersion:
+def _from_row(row: Any) -> QuestionVersion:
     return QuestionVersion(
         id=row["id"],
         question_id=row["question_id"],

@@ -27,6 +27,7 @@ from enum import Enum
 
 from bot.config import Settings
 from bot.curation import Curator
+from bot.knowledge.abstain import load_model
 from bot.knowledge.base import KnowledgeBase
 from bot.knowledge.loader import LoadResult, load_directory
 from bot.knowledge.matcher import Matcher
@@ -58,7 +59,8 @@ class Database(Enum):
 def load_knowledge(settings: Settings) -> tuple[KnowledgeBase, LoadResult]:
     """The knowledge base of the configured YAML files (files with errors left out)."""
     loaded = load_directory(settings.knowledge.answers_dir)
-    return KnowledgeBase(Matcher(settings.matching), loaded.questions), loaded
+    model = load_model(settings.matching.model, settings.knowledge.answers_dir)
+    return KnowledgeBase(Matcher(settings.matching, model=model), loaded.questions), loaded
 
 
 @dataclass

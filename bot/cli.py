@@ -1,5 +1,5 @@
-"""Command line: ``stampy [run | console | ask | check | eval | stamps | export | import |
-migrate-db]``."""
+"""Command line: ``stampy [run | console | ask | check | eval | calibrate | stamps | export |
+import | migrate-db]``."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from bot import __version__
 from bot.app import App, Database, load_knowledge
 from bot.config import ConfigError, Settings, load_settings
 from bot.console import HELP, Console, line_reader, render_reply, reply_to_json
+from bot.knowledge.abstain import ModelError, load_model
 from bot.knowledge.base import KnowledgeBase
 from bot.knowledge.loader import LoadResult, load_directory
 from bot.knowledge.matcher import Matcher
@@ -102,6 +103,46 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("kb", help="benchmark knowledge base (YAML with 'entries')")
     evaluate.add_argument("queries", help="labelled queries (JSON lines)")
     evaluate.add_argument("--predictions", metavar="OUT", help="write one JSON line per query")
+    evaluate.add_argument(
+        "--folds",
+        type=_positive,
+        metavar="N",
+        help="fit the answering model on N-1 folds of the queries and score the one left out",
+    )
+    evaluate.add_argument(
+        "--model", metavar="FILE", help="decide with this model file (from stampy calibrate)"
+    )
+    calibrate = command(
+        "calibrate", "fit the model that decides when to answer, from labelled questions"
+    )
+    calibrate.add_argument(
+        "--labelled",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="questions with expected ids (the eval format); may be repeated",
+    )
+    calibrate.add_argument(
+        "--feedback",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help='JSON lines {"query": ..., "question": ID, "right": true|false}; may be repeated',
+    )
+    calibrate.add_argument(
+        "--database",
+        action="store_true",
+        help="also learn from the database: did-you-mean picks and merged questions",
+    )
+    calibrate.add_argument(
+        "--benchmark",
+        nargs=2,
+        metavar=("KB", "QUERIES"),
+        help="fit one model per track of a FAQ benchmark instead",
+    )
+    calibrate.add_argument(
+        "--out", metavar="FILE", help="where to write the model (default: beside the answers)"
+    )
     export = command("export", "write the knowledge base (files plus Discord edits) as YAML files")
     export.add_argument("directory", help="where to write the YAML files")
     load = command("import", "make the database serve a directory of YAML files (see export)")
@@ -112,7 +153,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     stamps.add_argument("--user", type=_positive, metavar="ID", help="one user's score and stamps")
     migrate = command("migrate-db", "copy the database into an empty one (e.g. to PostgreSQL)")
-    migrate.add_argument("--from", dest="source", required=True, metavar="DB", help="sqlite:///PATH")
+    migrate.add_argument(
+        "--from", dest="source", required=True, metavar="DB", help="sqlite:///PATH"
+    )
     migrate.add_argument(
         "--to", dest="target", required=True, metavar="DB", help="postgresql://... (empty)"
     )
@@ -157,7 +200,20 @@ def _main(argv: Sequence[str] | None) -> int:
     if command == "check":
         return _check(args.directory, settings)
     if command == "eval":
-        return _eval(settings, args.kb, args.queries, args.predictions)
+        return _eval(settings, args)
+    if command == "calibrate":
+        from bot.calibration import run_calibrate
+
+        return run_calibrate(
+            settings,
+            labelled=args.labelled,
+            feedback=args.feedback,
+            database=args.database,
+            benchmark=tuple(args.benchmark) if args.benchmark else None,
+            out_path=args.out,
+            out=sys.stdout,
+            err=sys.stderr,
+        )
     if command in ("export", "import"):
         from bot.curation_cli import run_export, run_import
 
@@ -224,7 +280,10 @@ def _knowledge(settings: Settings) -> tuple[KnowledgeBase, LoadResult]:
     """The knowledge base of the answers files (files with errors are named and left out);
     stops if there is nothing to serve."""
     _require_directory(settings)
-    knowledge, result = load_knowledge(settings)
+    try:
+        knowledge, result = load_knowledge(settings)
+    except ModelError as error:
+        raise CommandError(str(error)) from None
     for error in result.errors:
         print(f"stampy: warning: {error}", file=sys.stderr)
     _require_questions(settings, result)
@@ -281,23 +340,44 @@ def _check(directory: str | None, settings: Settings) -> int:
     return OK
 
 
-def _eval(settings: Settings, kb: str, queries: str, predictions_path: str | None) -> int:
+def _eval(settings: Settings, args: argparse.Namespace) -> int:
     from bot.evaluation import (
+        Benchmark,
         BenchmarkError,
+        bootstrap,
         format_table,
         load_benchmark_kb,
+        load_models,
         load_queries,
-        run_benchmark,
         score,
     )
 
+    if args.folds is not None and args.model:
+        raise CommandError("--folds fits its own models; leave out --model")
+    predictions_path = args.predictions
     if predictions_path:  # before the work, not after it
         _check_writable(predictions_path)
     try:
-        tracks = load_benchmark_kb(kb)
-        labelled = load_queries(queries)
-        predictions = run_benchmark(tracks, labelled, lambda: Matcher(settings.matching))
-    except BenchmarkError as error:
+        model = load_models(args.model) if args.model else None
+        if model is None:
+            default = load_model(settings.matching.model, settings.knowledge.answers_dir)
+        else:
+            default = None if isinstance(model, dict) else model
+        bench = Benchmark(
+            load_benchmark_kb(args.kb),
+            load_queries(args.queries),
+            lambda: Matcher(settings.matching, model=default),
+        )
+        if args.folds is not None:
+            predictions = bench.cross_validate(args.folds)
+        else:
+            models = model if isinstance(model, dict) else None
+            if models is not None and (missing := set(bench.tracks) - set(models)):
+                raise BenchmarkError(
+                    f"{args.model}: no model for track(s) {', '.join(sorted(missing))}"
+                )
+            predictions = bench.predict(models)
+    except (BenchmarkError, ModelError) as error:
         raise CommandError(str(error)) from None
     if predictions_path:
         try:
@@ -308,7 +388,9 @@ def _eval(settings: Settings, kb: str, queries: str, predictions_path: str | Non
             raise CommandError(
                 f"cannot write the predictions to {predictions_path}: {error.strerror or error}"
             ) from None
-    print(format_table(score(predictions)))
+    print(format_table(score(predictions), bootstrap(predictions)))
+    if args.folds is not None:
+        print(f"(out of fold: each fold decided by a model fitted on the other {args.folds - 1})")
     return OK
 
 

@@ -186,27 +186,25 @@ class KnowledgeSettings(SettingsSection):
 
 @dataclass(frozen=True)
 class MatchSettings(SettingsSection):
-    """How closely a message must match a stored question (``[matching]``)."""
+    """When a message is answered (``[matching]``).
 
-    #: Score at/above which the bot answers (if ``min_margin`` also holds).
-    answer_threshold: float = setting(0.42, ge=0.0, le=1.0)
-    #: Score at/above which it offers "did you mean" choices.
+    A fitted model (see :mod:`bot.knowledge.abstain`) gives the probability that the best
+    stored question is the one asked; the bot answers when it reaches ``confidence``.
+    """
+
+    #: Probability (0-1) that the best question is right at/above which the bot answers.
+    #: 0.5 maximises right answers minus wrong ones; higher answers less and more surely.
+    confidence: float = setting(0.5, ge=0.0, le=1.0)
+    #: Share (0-1) of messages that the knowledge base can answer, if known; 0 keeps the
+    #: share the model was fitted on. Lower makes the bot quieter.
+    answerable_share: float = setting(0.0, ge=0.0, le=0.99)
+    #: The model file (JSON from ``stampy calibrate``); empty: ``matching-model.json`` in
+    #: the answers directory if there is one, else the model shipped with Stampy.
+    model: str = setting("")
+    #: Score at/above which it offers "did you mean" choices when it does not answer.
     suggest_threshold: float = setting(0.3, ge=0.0, le=1.0)
-    #: The best score must beat the best *other* question by this much to answer.
-    min_margin: float = setting(0.08, ge=0.0, le=1.0)
-    #: Share of the matched stored phrasing's words the message must contain to answer.
-    min_phrasing_coverage: float = setting(0.3, ge=0.0, le=1.0)
     #: How many "did you mean" choices to offer (Discord shows up to 3 buttons).
     max_suggestions: int = setting(3, ge=1, le=3)
-
-    def check(self) -> None:
-        """``suggest_threshold`` must not exceed ``answer_threshold``."""
-        if self.suggest_threshold > self.answer_threshold:
-            raise InvalidSettingError(
-                "suggest_threshold",
-                f"({_fmt(self.suggest_threshold)}) must not be greater than "
-                f"'{{prefix}}answer_threshold' ({_fmt(self.answer_threshold)})",
-            )
 
 
 @dataclass(frozen=True)

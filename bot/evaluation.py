@@ -9,13 +9,19 @@ evaluated against its own entries only.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+import random
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import yaml
 
-from bot.knowledge.matcher import Decision, Matcher, MatchResult
+from bot.knowledge.abstain import AbstentionModel, ModelError, features, fit
+from bot.knowledge.matcher import Candidate, Decision, Matcher, MatchResult
+
+#: Format of a file holding one abstention model per benchmark track.
+MODEL_SET_FORMAT = "stampy-abstention-tracks/1"
 
 
 class BenchmarkError(Exception):
@@ -48,6 +54,8 @@ class Prediction:
     result: MatchResult
     # Ids to pad the candidate list with (score 0) when fewer questions share a word.
     fallback: tuple[str, ...] = ()
+    # Every ranked candidate, whatever the decision kept (r@3 is measured on these).
+    ranked: tuple[Candidate, ...] = ()
 
     @property
     def answer(self) -> str | None:
@@ -60,7 +68,7 @@ class Prediction:
         """The line written to the predictions file (at least ``candidates`` candidates)."""
         listed = [
             {"id": c.question_id, "score": round(c.score, 4)}
-            for c in self.result.candidates[:candidates]
+            for c in (self.ranked or self.result.candidates)[:candidates]
         ]
         seen = {c["id"] for c in listed}
         for entry_id in self.fallback:
@@ -73,6 +81,8 @@ class Prediction:
             "track": self.query.track,
             "candidates": listed,
             "answer": self.answer,
+            "decision": self.result.decision.value,
+            "probability": round(self.result.probability, 4),
         }
 
 
@@ -142,28 +152,161 @@ def load_queries(path: str | Path) -> list[BenchmarkQuery]:
     return queries
 
 
+@dataclass(frozen=True)
+class Searched:
+    """One query's ranked candidates from its track's matcher (before any decision)."""
+
+    query: BenchmarkQuery
+    ranked: tuple[Candidate, ...]
+
+    @property
+    def top_right(self) -> bool:
+        """Whether the top candidate is an acceptable answer."""
+        return bool(self.ranked) and self.ranked[0].question_id in self.query.expected_ids
+
+    @property
+    def decided_by_model(self) -> bool:
+        """Whether the abstention model has a say (a candidate sharing a content word)."""
+        return bool(self.ranked) and self.ranked[0].shares_content
+
+
+class Benchmark:
+    """The benchmark's tracks indexed once, and every query searched once.
+
+    Deciding is cheap and searching is not, so models fitted on different folds decide on
+    the same searches.
+    """
+
+    def __init__(
+        self,
+        tracks: Mapping[str, Sequence[BenchmarkEntry]],
+        queries: Sequence[BenchmarkQuery],
+        make_matcher: Callable[[], Matcher],
+        k: int = 5,
+    ) -> None:
+        self.matchers: dict[str, Matcher] = {}
+        self.fallbacks: dict[str, tuple[str, ...]] = {}
+        for track, entries in tracks.items():
+            matcher = make_matcher()
+            for entry in entries:
+                matcher.upsert(entry.id, entry.phrasings)
+            self.matchers[track] = matcher
+            self.fallbacks[track] = tuple(entry.id for entry in entries[:5])
+        self.searched: list[Searched] = []
+        for query in queries:
+            matcher = self.matchers.get(query.track)
+            if matcher is None:
+                raise BenchmarkError(f"query track {query.track!r} has no entries in the KB")
+            self.searched.append(Searched(query, tuple(matcher.search(query.query, k=k))))
+
+    @property
+    def tracks(self) -> list[str]:
+        """Tracks in order of first appearance among the queries."""
+        return list(dict.fromkeys(s.query.track for s in self.searched))
+
+    def predict(
+        self,
+        models: Mapping[str, AbstentionModel] | None = None,
+        indices: Iterable[int] | None = None,
+    ) -> list[Prediction]:
+        """Decisions for the queries at ``indices`` (default all), with a model per track
+        (default: each matcher's own)."""
+        chosen = range(len(self.searched)) if indices is None else indices
+        predictions = []
+        for index in chosen:
+            item = self.searched[index]
+            track = item.query.track
+            model = models.get(track) if models else None
+            result = self.matchers[track].decide(item.query.query, item.ranked, model)
+            predictions.append(Prediction(item.query, result, self.fallbacks[track], item.ranked))
+        return predictions
+
+    def fit(
+        self, indices: Iterable[int] | None = None, l2: float = 1.0
+    ) -> dict[str, AbstentionModel]:
+        """A model per track, fitted on the queries at ``indices`` (default all)."""
+        chosen = range(len(self.searched)) if indices is None else indices
+        rows: dict[str, list[list[float]]] = {}
+        labels: dict[str, list[bool]] = {}
+        for index in chosen:
+            item = self.searched[index]
+            values = features(item.ranked)
+            if values is None or not item.decided_by_model:
+                continue
+            rows.setdefault(item.query.track, []).append(values)
+            labels.setdefault(item.query.track, []).append(item.top_right)
+        models = {}
+        for track, track_rows in rows.items():
+            try:
+                models[track] = fit(track_rows, labels[track], l2=l2, fitted_on=track)
+            except ValueError as error:
+                raise BenchmarkError(f"track {track!r}: cannot fit a model: {error}") from error
+        return models
+
+    def folds(self, count: int, seed: int = 0) -> list[int]:
+        """A fold number per query: per track, answerable and null queries dealt out evenly."""
+        rng = random.Random(seed)
+        fold = [0] * len(self.searched)
+        groups: dict[tuple[str, bool], list[int]] = {}
+        for index, item in enumerate(self.searched):
+            groups.setdefault((item.query.track, bool(item.query.expected_ids)), []).append(index)
+        for members in groups.values():
+            rng.shuffle(members)
+            offset = rng.randrange(count)
+            for position, index in enumerate(members):
+                fold[index] = (position + offset) % count
+        return fold
+
+    def cross_validate(self, count: int = 5, seed: int = 0, l2: float = 1.0) -> list[Prediction]:
+        """Out-of-fold predictions: each fold decided by models fitted on the others."""
+        if count < 2:
+            raise BenchmarkError("--folds needs at least 2 folds")
+        fold = self.folds(count, seed)
+        out: dict[int, Prediction] = {}
+        for k in range(count):
+            held = [i for i, f in enumerate(fold) if f == k]
+            models = self.fit((i for i, f in enumerate(fold) if f != k), l2=l2)
+            out.update(zip(held, self.predict(models, held), strict=True))
+        return [out[i] for i in range(len(self.searched))]
+
+
 def run_benchmark(
     tracks: dict[str, list[BenchmarkEntry]],
     queries: Sequence[BenchmarkQuery],
     make_matcher: Callable[[], Matcher],
+    models: Mapping[str, AbstentionModel] | None = None,
 ) -> list[Prediction]:
     """Match every query against its own track's entries; predictions in input order."""
-    matchers: dict[str, Matcher] = {}
-    fallbacks: dict[str, tuple[str, ...]] = {}
-    for track, entries in tracks.items():
-        matcher = make_matcher()
-        for entry in entries:
-            matcher.upsert(entry.id, entry.phrasings)
-        matchers[track] = matcher
-        fallbacks[track] = tuple(entry.id for entry in entries[:5])
-    predictions = []
-    for query in queries:
-        matcher = matchers.get(query.track)
-        if matcher is None:
-            raise BenchmarkError(f"query track {query.track!r} has no entries in the KB")
-        result = matcher.match(query.query, k=5)
-        predictions.append(Prediction(query, result, fallbacks[query.track]))
-    return predictions
+    return Benchmark(tracks, queries, make_matcher).predict(models)
+
+
+def save_models(models: Mapping[str, AbstentionModel], path: str | Path) -> None:
+    """Write one model per track into one reviewable JSON file."""
+    data = {
+        "format": MODEL_SET_FORMAT,
+        "tracks": {track: model.to_json() for track, model in models.items()},
+    }
+    Path(path).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+
+
+def load_models(path: str | Path) -> dict[str, AbstentionModel] | AbstentionModel:
+    """A per-track model file (from ``save_models``) or a single model for every track."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise BenchmarkError(f"{path}: cannot read the model: {error}") from error
+    try:
+        if isinstance(data, dict) and data.get("format") == MODEL_SET_FORMAT:
+            tracks = data.get("tracks")
+            if not isinstance(tracks, dict):
+                raise ModelError(f"{path}: 'tracks' must map track names to models")
+            return {
+                str(track): AbstentionModel.from_json(model, f"{path}: track {track}")
+                for track, model in tracks.items()
+            }
+        return AbstentionModel.from_json(data, str(path))
+    except ModelError as error:
+        raise BenchmarkError(str(error)) from error
 
 
 def score(predictions: Iterable[Prediction]) -> list[TrackScore]:
@@ -177,7 +320,7 @@ def score(predictions: Iterable[Prediction]) -> list[TrackScore]:
         nulls = [p for p in items if not p.query.expected_ids]
         top1 = top3 = correct = wrong = 0
         for p in positives:
-            ids = [c.question_id for c in p.result.candidates]
+            ids = [c.question_id for c in (p.ranked or p.result.candidates)]
             top1 += bool(ids) and ids[0] in p.query.expected_ids
             top3 += any(i in p.query.expected_ids for i in ids[:3])
             if p.answer is not None:
@@ -203,11 +346,54 @@ def score(predictions: Iterable[Prediction]) -> list[TrackScore]:
     return scores
 
 
-def format_table(scores: Sequence[TrackScore]) -> str:
-    """A Markdown table of track scores."""
-    rows = [TrackScore.HEADER, *(s.row() for s in scores)]
+Interval = tuple[float, float]
+
+
+def bootstrap(
+    predictions: Iterable[Prediction], resamples: int = 2000, seed: int = 0
+) -> dict[str, dict[str, Interval]]:
+    """95% bootstrap intervals of ``net`` and ``far`` per track (queries resampled)."""
+    by_track: dict[str, list[Prediction]] = {}
+    for prediction in predictions:
+        by_track.setdefault(prediction.query.track, []).append(prediction)
+    rng = np.random.default_rng(seed)
+    out: dict[str, dict[str, Interval]] = {}
+    for track, items in by_track.items():
+        gain = np.array([_gain(p) for p in items], dtype=np.float64)
+        null = np.array([not p.query.expected_ids for p in items])
+        answered = np.array([p.answer is not None for p in items])
+        picks = rng.integers(0, len(items), size=(resamples, len(items)))
+        nets = gain[picks].mean(axis=1)
+        nulls = null[picks].sum(axis=1)
+        fars = (answered[picks] & null[picks]).sum(axis=1) / np.maximum(nulls, 1)
+        out[track] = {
+            "net": (float(np.percentile(nets, 2.5)), float(np.percentile(nets, 97.5))),
+            "far": (float(np.percentile(fars, 2.5)), float(np.percentile(fars, 97.5))),
+        }
+    return out
+
+
+def _gain(prediction: Prediction) -> int:
+    """+1 for a right reply, -1 for a wrong reply or a reply to a null query, else 0."""
+    if prediction.answer is None:
+        return 0
+    return 1 if prediction.answer in prediction.query.expected_ids else -1
+
+
+def format_table(
+    scores: Sequence[TrackScore], intervals: Mapping[str, Mapping[str, Interval]] | None = None
+) -> str:
+    """A Markdown table of track scores (with the net's 95% interval when given)."""
+    header = TrackScore.HEADER + (("net 95% interval",) if intervals else ())
+    rows = [header]
+    for s in scores:
+        row = s.row()
+        if intervals:
+            low, high = intervals[s.track]["net"]
+            row = (*row, f"{low:.3f} to {high:.3f}")
+        rows.append(row)
     lines = ["| " + " | ".join(row) + " |" for row in rows]
-    lines.insert(1, "|" + "---|" * len(TrackScore.HEADER))
+    lines.insert(1, "|" + "---|" * len(header))
     return "\n".join(lines)
 
 

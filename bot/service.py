@@ -27,6 +27,8 @@ MAX_QUERY_CHARS = 2000
 #: Seconds a record of what was asked waits for another program's database lock: recording
 #: is a side effect of answering, and must not hold up the writes queued behind it.
 RECORD_WAIT_SECONDS = 1.0
+#: "Did you mean" choices whose scores are within this of the best are ordered by stamps.
+NEAR_TIE = 0.08
 
 
 @dataclass(frozen=True)
@@ -111,13 +113,13 @@ class Service:
                 for candidate in result.candidates
                 if (question := self.knowledge.get(candidate.question_id)) is not None
             ]
-            # Near-tied questions (within min_margin of the best) are offered best-stamped first.
+            # Near-tied questions (within NEAR_TIE of the best) are offered best-stamped first.
             suggestions = tuple(
                 break_ties(
                     found,
                     lambda s: s.candidate.score,
                     lambda s: self._question_stamps(s.question),
-                    self.knowledge.matcher.thresholds.min_margin,
+                    NEAR_TIE,
                 )
             )
             return Reply(text, Decision.SUGGEST, None, (), suggestions, result)

@@ -196,6 +196,18 @@ class Snowflakes:
         self._last = max(self._last + 1, now)
         return self._last
 
+    def next_in_shard(self, shard_id: int, shard_count: int) -> int:
+        """The next snowflake of a guild that shard ``shard_id`` of ``shard_count`` owns
+        (``(id >> 22) % shard_count``): the timestamp moves on by up to ``shard_count - 1``
+        milliseconds."""
+        candidate = self.next()
+        millis = candidate >> 22
+        if millis % shard_count != shard_id:
+            millis += (shard_id - millis) % shard_count
+            candidate = millis << 22
+        self._last = candidate
+        return candidate
+
 
 # --------------------------------------------------------------------------------------------
 # Model
@@ -364,8 +376,17 @@ class Model:
         self.users[user.id] = user
         return user
 
-    def add_guild(self, name: str, owner_id: int, *, everyone_perms: int = Perm.EVERYONE_DEFAULT):
-        guild = Guild(self.ids.next(), name, owner_id)
+    def add_guild(
+        self,
+        name: str,
+        owner_id: int,
+        *,
+        everyone_perms: int = Perm.EVERYONE_DEFAULT,
+        shard: tuple[int, int] | None = None,
+    ):
+        """A guild; ``shard`` (shard id, shard count) picks an id that shard owns."""
+        guild_id = self.ids.next() if shard is None else self.ids.next_in_shard(*shard)
+        guild = Guild(guild_id, name, owner_id)
         guild.roles[guild.id] = Role(guild.id, "@everyone", everyone_perms)
         self.guilds[guild.id] = guild
         self.add_member(guild.id, owner_id)
@@ -1090,9 +1111,16 @@ class Gateway:
         await conn.session.dispatch("GUILD_MEMBERS_CHUNK", chunk)
 
     async def dispatch(self, event: str, data: dict[str, Any], intent: int | None) -> None:
-        """Dispatch to every live session (logged for replay even while disconnected)."""
+        """Dispatch to every live session that should get it: with ``intent``, and of the shard
+        owning the event's guild (shard 0 for direct messages). Logged for replay even while
+        disconnected."""
+        guild_id = self._guild_of(event, data)
         for session in self.live_sessions:
             if intent is not None and not session.intents & intent:
+                continue
+            if session.shard is not None and (
+                session.shard[0] != 0 if guild_id is None else not self._in_shard(session, guild_id)
+            ):
                 continue
             payload = self._filter_content(session, event, data)
             if self.lose_next:
@@ -1102,6 +1130,17 @@ class Gateway:
             else:
                 await session.dispatch(event, payload)
         self.fake.notify()
+
+    @staticmethod
+    def _guild_of(event: str, data: Any) -> int | None:
+        """The guild an event belongs to (None: a direct message or no guild)."""
+        if not isinstance(data, dict):
+            return None
+        if data.get("guild_id"):
+            return int(data["guild_id"])
+        if event in ("GUILD_CREATE", "GUILD_UPDATE", "GUILD_DELETE") and data.get("id"):
+            return int(data["id"])
+        return None
 
     def _filter_content(self, session: GatewaySession, event: str, data: dict[str, Any]):
         """Without the message-content intent Discord blanks content, embeds and so on, except
@@ -1252,7 +1291,7 @@ class RestApi:
     async def get_gateway_bot(self, request: web.Request, body: Any) -> Any:
         return {
             "url": self.fake.gateway_url,
-            "shards": 1,
+            "shards": self.fake.shard_count,
             "session_start_limit": {
                 "total": 1000,
                 "remaining": 1000,
@@ -1567,6 +1606,7 @@ class FakeDiscord:
         interaction_ack_timeout: float = 3.0,
         heartbeat_interval_ms: int = 41250,
         rate_limits: RateLimits | None = None,
+        shard_count: int = 1,
     ) -> None:
         """``token``: if set, other tokens get 401 / close 4004. ``enforce_default_permissions``:
         refuse commands Discord would not offer the member: lacking the command's
@@ -1574,7 +1614,10 @@ class FakeDiscord:
         ``echo_bot_events``: dispatch MESSAGE_CREATE/UPDATE/DELETE and reactions for the bot's
         own REST actions back to it, as Discord does. ``interaction_ack_timeout``: callbacks
         later than this answer 404 Unknown interaction (Discord: 3 s). ``rate_limits``: send
-        ``X-RateLimit-*`` headers and 429 requests over them (None: no headers, no limits)."""
+        ``X-RateLimit-*`` headers and 429 requests over them (None: no headers, no limits).
+        ``shard_count``: what ``/gateway/bot`` recommends; a sharded session gets the events
+        of the guilds its shard owns (``(guild_id >> 22) % shard_count``) and, shard 0, the
+        direct messages, as on Discord."""
         self.ids = Snowflakes()
         self.model = Model(self.ids, bot_name)
         self.token = token
@@ -1582,6 +1625,7 @@ class FakeDiscord:
         self.echo_bot_events = echo_bot_events
         self.interaction_ack_timeout = interaction_ack_timeout
         self.rate_limits = rate_limits
+        self.shard_count = shard_count
         self.gateway = Gateway(self, heartbeat_interval_ms)
         self.rest = RestApi(self)
         self.requests: list[RecordedRequest] = []
@@ -1637,8 +1681,17 @@ class FakeDiscord:
     def add_user(self, username: str, *, bot: bool = False) -> User:
         return self.model.add_user(username, bot=bot)
 
-    def add_guild(self, name: str, owner_id: int, *, everyone_perms: int = Perm.EVERYONE_DEFAULT):
-        return self.model.add_guild(name, owner_id, everyone_perms=everyone_perms)
+    def add_guild(
+        self,
+        name: str,
+        owner_id: int,
+        *,
+        everyone_perms: int = Perm.EVERYONE_DEFAULT,
+        shard: int | None = None,
+    ):
+        """A guild; ``shard``: one whose id shard ``shard`` of :attr:`shard_count` owns."""
+        where = None if shard is None else (shard, self.shard_count)
+        return self.model.add_guild(name, owner_id, everyone_perms=everyone_perms, shard=where)
 
     def add_role(self, guild_id: int, name: str, permissions: int) -> Role:
         return self.model.add_role(guild_id, name, permissions)

@@ -25,12 +25,30 @@ def module_file(name: str) -> Path:
     return path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
 
 
+def _module_level(tree: ast.Module) -> list[ast.stmt]:
+    """The statements run when the module is imported, ``if`` blocks (``TYPE_CHECKING``
+    included) and ``try`` blocks opened; function bodies (deferred imports) left out."""
+    found: list[ast.stmt] = []
+    pending: list[ast.stmt] = list(tree.body)
+    while pending:
+        node = pending.pop()
+        found.append(node)
+        if isinstance(node, ast.If | ast.Try):
+            pending.extend(node.body)
+            pending.extend(node.orelse)
+            if isinstance(node, ast.Try):
+                pending.extend(node.finalbody)
+                for handler in node.handlers:
+                    pending.extend(handler.body)
+    return found
+
+
 def imports_of(name: str) -> set[str]:
-    """Every ``bot.*`` module ``name`` imports, at run time or under TYPE_CHECKING."""
+    """Every ``bot.*`` module ``name`` imports when it is imported or type-checked."""
     tree = ast.parse(module_file(name).read_text(encoding="utf-8"))
     known = set(modules())
     found: set[str] = set()
-    for node in ast.walk(tree):
+    for node in _module_level(tree):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names if alias.name.startswith("bot."))
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:

@@ -30,6 +30,7 @@ from bot.discord.addressing import address
 from bot.discord.moderation import refusal
 from bot.discord.moderation.views import change_text, question_embed
 from bot.discord.render import TEXT, units
+from bot.knowledge.abstain import load_model
 from bot.knowledge.base import KnowledgeBase
 from bot.knowledge.loader import MAX_FILE_BYTES, load_directory, load_file, parse_text
 from bot.knowledge.matcher import Decision, Matcher
@@ -128,7 +129,8 @@ def hostile_question(key: str, text: str) -> Question:
 async def service(store: Store) -> Service:
     questions = list(load_directory(ROOT / "answers").questions)
     questions += [hostile_question(key, text) for key, text in HOSTILE_ANSWERS.items()]
-    return Service(KnowledgeBase(Matcher(), questions), store)
+    model = load_model("", ROOT / "answers")  # the shipped model, as the bot uses it
+    return Service(KnowledgeBase(Matcher(model=model), questions), store)
 
 
 # (kind, message, what the bot does: "answer:<question id>", "suggest", "no_match", "empty",

@@ -65,10 +65,10 @@ def test_defaults_without_file() -> None:
     assert settings.token is None
     assert settings.knowledge.answers_dir == "answers"
     assert settings.matching == MatchSettings(
-        answer_threshold=0.42,
+        confidence=0.5,
+        answerable_share=0.0,
+        model="",
         suggest_threshold=0.3,
-        min_margin=0.08,
-        min_phrasing_coverage=0.3,
         max_suggestions=3,
     )
     assert settings.database.path == "stampy.db"
@@ -93,9 +93,9 @@ def test_empty_stampy_config_means_defaults() -> None:
 
 
 def test_explicit_path(tmp_path: Path) -> None:
-    path = write(tmp_path, '[matching]\nanswer_threshold = 0.7\n[database]\npath = "x.db"\n')
+    path = write(tmp_path, '[matching]\nconfidence = 0.7\n[database]\npath = "x.db"\n')
     settings = load_settings(path, env={})
-    assert settings.matching.answer_threshold == 0.7
+    assert settings.matching.confidence == 0.7
     assert settings.matching.suggest_threshold == 0.3  # untouched keys keep defaults
     assert settings.database.path == str(tmp_path / "x.db")  # beside the file
     assert settings.knowledge == KnowledgeSettings()
@@ -179,13 +179,13 @@ def test_not_utf8(tmp_path: Path) -> None:
 
 
 def test_unknown_key(tmp_path: Path) -> None:
-    message = error_for(tmp_path, "[matching]\nanswer_treshold = 0.5\n")
-    assert "config.toml: unknown key 'matching.answer_treshold'" in message
+    message = error_for(tmp_path, "[matching]\nconfidense = 0.5\n")
+    assert "config.toml: unknown key 'matching.confidense'" in message
     assert (
-        "(known keys: answer_threshold, suggest_threshold, min_margin, min_phrasing_coverage, "
+        "(known keys: confidence, answerable_share, model, suggest_threshold, "
         "max_suggestions)" in message
     )
-    assert "did you mean 'answer_threshold'?" in message
+    assert "did you mean 'confidence'?" in message
 
 
 def test_unknown_section(tmp_path: Path) -> None:
@@ -227,8 +227,8 @@ def test_nested_table_in_section_is_unknown(tmp_path: Path) -> None:
             "'matching.max_suggestions' must be an integer, got float 2",
         ),
         (
-            '[matching]\nanswer_threshold = "0.5"\n',
-            "'matching.answer_threshold' must be a number, got string \"0.5\"",
+            '[matching]\nconfidence = "0.5"\n',
+            "'matching.confidence' must be a number, got string \"0.5\"",
         ),
         (
             "[knowledge]\nanswers_dir = 5\n",
@@ -270,8 +270,8 @@ def test_bool_refused_for_int(tmp_path: Path) -> None:
 
 
 def test_bool_refused_for_float(tmp_path: Path) -> None:
-    message = error_for(tmp_path, "[matching]\nmin_margin = false\n")
-    assert "'matching.min_margin' must be a number, got boolean false" in message
+    message = error_for(tmp_path, "[matching]\nconfidence = false\n")
+    assert "'matching.confidence' must be a number, got boolean false" in message
 
 
 def test_bool_refused_in_int_array(tmp_path: Path) -> None:
@@ -282,12 +282,12 @@ def test_bool_refused_in_int_array(tmp_path: Path) -> None:
 def test_int_accepted_for_float(tmp_path: Path) -> None:
     settings = load_text(
         tmp_path,
-        "[matching]\nanswer_threshold = 1\nmin_margin = 0\n"
+        "[matching]\nconfidence = 1\nanswerable_share = 0\n"
         "[discord]\nuser_cooldown_seconds = 10\nchannel_cooldown_seconds = 0\n",
     )
-    assert settings.matching.answer_threshold == 1.0
-    assert type(settings.matching.answer_threshold) is float
-    assert type(settings.matching.min_margin) is float
+    assert settings.matching.confidence == 1.0
+    assert type(settings.matching.confidence) is float
+    assert type(settings.matching.answerable_share) is float
     assert settings.discord.user_cooldown_seconds == 10.0
     assert type(settings.discord.user_cooldown_seconds) is float
     assert type(settings.discord.channel_cooldown_seconds) is float
@@ -309,8 +309,8 @@ def test_arrays_become_tuples(tmp_path: Path) -> None:
 
 
 def test_non_finite_float_refused(tmp_path: Path) -> None:
-    assert "'matching.min_margin' must be a finite number, got nan" in error_for(
-        tmp_path, "[matching]\nmin_margin = nan\n"
+    assert "'matching.confidence' must be a finite number, got nan" in error_for(
+        tmp_path, "[matching]\nconfidence = nan\n"
     )
     assert "'discord.user_cooldown_seconds' must be a finite number" in error_for(
         tmp_path, "[discord]\nuser_cooldown_seconds = inf\n"
@@ -318,7 +318,7 @@ def test_non_finite_float_refused(tmp_path: Path) -> None:
 
 
 def test_long_strings_are_shortened_in_messages(tmp_path: Path) -> None:
-    message = error_for(tmp_path, f'[matching]\nmin_margin = "{"x" * 500}"\n')
+    message = error_for(tmp_path, f'[matching]\nconfidence = "{"x" * 500}"\n')
     assert "x" * 100 not in message
     assert "..." in message
 
@@ -330,16 +330,16 @@ def test_long_strings_are_shortened_in_messages(tmp_path: Path) -> None:
     ("text", "expected"),
     [
         (
-            "[matching]\nanswer_threshold = 1.5\n",
-            "config.toml: 'matching.answer_threshold' must be between 0 and 1, got 1.5",
+            "[matching]\nconfidence = 1.5\n",
+            "config.toml: 'matching.confidence' must be between 0 and 1, got 1.5",
         ),
         (
             "[matching]\nsuggest_threshold = -0.1\n",
             "'matching.suggest_threshold' must be between 0 and 1, got -0.1",
         ),
         (
-            "[matching]\nmin_margin = 2\n",
-            "'matching.min_margin' must be between 0 and 1, got 2",
+            "[matching]\nanswerable_share = 1\n",
+            "'matching.answerable_share' must be between 0 and 0.99, got 1",
         ),
         (
             "[matching]\nmax_suggestions = 0\n",
@@ -348,11 +348,6 @@ def test_long_strings_are_shortened_in_messages(tmp_path: Path) -> None:
         (
             "[matching]\nmax_suggestions = 4\n",
             "'matching.max_suggestions' must be between 1 and 3, got 4",
-        ),
-        (
-            "[matching]\nanswer_threshold = 0.5\nsuggest_threshold = 0.6\n",
-            "'matching.suggest_threshold' (0.6) must not be greater than "
-            "'matching.answer_threshold' (0.5)",
         ),
         (
             "[discord]\nuser_cooldown_seconds = -1\n",
@@ -395,10 +390,10 @@ def test_range_errors(tmp_path: Path, text: str, expected: str) -> None:
 def test_range_edges_accepted(tmp_path: Path) -> None:
     settings = load_text(
         tmp_path,
-        "[matching]\nanswer_threshold = 1.0\nsuggest_threshold = 1.0\nmin_margin = 0.0\n"
+        "[matching]\nconfidence = 1.0\nsuggest_threshold = 1.0\nanswerable_share = 0.0\n"
         "max_suggestions = 1\n[discord]\nuser_cooldown_seconds = 0\nprefixes = []\n",
     )
-    assert settings.matching.suggest_threshold == settings.matching.answer_threshold == 1.0
+    assert settings.matching.suggest_threshold == settings.matching.confidence == 1.0
     assert settings.matching.max_suggestions == 1
     assert settings.discord.prefixes == ()
 
@@ -408,8 +403,8 @@ def test_direct_construction_is_validated() -> None:
         MatchSettings(max_suggestions=7)
     assert isinstance(info.value, ValueError)
     assert "'max_suggestions' must be between 1 and 3, got 7" in str(info.value)
-    with pytest.raises(ConfigError, match="must not be greater than 'answer_threshold'"):
-        MatchSettings(answer_threshold=0.2)
+    with pytest.raises(ConfigError, match="'answerable_share' must be between 0 and 0.99"):
+        MatchSettings(answerable_share=2.0)
 
 
 # --------------------------------------------------------------------------- token

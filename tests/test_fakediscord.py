@@ -654,3 +654,87 @@ async def test_default_permissions_are_enforced_unless_bypassed(
     response = await bypass.response()
     assert response.content == "You may not do that." and response.ephemeral
     assert len(client.expected_tree_errors) == 1
+
+
+# -- sharding ---------------------------------------------------------------------------------
+
+
+class ShardedRecorder(discord.AutoShardedClient):
+    """Records the messages it gets and the shard each arrived on."""
+
+    def __init__(self, fake: FakeDiscord, **options: Any) -> None:
+        intents = discord.Intents.none()
+        intents.guilds = intents.guild_messages = intents.message_content = True
+        intents.dm_messages = True
+        super().__init__(intents=intents, guild_ready_timeout=0.05, **options)
+        self.fake = fake
+        self.messages: list[tuple[str, int | None]] = []
+        self.ready = asyncio.Event()
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        return None
+
+    async def on_ready(self) -> None:
+        self.ready.set()
+
+    async def on_message(self, message: discord.Message) -> None:
+        shard = message.guild.shard_id if message.guild else None
+        self.messages.append((message.content, shard))
+        self.fake.notify()
+
+
+async def test_events_go_to_the_shard_owning_the_guild_and_dms_to_shard_0() -> None:
+    async with FakeDiscord(token=TOKEN, shard_count=2) as fake:
+        with fake.patch_client():
+            second = fake.add_guild("Second", fake.owner.id, shard=1)
+            fake.add_member(second.id, fake.member.id)
+            channel = fake.add_channel(second.id, "general")
+            first = fake.add_guild("First", fake.owner.id, shard=0)
+            fake.add_member(first.id, fake.member.id)
+            first_channel = fake.add_channel(first.id, "general")
+            # Two processes: one runs shard 0, the other shard 1, of 2.
+            clients = [ShardedRecorder(fake, shard_ids=[i], shard_count=2) for i in (0, 1)]
+            tasks = [asyncio.create_task(c.start(TOKEN)) for c in clients]
+            for task in tasks:
+                fake.watch_task(task)
+            try:
+                await asyncio.wait_for(asyncio.gather(*(c.ready.wait() for c in clients)), 5)
+                assert {g.id for g in clients[0].guilds} == {first.id} | (
+                    {fake.guild.id} if (fake.guild.id >> 22) % 2 == 0 else set()
+                )
+                assert second.id in {g.id for g in clients[1].guilds}
+                await fake.post_message(first_channel.id, fake.member.id, "to shard 0")
+                await fake.post_message(channel.id, fake.member.id, "to shard 1")
+                await fake.send_dm(fake.member.id, "a DM")
+                await fake.wait_until(
+                    lambda: len(clients[0].messages) == 2 and len(clients[1].messages) == 1,
+                    3,
+                    "the messages",
+                )
+                assert clients[0].messages == [("to shard 0", 0), ("a DM", None)]
+                assert clients[1].messages == [("to shard 1", 1)]
+            finally:
+                for c in clients:
+                    await c.close()
+                for task in tasks:
+                    await asyncio.wait_for(task, 5)
+        assert not fake.errors, fake.errors[0]
+
+
+async def test_gateway_bot_recommends_the_shard_count() -> None:
+    async with FakeDiscord(token=TOKEN, shard_count=3) as fake:
+        with fake.patch_client():
+            client = ShardedRecorder(fake)  # no shard count: asks /gateway/bot
+            task = asyncio.create_task(client.start(TOKEN))
+            fake.watch_task(task)
+            try:
+                await asyncio.wait_for(client.ready.wait(), 5)
+                assert client.shard_count == 3 and sorted(client.shards) == [0, 1, 2]
+                assert sorted(s.shard for s in fake.gateway.live_sessions) == [
+                    (0, 3),
+                    (1, 3),
+                    (2, 3),
+                ]
+            finally:
+                await client.close()
+                await asyncio.wait_for(task, 5)

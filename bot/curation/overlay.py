@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -43,9 +44,15 @@ from bot.knowledge.text import normalize
 from bot.knowledge.writer import question_from_data, question_to_data
 from bot.store import Store, StoreError
 from bot.store.db import utc_now
-from bot.store.versions import QuestionVersion, QuestionVersions
+from bot.store.versions import CHANGES_CHANNEL, QuestionVersion, QuestionVersions
 
-__all__ = ["Overlay"]
+__all__ = ["RELOAD", "Overlay"]
+
+log = logging.getLogger(__name__)
+
+#: The notification (on :data:`~bot.store.versions.CHANGES_CHANNEL`) that asks every
+#: process to reload the YAML files.
+RELOAD = "reload"
 
 
 @dataclass(frozen=True)
@@ -108,11 +115,12 @@ class Overlay:
             diff = self._rebuild()
         return ReloadReport((), diff, self.skipped)
 
-    async def reload(self) -> ReloadReport:
+    async def reload(self, *, announce: bool = True) -> ReloadReport:
         """Re-read the YAML files and the stored changes and apply them, without a restart.
 
         If any file has an error nothing changes (the old knowledge base keeps being
-        served) and the errors are returned, each with its file and line.
+        served) and the errors are returned, each with its file and line. ``announce``: tell
+        the other processes sharing the database to reload too (:mod:`bot.curation.feed`).
         """
         result = load_directory(self.answers_dir)
         if result.errors:
@@ -121,7 +129,38 @@ class Overlay:
             self._remember_rows(await self._versions.all())  # e.g. from ``stampy import``
             self._set_shipped(result.questions)
             diff = self._rebuild()
+        if announce:
+            try:
+                await self.store.announce(CHANGES_CHANNEL, RELOAD)
+            except StoreError as error:  # reloaded here; the others reload at their restart
+                log.warning("reloaded, but could not tell the other processes: %s", error)
         return ReloadReport((), diff, self.skipped)
+
+    async def catch_up(self, question_ids: Iterable[str] | None = None) -> KnowledgeDiff:
+        """Apply the versions other processes stored since this one last looked: those of
+        ``question_ids`` (named in a notification), or of every question whose latest
+        stored version is newer than the one applied here (after listening (re)started,
+        since notifications are not replayed). What changed in the live knowledge base."""
+        async with self._lock:
+            if question_ids is None:
+                stale = [
+                    row.question_id
+                    for row in await self._versions.latest()
+                    if row.version > self._applied_version(row.question_id)
+                ]
+            else:
+                stale = list(question_ids)
+            rows: list[QuestionVersion] = []
+            for question_id in stale:
+                rows += await self._versions.after(question_id, self._applied_version(question_id))
+            if not rows:
+                return KnowledgeDiff()
+            self._remember_rows(rows)
+            return self._rebuild()
+
+    def _applied_version(self, question_id: str) -> int:
+        row = self._latest.get(question_id)
+        return 0 if row is None else row.version
 
     @contextlib.asynccontextmanager
     async def _changing(self) -> AsyncIterator[None]:

@@ -121,8 +121,8 @@ TEXT = {
     "why": "Matched the stored phrasing “{phrasing}” with score {score:.2f}.",
     "why_reason": "Why: {reason}.",
     "why_fallback": (
-        "Why: the score reached the answer threshold ({threshold:.2f}) and no other "
-        "question came close."
+        "Why: the match was judged right with a probability of at least {threshold:.2f}, "
+        "the confidence it needs to answer."
     ),
     "why_picked": "Why: it was picked from the “Did you mean…?” choices.",
     "more_title": "Another answer to: {question}",

@@ -137,7 +137,7 @@ class WhyButton(
             self.score,
             reason,
             picked=self.picked,
-            threshold=bot.settings.matching.answer_threshold,
+            threshold=bot.settings.matching.confidence,
         )
         await respond(interaction, text)
 

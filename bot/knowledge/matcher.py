@@ -12,9 +12,10 @@ The score of a candidate phrasing combines two signals, each in [0, 1]:
 ``score = lexical_weight * lexical + (1 - lexical_weight) * fuzzy`` so a score means the same
 from one query to the next, and thresholds in config can be read as "how much alike".
 
-The decision (answer, suggest or no match) uses the best score and the margin between the best
-question and the best *other* question: two questions that fit equally well make the bot ask
-instead of guessing.
+The decision (answer, suggest or no match) asks a fitted model (:mod:`bot.knowledge.abstain`)
+how likely the best question is the one asked, from the scores, the coverages both ways, the
+margin over the best *other* question and the words missing on either side, and answers from a
+configured confidence on; below it, close questions that share a distinctive word are offered.
 """
 
 from __future__ import annotations
@@ -32,11 +33,14 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Indel
 
 from bot.config import MatchSettings
+from bot.knowledge.abstain import AbstentionModel, default_model
 from bot.knowledge.text import normalize
 
-# Words that carry little meaning in a question. They still count, at a fraction of their
-# weight, so that "what is X" and "why is X" are not identical, but a match on them alone
-# is never a match. (A tiny knowledge base cannot learn this from document frequencies.)
+# Words that carry little meaning in a question, and the frame of a request ("tell me about",
+# "I want to know"). They still count, at a fraction of their weight, so that "what is X" and
+# "why is X" are not identical, but a match on them alone is never a match. (A tiny knowledge
+# base cannot learn this from document frequencies: there a frame word it has never seen
+# would weigh as much as the rarest topic word.)
 STOPWORDS = frozenset(
     """a about above after again all also am an and any are as at be because been before being
     between both but by can could did do does doing don down during each few for from further
@@ -45,9 +49,15 @@ STOPWORDS = frozenset(
     should so some such than that the their theirs them then there these they this those
     through to too under until up very was we were what when where which while who whom why
     will with would you your yours ive im id youre dont doesnt isnt cant wont whats hows
-    please thanks thank hi hello hey anyone someone something get got""".split()
+    please thanks thank hi hello hey anyone someone something get got
+    tell explain describe know wonder wondering curious want need like info information
+    question""".split()
 )
 
+
+#: A "did you mean" choice must share a content word at least this rare (its weight over
+#: that of a word never seen), so a shared frame word alone ("good", "way") offers nothing.
+DISTINCTIVE_RARITY = 0.2
 
 _RAW_WORD = re.compile(r"[\w'\u2019]+|[.?!]")
 
@@ -103,6 +113,18 @@ class Candidate:
     # False when the only shared words are stopwords ("how do I ..."): such a candidate
     # still ranks, but is never answered or suggested.
     shares_content: bool = True
+    # The heaviest query word that no phrasing of the question holds, as a share of the
+    # query's heaviest word (1.0: the query's most distinctive word is missing).
+    missing_query: float = 0.0
+    # The heaviest word of the phrasing the query lacks, as a share of its heaviest word.
+    missing_phrasing: float = 0.0
+    # Of the query as a whole: the share of its weight in words the index has never seen,
+    # and how many words that are not stopwords it has.
+    unknown_share: float = 0.0
+    content_words: int = 0
+    # The rarest content word the question shares with the query: its weight over that of
+    # a word the index has never seen (0: shares none; near 1: shares a rare word).
+    shared_rarity: float = 0.0
 
 
 class Decision(StrEnum):
@@ -122,6 +144,8 @@ class MatchResult:
     candidates: tuple[Candidate, ...]
     margin: float
     reason: str
+    #: The model's probability that the best candidate is the question asked.
+    probability: float = 0.0
 
     @property
     def best(self) -> Candidate | None:
@@ -163,10 +187,15 @@ class Matcher:
     """An in-memory index of question phrasings that can be updated one question at a time."""
 
     def __init__(
-        self, thresholds: MatchSettings | None = None, tuning: MatcherTuning | None = None
+        self,
+        thresholds: MatchSettings | None = None,
+        tuning: MatcherTuning | None = None,
+        model: AbstentionModel | None = None,
     ) -> None:
         self.thresholds = thresholds or MatchSettings()
         self.tuning = tuning or MatcherTuning()
+        #: Decides whether the best candidate is right (see :mod:`bot.knowledge.abstain`).
+        self.model = model or default_model()
         self._stem = _Stemmer()
         # Terms (stems): id by stem, document frequency, postings (phrase ids, may hold
         # removed phrases until compaction) and a numpy copy of each posting list.
@@ -471,6 +500,8 @@ class Matcher:
         # Which query words each pooled phrasing holds: postings are sorted by phrasing id,
         # so a binary search per word answers it for the whole pool at once.
         matched = np.zeros(len(pool))
+        missing = np.zeros(len(pool))  # heaviest query word the question lacks
+        shared = np.zeros(len(pool))  # rarest content word the question shares
         boost = np.zeros(len(pool))
         content = np.zeros(len(pool), dtype=bool)  # shares a word that is not a stopword
         sibling = self.tuning.sibling_credit
@@ -494,8 +525,25 @@ class Matcher:
                 # Whether any phrasing of the same question holds the word.
                 held = np.bincount(group, weights=hit)[group] > 0
                 group_matched += held * (term.weight * term.confidence)
+            else:
+                held = hit
+            if term.term not in self._stop_terms:
+                rarity = weights[term.term] * term.confidence
+                np.maximum(shared, held * rarity, out=shared)
+            np.maximum(
+                missing,
+                np.where(held, term.weight * (1 - term.confidence), term.weight),
+                out=missing,
+            )
         # A shared word weighs the same on both sides (the query's weight, which may be
         # raised for a name), so both coverages speak of the same words.
+        unknown_mass = sum(t.weight for t in terms if t.term < 0)
+        heaviest = max(t.weight for t in terms)
+        np.maximum(missing, max((t.weight for t in terms if t.term < 0), default=0.0), out=missing)
+        missing /= heaviest
+        shared /= self._idf(-1)
+        query_set = {t.term for t in terms}
+        content_words = sum(1 for t in terms if t.term < 0 or t.term not in self._stop_terms)
         mass = np.fromiter((self._phrasing_mass(pid, weights) for pid in pool.tolist()), float)
         mass += boost
         cover_q = matched / query_mass
@@ -504,6 +552,9 @@ class Matcher:
             # Question-level evidence: words of the query that another phrasing of the same
             # question holds count in part, as people reword across the phrasings.
             cover_q = cover_q + sibling * (group_matched / query_mass - cover_q)
+        # A phrasing made only of common words ("Who are you?") is still matched by the
+        # same words, all of them, both ways.
+        content |= (cover_q >= 0.999) & (cover_d >= 0.999)
         beta2 = self.tuning.coverage_beta**2
         denominator = beta2 * cover_d + cover_q
         lexical = np.divide(
@@ -540,6 +591,11 @@ class Matcher:
                     float(cover_q[index]),
                     float(cover_d[index]),
                     bool(content[index]),
+                    float(missing[index]),
+                    self._missing_phrasing(pid, query_set, weights),
+                    unknown_mass / query_mass,
+                    content_words,
+                    float(shared[index]),
                 )
                 heapq.heappush(top_scores, score)
                 if len(top_scores) > k:
@@ -549,10 +605,27 @@ class Matcher:
         ranked = sorted(best.values(), key=lambda c: (-c.score, c.question_id))
         return ranked[:k]
 
+    def _missing_phrasing(self, pid: int, query: set[int], weights: list[float]) -> float:
+        """The heaviest word of phrasing ``pid`` absent from the query, over its heaviest."""
+        terms = self._terms[pid]
+        heaviest = max((weights[t] for t in terms), default=0.0)
+        if heaviest <= 0:
+            return 0.0
+        return max((weights[t] for t in terms if t not in query), default=0.0) / heaviest
+
     # ----------------------------------------------------------------------------- deciding
 
-    def decide(self, query: str, candidates: Sequence[Candidate]) -> MatchResult:
-        """Turn ranked candidates into answer, suggest or no match, and say why."""
+    def decide(
+        self,
+        query: str,
+        candidates: Sequence[Candidate],
+        model: AbstentionModel | None = None,
+    ) -> MatchResult:
+        """Turn ranked candidates into answer, suggest or no match, and say why.
+
+        ``model`` (default: the matcher's own) gives the probability that the best candidate
+        is the question asked; the bot answers from the configured confidence on.
+        """
         limits = self.thresholds
         if not candidates:
             return MatchResult(query, Decision.NONE, (), 0.0, "no stored question shares a word")
@@ -562,35 +635,38 @@ class Matcher:
         if not best.shares_content:
             reason = "it shares only common words such as 'what' or 'how' with stored questions"
             return MatchResult(query, Decision.NONE, tuple(candidates), margin, reason)
-        confident = best.score >= limits.answer_threshold
-        distinct = margin >= limits.min_margin
-        # A short query inside a long stored question ("what is X" against "how does Y
-        # solve X") covers the query but not the question: not the same question.
-        specific = best.phrasing_coverage >= limits.min_phrasing_coverage
-        if confident and distinct and specific:
+        share = limits.answerable_share or None
+        probability = (model or self.model).probability(candidates, share)
+        if probability >= limits.confidence:
             reason = (
-                f"score {best.score:.2f} >= {limits.answer_threshold:.2f} and "
+                f"probability {probability:.2f} that this is the question asked "
+                f"(answers from {limits.confidence:.2f}); score {best.score:.2f}, "
                 f"{margin:.2f} ahead of the next question"
             )
-            return MatchResult(query, Decision.ANSWER, tuple(candidates), margin, reason)
-        if best.score >= limits.suggest_threshold:
-            shown = tuple(
-                c
-                for c in candidates[: limits.max_suggestions]
-                if c.score >= limits.suggest_threshold and c.shares_content
+            return MatchResult(
+                query, Decision.ANSWER, tuple(candidates), margin, reason, probability
             )
-            if confident and not distinct:
-                reason = f"two questions fit almost equally well (margin {margin:.2f})"
-            elif confident:
-                reason = (
-                    f"the stored question has much the query does not mention "
-                    f"(only {best.phrasing_coverage:.0%} of it matched)"
-                )
-            else:
-                reason = f"best score {best.score:.2f} is below {limits.answer_threshold:.2f}"
-            return MatchResult(query, Decision.SUGGEST, shown, margin, reason)
-        reason = f"best score {best.score:.2f} is below {limits.suggest_threshold:.2f}"
-        return MatchResult(query, Decision.NONE, tuple(candidates), margin, reason)
+        # A choice must share a word that singles questions out, not only a frame word, and
+        # not lack the query's most distinctive word ("pizza" in "recommend a good pizza").
+        shown = tuple(
+            c
+            for c in candidates[: limits.max_suggestions]
+            if c.score >= limits.suggest_threshold
+            and c.shares_content
+            and c.shared_rarity >= DISTINCTIVE_RARITY
+            and c.missing_query < 1.0  # it has the query's heaviest word, or a part of it
+        )
+        unsure = (
+            f"probability {probability:.2f} that the best question is the one asked is "
+            f"below {limits.confidence:.2f}"
+        )
+        if shown:
+            return MatchResult(query, Decision.SUGGEST, shown, margin, unsure, probability)
+        if best.score < limits.suggest_threshold:
+            reason = f"best score {best.score:.2f} is below {limits.suggest_threshold:.2f}"
+        else:
+            reason = f"{unsure}, and no close question shares a distinctive word with it"
+        return MatchResult(query, Decision.NONE, tuple(candidates), margin, reason, probability)
 
     def match(self, text: str, k: int = 5) -> MatchResult:
         """Search and decide in one call."""

@@ -11,6 +11,9 @@ import unicodedata
 _POSSESSIVE = re.compile(r"(?<=\w)['\u2019\u02bc`]s\b")
 _APOSTROPHES = re.compile(r"(?<=\w)['\u2019\u02bc`](?=\w)")
 _NON_WORD = re.compile(r"[\W_]+")
+# A terminal escape sequence ("\x1b[31m") is a control sequence, not words: dropped whole, so
+# its "31m" does not count as an unknown word.
+_ESCAPE_SEQUENCE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
 
 
 def normalize(text: str) -> str:
@@ -18,7 +21,7 @@ def normalize(text: str) -> str:
 
     Words are separated by single spaces. Non-Latin letters and digits are kept.
     """
-    text = unicodedata.normalize("NFKC", text)
+    text = unicodedata.normalize("NFKC", _ESCAPE_SEQUENCE.sub(" ", text))
     # Format characters (zero-width joiners, RTL marks, soft hyphens) are invisible to a reader
     # and must not split or change a word.
     text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")

@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from types import TracebackType
@@ -43,6 +43,7 @@ __all__ = [
     "READ_ONLY",
     "TRANSIENT",
     "Connection",
+    "Listening",
     "NewerDatabaseError",
     "Store",
     "StoreError",
@@ -109,6 +110,12 @@ class NewerDatabaseError(StoreError):
             f"{path} was written by a newer version of Stampy (schema {found}; this version "
             f"knows up to {known}). Upgrade Stampy or use another {what}."
         )
+
+
+class Listening(Protocol):
+    """A running :meth:`Store.listen`; :meth:`close` stops it."""
+
+    async def close(self) -> None: ...
 
 
 class Connection(Protocol):
@@ -326,6 +333,28 @@ class Store(ABC):
     @abstractmethod
     def read(self) -> AbstractAsyncContextManager[Connection]:
         """A read transaction: the block sees one consistent snapshot of the database."""
+
+    @abstractmethod
+    async def notify(self, conn: Connection, channel: str, payload: str) -> None:
+        """Tell the processes listening on this database (:meth:`listen`) ``payload`` on
+        ``channel`` when the transaction of ``conn`` commits (nothing if it rolls back)."""
+
+    async def announce(self, channel: str, payload: str) -> None:
+        """:meth:`notify` in a transaction of its own: tell the listeners now."""
+        async with self.transaction() as conn:
+            await self.notify(conn, channel, payload)
+
+    async def listen(
+        self,
+        channel: str,
+        on_message: Callable[[str], Awaitable[None]],
+        on_connect: Callable[[], Awaitable[None]],
+    ) -> Listening | None:
+        """Call ``on_message`` with each payload :meth:`notify` sends on ``channel`` (from any
+        process, this one included), in order, and ``on_connect`` each time listening
+        starts or resumes after the connection was lost (notifications are not replayed:
+        it must catch up). None where there is nothing to listen to (SQLite)."""
+        return None
 
     @abstractmethod
     async def continue_identity(self, conn: Connection, table: str, column: str) -> None:

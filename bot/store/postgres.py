@@ -17,11 +17,12 @@ server that cannot be reached "io", damaged data "corrupt".
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import re
 import socket
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, ClassVar, Self
 
@@ -43,7 +44,7 @@ from bot.store.db import (
 from bot.store.migrations import Migration
 from bot.store.pg_migrations import PG_MIGRATIONS
 
-__all__ = ["PgConnection", "PostgresStore", "pg_fault", "stored_version", "to_pg"]
+__all__ = ["Listener", "PgConnection", "PostgresStore", "pg_fault", "stored_version", "to_pg"]
 
 log = logging.getLogger(__name__)
 
@@ -179,10 +180,12 @@ class PostgresStore(Store):
         name: str,
         schema_version: int,
         *,
+        url: str = "",
         busy_timeout_ms: int = BUSY_TIMEOUT_MS,
     ) -> None:
         """Wrap an already migrated pool; use :meth:`open` instead."""
         super().__init__(name, schema_version)
+        self._url = url
         self._pool: asyncpg.Pool | None = pool
         self._busy_ms = busy_timeout_ms
         self._held: dict[asyncio.Task[Any], PgConnection] = {}
@@ -226,7 +229,7 @@ class PostgresStore(Store):
         except BaseException:
             await _close_pool(pool)
             raise
-        return cls(pool, name, version, busy_timeout_ms=busy_timeout_ms)
+        return cls(pool, name, version, url=location, busy_timeout_ms=busy_timeout_ms)
 
     @property
     def closed(self) -> bool:
@@ -307,10 +310,126 @@ class PostgresStore(Store):
             (table, column),
         )
 
+    async def notify(self, conn: Any, channel: str, payload: str) -> None:
+        """``pg_notify``: delivered to every listener when the transaction commits."""
+        await conn.execute("SELECT pg_notify(?, ?)", (channel, payload))
+
+    async def listen(
+        self,
+        channel: str,
+        on_message: Callable[[str], Awaitable[None]],
+        on_connect: Callable[[], Awaitable[None]],
+    ) -> Listener:
+        """Listen on a dedicated connection (a pooled one would be handed to others); it is
+        opened again, with growing pauses, whenever the server drops it. Returns once the
+        first ``on_connect`` has run (or the first attempt failed, logged)."""
+        listener = Listener(self._url, self._path, channel, on_message, on_connect)
+        await listener.start()
+        return listener
+
     def _fault_of(self, exc: BaseException) -> StoreError:
         error = pg_fault(self._path, exc)
         self._failed(error)
         return error
+
+
+# --------------------------------------------------------------------------- listening
+
+#: Pauses between attempts to listen again after the connection was lost (seconds).
+LISTEN_RETRY_FIRST = 0.2
+LISTEN_RETRY_MAX = 10.0
+
+
+class Listener:
+    """``LISTEN channel`` on a dedicated connection, kept open (see
+    :meth:`PostgresStore.listen`). Notifications are handled one at a time, in order."""
+
+    def __init__(
+        self,
+        url: str,
+        name: str,
+        channel: str,
+        on_message: Callable[[str], Awaitable[None]],
+        on_connect: Callable[[], Awaitable[None]],
+    ) -> None:
+        self._url = url
+        self._name = name
+        self._channel = channel
+        self._on_message = on_message
+        self._on_connect = on_connect
+        self._queue: asyncio.Queue[str | None] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self._first = asyncio.Event()
+        self.connects = 0  # how many times listening started (1 + reconnects)
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"listen {self._channel}")
+        await self._first.wait()
+
+    async def close(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _run(self) -> None:
+        pause = LISTEN_RETRY_FIRST
+        while True:
+            lost = asyncio.Event()
+            conn = None
+            try:
+                conn = await asyncpg.connect(self._url, timeout=CONNECT_TIMEOUT)
+                conn.add_termination_listener(lambda _conn, lost=lost: lost.set())
+                await conn.add_listener(self._channel, self._received)
+                self.connects += 1
+                if self.connects > 1:
+                    log.warning("%s: listening for changes again; catching up", self._name)
+                await self._on_connect()  # after LISTEN: nothing committed since is missed
+                self._first.set()
+                pause = LISTEN_RETRY_FIRST
+                await self._deliver(lost)
+                log.warning("%s: lost the connection listening for changes", self._name)
+            except asyncio.CancelledError:
+                raise
+            except (asyncpg.PostgresError, OSError, *_LOST) as exc:
+                log.warning(
+                    "%s: cannot listen for changes (%s); trying again in %.1f s",
+                    self._name,
+                    exc or type(exc).__name__,
+                    pause,
+                )
+            except Exception:  # a bug in a handler: logged, and listening goes on
+                log.exception("%s: error while handling a change notification", self._name)
+            finally:
+                self._first.set()
+                if conn is not None:
+                    conn.terminate()
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, LISTEN_RETRY_MAX)
+
+    def _received(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+        self._queue.put_nowait(payload)
+
+    async def _deliver(self, lost: asyncio.Event) -> None:
+        """Hand notifications to ``on_message`` until the connection is lost."""
+        waiting_for_loss = asyncio.ensure_future(lost.wait())
+        try:
+            while True:
+                getting = asyncio.ensure_future(self._queue.get())
+                done, _ = await asyncio.wait(
+                    {getting, waiting_for_loss}, return_when=asyncio.FIRST_COMPLETED
+                )
+                if getting not in done:
+                    getting.cancel()
+                    return
+                payload = getting.result()
+                try:
+                    await self._on_message(payload)
+                except Exception:
+                    log.exception("%s: error while handling %r", self._name, payload)
+        finally:
+            waiting_for_loss.cancel()
 
 
 # --------------------------------------------------------------------------- opening

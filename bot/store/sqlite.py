@@ -192,6 +192,12 @@ class SQLiteStore(Store):
         """A read transaction: the block sees one consistent snapshot of the database."""
         return self._scope("BEGIN")
 
+    async def notify(self, conn: Any, channel: str, payload: str) -> None:
+        """Nothing: a SQLite file has one bot process, with nobody to tell."""
+
+    async def announce(self, channel: str, payload: str) -> None:
+        """Nothing (see :meth:`notify`), and no transaction for it."""
+
     async def continue_identity(self, conn: Any, table: str, column: str) -> None:
         """Nothing to do: a new ``INTEGER PRIMARY KEY`` is the largest stored plus one."""
 

@@ -21,10 +21,14 @@ from typing import Any, Final
 
 from bot.store.db import Store, check_page, check_status, from_db_time, to_db_time, utc_now
 
-__all__ = ["VERSION_STATES", "QuestionVersion", "QuestionVersions"]
+__all__ = ["CHANGES_CHANNEL", "VERSION_STATES", "QuestionVersion", "QuestionVersions"]
 
 #: The states a version can put a question in (see the module docstring).
 VERSION_STATES: Final = ("set", "removed", "shipped")
+
+#: The channel on which a committed version is announced to the other processes sharing
+#: the database (:meth:`bot.store.Store.listen`); the payload is ``question QUESTION_ID``.
+CHANGES_CHANNEL: Final = "stampy_changes"
 
 #: Longest description of a change (``action``) and member name stored.
 MAX_ACTION_CHARS: Final = 500
@@ -116,6 +120,7 @@ class QuestionVersions:
                     ),
                 )
             )
+            await self._store.notify(conn, CHANGES_CHANNEL, f"question {question_id}")
         return _from_row(rows[0])
 
     async def latest(self) -> list[QuestionVersion]:
@@ -133,6 +138,17 @@ class QuestionVersions:
         async with self._store.read() as conn:
             rows = await conn.execute_fetchall(
                 f"SELECT {_COLUMNS} FROM question_versions ORDER BY id"
+            )
+        return [_from_row(row) for row in rows]
+
+    async def after(self, question_id: str, version: int) -> list[QuestionVersion]:
+        """The versions of ``question_id`` above ``version`` (by any process), oldest first.
+        Versions of one question commit in order (see :meth:`append`), so none is skipped."""
+        async with self._store.read() as conn:
+            rows = await conn.execute_fetchall(
+                f"SELECT {_COLUMNS} FROM question_versions WHERE question_id = ? AND version > ?"
+                " ORDER BY version",
+                (question_id, version),
             )
         return [_from_row(row) for row in rows]
 

@@ -156,7 +156,7 @@ def test_missing_directory() -> None:
 def test_yaml_syntax_error_line() -> None:
     text = "questions:\n  - id: q1\n    question: [unclosed\n  - id: q2\n"
     (error,) = errors_of(text, "syntax.yaml")
-    assert error.path == "syntax.yaml" and error.line == 4
+    assert error.path == "syntax.yaml" and error.line == 3  # where the '[' is left open
     assert error.message.startswith("invalid YAML")
 
 
@@ -677,3 +677,75 @@ def test_tag_hint_mentions_spaces_only_when_there_are_some(
 def test_a_missing_directory_is_reported_without_a_line_number(tmp_path: Path) -> None:
     (error,) = load_directory(tmp_path / "nope").errors
     assert str(error) == f"{tmp_path / 'nope'}: the directory does not exist"
+
+
+# The most common YAML mistakes: a hint, at the line of the mistake ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "hint"),
+    [
+        (  # a colon inside a question
+            "questions:\n  - id: q1\n    question: Stampy: what is it?\n",
+            3,
+            'put the value in quotes: question: "Stampy: what is it?"',
+        ),
+        (  # ... and inside an answer
+            "questions:\n  - id: q1\n    question: Why?\n    answers:\n      - id: a1\n"
+            "        text: See: the docs\n",
+            6,
+            'text: "See: the docs"',
+        ),
+        (  # a list item dedented to the question's level: YAML trips on the next line
+            "questions:\n  - id: q1\n    question: What is it?\n    alternate_phrasings:\n"
+            "      - what is that\n  - what is this\n    answers: []\n",
+            6,
+            "indented 2 spaces; with 6, as on line 5",
+        ),
+        (  # a list item dedented by two
+            "questions:\n  - id: q1\n    question: What is it?\n    tags:\n      - a\n    - b\n",
+            6,
+            "indented 4 spaces; with 6, as on line 5",
+        ),
+        (  # a key indented one space too far
+            "questions:\n  - id: q1\n    question: What is it?\n     tags: [a]\n",
+            4,
+            "indented 5 spaces; with 4, as on line 3",
+        ),
+        (  # a quote never closed: where it was opened, not the end of the file
+            'questions:\n  - id: q1\n    question: "What is it?\n    tags: []\n  - id: q2\n'
+            "    question: Who?\n",
+            3,
+            "the quote opened on this line is never closed",
+        ),
+        (  # a '#' starting a comment inside a flow list
+            "questions:\n  - id: q1\n    question: What is C#?\n    tags: [#csharp]\n",
+            4,
+            "starts a comment",
+        ),
+        (  # a tab
+            "questions:\n  - id: q1\n\tquestion: What is it?\n",
+            3,
+            "YAML indents with spaces only",
+        ),
+    ],
+)
+def test_common_yaml_mistakes_get_a_hint_at_their_line(text: str, line: int, hint: str) -> None:
+    (error,) = errors_of(text)
+    assert error.line == line
+    assert error.message.startswith("invalid YAML: ")
+    assert hint in error.message
+    assert "the parser says: " in error.message  # its own words stay, for those who know them
+
+
+def test_text_with_a_colon_read_as_a_mapping_gets_the_hint_too() -> None:
+    text = question_yaml(alternate_phrasings="\n      - note: this is it")
+    (error,) = errors_of(text)
+    assert error.line == 5
+    assert "must be a string, not a mapping; if it is text with ': ' in it" in error.message
+
+
+def test_hints_do_not_guess_when_no_fix_is_found() -> None:
+    (error,) = errors_of("questions:\n  - id: q1\n    question: ok\n  ]]]\n")
+    assert error.message.startswith("invalid YAML: ")
+    assert "indented" not in error.message and "quotes" not in error.message

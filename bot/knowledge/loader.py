@@ -36,6 +36,7 @@ from typing import TypeVar
 
 import yaml
 
+from bot.knowledge.hints import explain
 from bot.knowledge.model import Answer, Origin, Question
 from bot.knowledge.text import normalize
 
@@ -347,8 +348,36 @@ def _check_raw_text(text: str) -> str | None:
     return None
 
 
-def _yaml_error(exc: yaml.YAMLError, text: str) -> tuple[int, str]:
-    """Line and message for an error PyYAML raised."""
+def _yaml_error(exc: yaml.YAMLError, text: str, hint: bool = True) -> tuple[int, str]:
+    """Line and message for an error PyYAML raised; for the common mistakes (``hint``), what
+    to change, at the line to change."""
+    line, message = _parser_words(exc, text)
+    if hint and isinstance(exc, yaml.MarkedYAMLError):
+        found = explain(exc, text, _readability)
+        if found is not None:
+            words = message.removeprefix("invalid YAML: ")
+            where = f" at line {line}" if found[0] != line else ""
+            return found[0], f"invalid YAML: {found[1]} (the parser says: {words}{where})"
+    return line, message
+
+
+def _readability(text: str) -> tuple[int | None, list[int]]:
+    """The line of ``text``'s first YAML error (None if none) and the lines of its other
+    problems, to rank the fixes the hints try."""
+    problems, refused, fatal = _scan(text, hint=False)
+    if fatal:
+        return (problems[-1][0] if problems else 1), [line for line, _ in problems]
+    try:
+        root = yaml.compose(text, Loader=_Loader)
+    except yaml.YAMLError as exc:
+        return _parser_words(exc, text)[0], [line for line, _ in problems]
+    walker = _Walker("", refused)
+    walker.document(root)
+    return None, [line for line, _ in problems + walker.problems]
+
+
+def _parser_words(exc: yaml.YAMLError, text: str) -> tuple[int, str]:
+    """Line and message for an error PyYAML raised, in its own words."""
     if isinstance(exc, yaml.MarkedYAMLError):
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 1
@@ -369,7 +398,7 @@ def _yaml_error(exc: yaml.YAMLError, text: str) -> tuple[int, str]:
     return 1, f"invalid YAML: {exc}"
 
 
-def _scan(text: str) -> tuple[list[tuple[int, str]], set[tuple[int, int]], bool]:
+def _scan(text: str, hint: bool = True) -> tuple[list[tuple[int, str]], set[tuple[int, int]], bool]:
     """Check the YAML event stream for anchors, aliases, odd tags and deep nesting.
 
     Returns the problems, the positions of nodes whose tag was refused (the walk skips them
@@ -402,7 +431,7 @@ def _scan(text: str) -> tuple[list[tuple[int, str]], set[tuple[int, int]], bool]
                     problems.append((line, f"lists and mappings nest deeper than {MAX_DEPTH}"))
                     return problems, refused, True
     except yaml.YAMLError as exc:
-        problems.append(_yaml_error(exc, text))
+        problems.append(_yaml_error(exc, text, hint))
         return problems, refused, True
     return problems, refused, False
 
@@ -500,7 +529,11 @@ class _Walker:
             return None
         if isinstance(node, yaml.ScalarNode) and node.tag == _STR:
             return node.value.strip()
-        self.error(node, f"{label} must be a string, not {_describe(node)}")
+        hint = ""
+        if isinstance(node, yaml.MappingNode) and len(node.value) == 1:
+            # "- note: this is it": text with ': ' in it, read as a key and its value.
+            hint = "; if it is text with ': ' in it, put the text in quotes"
+        self.error(node, f"{label} must be a string, not {_describe(node)}{hint}")
         return None
 
     def checked(

@@ -6,7 +6,7 @@ other modules of :mod:`bot.discord` only look strings up here.
 from __future__ import annotations
 
 TEXT = {
-    # -- moderation (bot/discord/moderation.py, moderation_views.py) --------------------------
+    # -- moderation (bot/discord/moderation/) ---------------------------------------------------
     "mod_not_moderator": (
         "Only moderators can do that: members with the Manage Messages permission or a "
         "moderator role."

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from bot.knowledge.base import KnowledgeBase
 from bot.knowledge.matcher import Candidate, Decision, MatchResult
 from bot.knowledge.model import Answer, Question
+from bot.knowledge.smalltalk import small_talk
 from bot.knowledge.text import normalize
 from bot.stamps import StampBook, StampBookClosed, break_ties, rank_answers
 from bot.store import (
@@ -44,7 +45,8 @@ class Reply:
     """What the bot makes of one question, for any front end to render.
 
     ``decision`` is ANSWER with ``question`` set (``answers`` may be empty when the question
-    is known but nobody has answered it yet), SUGGEST with ``suggestions``, or NONE.
+    is known but nobody has answered it yet), SUGGEST with ``suggestions``, NONE, or
+    SMALL_TALK with ``small_talk`` the friendly reply (never recorded as unanswered).
     """
 
     query: str
@@ -53,6 +55,7 @@ class Reply:
     answers: tuple[Answer, ...]
     suggestions: tuple[Suggestion, ...]
     match: MatchResult
+    small_talk: str | None = None
     #: The stamp count of the answer shown (``answers[0]``); 0 without one or without stamps.
     stamps: int = 0
 
@@ -102,6 +105,12 @@ class Service:
     def ask(self, text: str, k: int = 5) -> Reply:
         """Match ``text`` and decide: answer, suggest or no match."""
         query = text.strip()[:MAX_QUERY_CHARS]
+        chat = small_talk(query)
+        if chat is not None:
+            result = MatchResult(
+                query, Decision.SMALL_TALK, (), 0.0, f"small talk ({chat.kind}), not a question"
+            )
+            return Reply(text, Decision.SMALL_TALK, None, (), (), result, chat.reply)
         result = self.knowledge.matcher.match(query, k=k)
         if result.decision is Decision.ANSWER and result.best:
             question = self.knowledge.get(result.best.question_id)
@@ -139,7 +148,8 @@ class Service:
     def _answer(self, text: str, question: Question, result: MatchResult) -> Reply:
         answers = self.ranked_answers(question)
         shown = answers[0] if answers else None
-        return Reply(text, Decision.ANSWER, question, answers, (), result, self.stamp_count(shown))
+        stamps = self.stamp_count(shown)
+        return Reply(text, Decision.ANSWER, question, answers, (), result, stamps=stamps)
 
     async def answer_shown(
         self,
@@ -190,7 +200,7 @@ class Service:
         count goes up.
         """
         query = text.strip()[:MAX_QUERY_CHARS]
-        if self.store is None or not normalize(query):
+        if self.store is None or not normalize(query) or small_talk(query) is not None:
             return None
         try:
             return await UnansweredQuestions(self.store, wait=RECORD_WAIT_SECONDS).record(

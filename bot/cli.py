@@ -19,6 +19,7 @@ from bot.knowledge.abstain import ModelError, load_model
 from bot.knowledge.base import KnowledgeBase
 from bot.knowledge.loader import LoadResult, load_directory
 from bot.knowledge.matcher import Matcher
+from bot.knowledge.reach import unreachable_phrasings
 from bot.service import Service, build_service
 
 #: Exit statuses, the same for every command (the README's table lists them).
@@ -309,9 +310,22 @@ def _check(directory: str | None, settings: Settings) -> int:
         raise CommandError(f"{directory} holds no .yaml files: nothing to check")
     for error in result.errors:
         print(error)
-    knowledge = KnowledgeBase(Matcher(), result.questions)
+    try:
+        model = load_model(settings.matching.model, directory)
+    except ModelError as error:
+        raise CommandError(str(error)) from None
+    knowledge = KnowledgeBase(Matcher(settings.matching, model=model), result.questions)
+    unreachable = unreachable_phrasings(knowledge.matcher, knowledge)
+    for phrasing in unreachable:
+        print(f"warning: {phrasing}")
     accepted = len(result.files) - len(result.rejected_files)
     print(f"{directory}: {accepted} of {len(result.files)} file(s) valid; {knowledge.summary()}")
+    if unreachable:
+        print(
+            f"{len(unreachable)} phrasing(s) do not reach their own question when asked as "
+            "they are stored; reword or remove them",
+            file=sys.stderr,
+        )
     if result.errors:
         print(f"{len(result.errors)} error(s) found", file=sys.stderr)
         return FAILED

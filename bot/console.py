@@ -107,6 +107,8 @@ def render_reply(reply: Reply) -> str:
                 count=len(reply.answers) - 1, id=question.id
             )
         return body
+    if reply.decision is Decision.SMALL_TALK and reply.small_talk:
+        return reply.small_talk
     if reply.decision is Decision.SUGGEST:
         lines = [TEXT["suggest"]]
         for number, suggestion in enumerate(reply.suggestions, 1):
@@ -151,6 +153,8 @@ def reply_to_json(reply: Reply) -> dict:
         ],
         "score": None if best is None else round(best.score, 4),
         "margin": round(reply.match.margin, 4),
+        "probability": round(reply.match.probability, 4),
+        "small_talk": reply.small_talk,
     }
 
 

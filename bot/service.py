@@ -11,6 +11,7 @@ from bot.knowledge.base import KnowledgeBase
 from bot.knowledge.loader import LoadResult, load_directory
 from bot.knowledge.matcher import Candidate, Decision, Matcher, MatchResult
 from bot.knowledge.model import Answer, Question
+from bot.knowledge.smalltalk import small_talk
 from bot.knowledge.text import normalize
 from bot.stamps import AnswerScores, break_ties, rank_answers
 from bot.store import (
@@ -47,7 +48,8 @@ class Reply:
     """What the bot makes of one question, for any front end to render.
 
     ``decision`` is ANSWER with ``question`` set (``answers`` may be empty when the question
-    is known but nobody has answered it yet), SUGGEST with ``suggestions``, or NONE.
+    is known but nobody has answered it yet), SUGGEST with ``suggestions``, NONE, or
+    SMALL_TALK with ``small_talk`` the friendly reply (never recorded as unanswered).
     """
 
     query: str
@@ -56,6 +58,7 @@ class Reply:
     answers: tuple[Answer, ...]
     suggestions: tuple[Suggestion, ...]
     match: MatchResult
+    small_talk: str | None = None
 
     @property
     def reason(self) -> str:
@@ -97,6 +100,12 @@ class Service:
     def ask(self, text: str, k: int = 5) -> Reply:
         """Match ``text`` and decide: answer, suggest or no match."""
         query = text.strip()[:MAX_QUERY_CHARS]
+        chat = small_talk(query)
+        if chat is not None:
+            result = MatchResult(
+                query, Decision.SMALL_TALK, (), 0.0, f"small talk ({chat.kind}), not a question"
+            )
+            return Reply(text, Decision.SMALL_TALK, None, (), (), result, chat.reply)
         result = self.knowledge.matcher.match(query, k=k)
         if result.decision is Decision.ANSWER and result.best:
             question = self.knowledge.get(result.best.question_id)
@@ -141,7 +150,7 @@ class Service:
         count goes up.
         """
         query = text.strip()[:MAX_QUERY_CHARS]
-        if self.store is None or not normalize(query):
+        if self.store is None or not normalize(query) or small_talk(query) is not None:
             return None
         try:
             return await UnansweredQuestions(self.store, wait=RECORD_WAIT_SECONDS).record(

@@ -118,6 +118,9 @@ class Asking(commands.Cog):
         reply = self.service.ask(addressed.text)
         if reply.decision is Decision.ANSWER and reply.question is not None:
             await self._answer(message, reply)
+        elif reply.decision is Decision.SMALL_TALK:
+            if addressed.explicit:  # in a Q&A channel, chatter gets no reply
+                await self._reply(message, content=reply.small_talk)
         elif reply.decision is Decision.SUGGEST and reply.suggestions:
             await self._reply(
                 message, content=render.suggestions_text(reply), view=views.suggestion_view(reply)

@@ -133,6 +133,8 @@ class Decision(StrEnum):
     ANSWER = "answer"
     SUGGEST = "suggest"
     NONE = "none"
+    #: Greetings, thanks, praise, a joke request: a friendly word, not a question.
+    SMALL_TALK = "small_talk"
 
 
 @dataclass(frozen=True)

@@ -230,6 +230,16 @@ async def test_unknown_question_is_noted_and_said_so(harness: Harness, stampy: R
     )
 
 
+async def test_small_talk_gets_a_friendly_word_and_is_not_noted(harness: Harness, stampy: Running):
+    fake = harness.fake
+    reply = await ask(fake, "stampy, thanks!")
+    assert reply["content"] == "You're welcome!"
+    assert reply["embeds"] == [] and reply["components"] == []
+    await ask(fake, "stampy, what is the capital of France?")  # noted after the reply
+    [row] = await harness.eventually(stampy.unanswered, what="the unanswered row")
+    assert row.text == "what is the capital of France?"
+
+
 # -- who is ignored ------------------------------------------------------------------------------
 
 

@@ -66,7 +66,10 @@ def run_export(
         return 2
     for path in written:
         print(path, file=out)
-    print(f"wrote {len(written)} file(s) to {directory}", file=out)
+    if written:
+        print(f"wrote {len(written)} file(s) to {directory}; the others were up to date", file=out)
+    else:
+        print(f"nothing to write: {directory} already holds the knowledge base", file=out)
     return 0
 
 

@@ -15,8 +15,8 @@ from datetime import datetime
 from pathlib import Path
 
 from bot.knowledge.loader import LoadError
-from bot.knowledge.rules import MAX_ID_LENGTH
 from bot.knowledge.model import Question
+from bot.knowledge.rules import MAX_ID_LENGTH
 from bot.knowledge.text import normalize
 from bot.store.db import BUSY, CORRUPT, FULL, IO, READ_ONLY
 

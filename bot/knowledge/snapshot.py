@@ -2,7 +2,7 @@
 
 Loading 10,000 questions means parsing and validating megabytes of YAML and normalising and
 stemming every phrasing into the index: seconds of CPU at every start of the bot and every
-``stampy ask``. After a full load, :func:`load_knowledge` writes what it produced (the accepted
+``stampy ask``. After a full load, :func:`load_indexed` writes what it produced (the accepted
 questions, the errors of the rejected files and the built index) to one file; the next start
 reads that file instead, if and only if it was made from the same bytes of the same files by the
 same code.
@@ -47,7 +47,7 @@ from bot.knowledge.model import Answer, Origin, Question
 __all__ = [
     "FORMAT",
     "Loaded",
-    "load_knowledge",
+    "load_indexed",
     "read_snapshot",
     "snapshot_key",
     "snapshot_path",
@@ -333,7 +333,7 @@ def _parse(data: bytes, key: str) -> tuple[LoadResult, IndexState]:
 # Loading
 
 
-def load_knowledge(
+def load_indexed(
     directory: str | Path, new_matcher: Callable[[], Matcher], snapshot: str | Path | None
 ) -> Loaded:
     """Load the knowledge base in ``directory`` into a matcher from ``new_matcher()``.

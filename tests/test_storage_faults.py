@@ -490,3 +490,25 @@ async def test_questions_are_answered_and_recording_fails_quietly(
     assert await service.note_unanswered(
         "what is the airspeed of an unladen swallow", asker_id=1, channel_id=2, guild_id=3
     )
+
+
+async def test_a_transaction_cancelled_at_any_point_leaves_the_connection_usable(db_path: Path):
+    # A task cancelled while waiting for its BEGIN (the bot stopping mid-burst): SQLite may
+    # have begun the transaction in the connection's thread all the same.
+    async with await Store.open(db_path) as store:
+        for steps in range(12):
+
+            async def reading() -> None:
+                async with store.read() as conn:
+                    await conn.execute("SELECT 1")
+                    await asyncio.sleep(1)
+
+            task = asyncio.create_task(reading())
+            for _ in range(steps):
+                await asyncio.sleep(0)
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            async with store.read() as conn:  # the next reader begins cleanly
+                rows = await conn.execute_fetchall("SELECT 1")
+            assert [tuple(row) for row in rows] == [(1,)]

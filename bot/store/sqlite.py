@@ -214,7 +214,13 @@ class SQLiteStore(Store):
             conn = self.connection
             self._owner = task
             try:
-                await self._begin(conn, begin, wait)
+                try:
+                    await self._begin(conn, begin, wait)
+                except BaseException:
+                    # Cancelled while waiting for it, the BEGIN may still have run in the
+                    # connection's thread: never leave that transaction open.
+                    await _rollback(conn)
+                    raise
                 try:
                     yield conn
                 except BaseException:

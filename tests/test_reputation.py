@@ -10,7 +10,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.stamps.reputation import _index_votes, _solve, compute_reputation, dense_reputation
+from bot.stamps.reputation import (
+    _index_votes,
+    _solve,
+    compute_reputation,
+    dense_reputation,
+    prepare_reputation,
+    table_reputation,
+)
+from bot.stamps.votes import VoteTable
 
 G = 0.99
 A, B, C, D, X, Y = 1, 2, 3, 4, 5, 6
@@ -241,3 +249,61 @@ def test_a_large_random_graph_finishes_and_solves_the_equations():
     expected[roots] += G / len(roots)
     assert np.max(np.abs(expected - s)) < 1e-9
     assert min(scores.values()) >= 0.0
+
+
+# --- from the vote table ----------------------------------------------------------------------
+
+
+def table_of(events: list[tuple[int, int, float]]) -> VoteTable:
+    table = VoteTable()
+    for voter, votee, weight in events:
+        table.add(voter, votee, weight)
+    return table
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_vote_table_solves_like_the_dense_reference(seed):
+    rng = np.random.default_rng(seed)
+    ids = 10**17 + rng.choice(9 * 10**17, size=300, replace=False)
+    # stamps given and taken back one at a time, as the bot sees them
+    events = [
+        (int(ids[a]), int(ids[b]), float(w))
+        for a, b, w in zip(
+            rng.integers(0, 300, 3000),
+            rng.integers(0, 300, 3000),
+            rng.choice([1.0, 1.0, 5.0, -1.0], 3000),
+            strict=True,
+        )
+    ]
+    table = table_of(events)
+    votes: dict[tuple[int, int], float] = {}
+    for voter, votee, weight in events:
+        votes[(voter, votee)] = votes.get((voter, votee), 0.0) + weight
+    assert table.to_dict() == {pair: w for pair, w in votes.items() if w > 0}
+    roots = [int(ids[0]), int(ids[1]), 42]  # 42 gave and got nothing: a root all the same
+    scores = table_reputation(table, roots)
+    assert_scores(dict(scores.items()), dense_reputation(votes, roots))
+    assert scores.get(42) == pytest.approx(G / 3, abs=1e-12)
+    assert scores.get(7) == 0.0 and 7 not in scores
+    ranked = sorted(dense_reputation(votes, roots).items(), key=lambda p: (-p[1], p[0]))
+    assert [p for p, _ in scores.top(10)] == [p for p, _ in ranked[:10]]
+    assert scores.max() == pytest.approx(ranked[0][1], abs=1e-9)
+
+
+def test_votes_given_after_the_solve_was_prepared_are_not_in_it():
+    table = table_of([(A, B, 1.0), (B, C, 1.0)])
+    solve = prepare_reputation(table, [A])
+    table.add(A, B, -1.0)  # taken back, and a newcomer, while the solve waits for a thread
+    table.add(A, D, 5.0)
+    before = solve()
+    assert_scores(dict(before.items()), dense_reputation({(A, B): 1.0, (B, C): 1.0}, [A]))
+    assert D not in before and before.get(D) == 0.0
+    after = table_reputation(table, [A])
+    assert_scores(dict(after.items()), dense_reputation({(A, D): 5.0, (B, C): 1.0}, [A]))
+
+
+def test_an_empty_table_and_no_roots():
+    assert len(table_reputation(VoteTable(), [])) == 0
+    assert table_reputation(VoteTable(), []).top(3) == []
+    scores = table_reputation(table_of([(A, B, 1.0)]), [])
+    assert dict(scores.items()) == {A: 0.0, B: 0.0} and scores.top(3) == []

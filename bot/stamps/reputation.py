@@ -64,7 +64,15 @@ from operator import itemgetter
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["DEFAULT_DAMPING", "compute_reputation", "dense_reputation"]
+from bot.stamps.votes import Reputation, VoteTable
+
+__all__ = [
+    "DEFAULT_DAMPING",
+    "compute_reputation",
+    "dense_reputation",
+    "prepare_reputation",
+    "table_reputation",
+]
 
 DEFAULT_DAMPING = 0.99
 """The original's ``gamma``: the share of a person's score passed on through their votes."""
@@ -407,3 +415,47 @@ def _fixed_point(
         if change <= target:
             return scores, True
     return scores, False
+
+
+# --- from the vote table ----------------------------------------------------------------------
+
+
+def table_reputation(
+    table: VoteTable, roots: Iterable[int], damping: float = DEFAULT_DAMPING
+) -> Reputation:
+    """Every person's reputation from the votes in ``table`` (see the module docstring).
+
+    Same scores as :func:`compute_reputation` on ``table.to_dict()``, with no per-vote Python
+    work: the arrays go straight into the sparse solve. Call it from the thread that changes
+    ``table`` (it copies what can change) and solve in another if need be: see
+    :func:`prepare_reputation`.
+    """
+    return prepare_reputation(table, roots, damping)()
+
+
+def prepare_reputation(
+    table: VoteTable, roots: Iterable[int], damping: float = DEFAULT_DAMPING
+) -> Callable[[], Reputation]:
+    """Take what :func:`table_reputation` needs from ``table`` now (a copy of the weights);
+    the returned function solves, and may run in a worker thread while the table changes."""
+    _check_damping(damping)
+    root_ids = list(dict.fromkeys(roots))
+    known = table.codes_of(root_ids)
+    people, voters, votees, weights = table.arrays()
+    codes = table.codes()
+    extra = [person for person in root_ids if person not in known]
+
+    def solve() -> Reputation:
+        size = people.size + len(extra)
+        all_people = np.concatenate((people, np.array(extra, dtype=np.int64))) if extra else people
+        if not size:
+            return Reputation.of({})
+        root_codes = np.array([known.get(person, -1) for person in root_ids], dtype=np.int64)
+        root_codes[root_codes < 0] = people.size + np.arange(len(extra))
+        ignored = (voters == votees) | ~(weights > 0) | ~np.isfinite(weights)
+        if ignored.any():
+            weights[ignored] = 0.0
+        scores = _solve(size, root_codes, voters, votees, weights, damping)
+        return Reputation(codes, all_people, scores)
+
+    return solve

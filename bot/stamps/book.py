@@ -26,8 +26,8 @@ command alike (it imports nothing from discord):
   announces one (:meth:`StampBook.refresh`), so the totals are the shared tables'. One
   process leads and computes reputation, stores it and announces it; the others read it.
 * **Reputation.** Each person's score comes from
-  :func:`bot.stamps.reputation.compute_reputation`:
-  trust flows from the roots (configured ``root_user_ids``, guild owners and moderators as
+  :func:`bot.stamps.reputation.prepare_reputation`, solved straight from the vote arrays the
+  tallies keep (:class:`bot.stamps.votes.VoteTable`): trust flows from the roots (configured ``root_user_ids``, guild owners and moderators as
   last seen) through the stamps people give each other. It is recomputed in a worker thread,
   debounced (at most once per ``reputation_delay_seconds`` after changes), never per event.
 
@@ -56,6 +56,7 @@ from typing import Any, TypeVar
 
 from bot.config import StampSettings
 from bot.stamps.tallies import Tallies, UserStamps
+from bot.stamps.votes import Reputation
 from bot.stamps.writer import BatchWriter
 from bot.store.db import Store, StoreError, utc_now
 from bot.store.stamps import (
@@ -161,7 +162,7 @@ class StampBook:
         self._roots: set[int] = set()
         self._moderators: set[tuple[int, int]] = set()
         self._owners: dict[int, int] = {}
-        self._reputation: dict[int, float] = {}
+        self._reputation = Reputation.of({})
         self._top = 0.0
         self._later: asyncio.Task[None] | None = None
         self._dirty = False
@@ -354,11 +355,7 @@ class StampBook:
     def leaderboard(self, limit: int = 10) -> list[tuple[int, float]]:
         """The ``limit`` people with the highest reputation, as (user, stamps worth)."""
         scale = self.total_weight
-        ranked = sorted(
-            ((user, value) for user, value in self._reputation.items() if value > 0),
-            key=lambda pair: (-pair[1], pair[0]),
-        )
-        return [(user, value * scale) for user, value in ranked[:limit]]
+        return [(user, value * scale) for user, value in self._reputation.top(limit)]
 
     def user(self, user_id: int) -> UserStamps:
         """``user_id``'s reputation and the stamps they received and gave."""
@@ -390,10 +387,11 @@ class StampBook:
         if self.leading is not None and not self.leading():
             await self.load_reputation()
             return
-        from bot.stamps.reputation import compute_reputation  # scipy: imported when needed
+        from bot.stamps.reputation import prepare_reputation  # scipy: imported when needed
 
-        votes, roots = dict(self.tallies.votes), self.roots
-        scores = await asyncio.to_thread(compute_reputation, votes, roots, self.damping)
+        # The votes are taken here, in the loop's thread; the solve runs in a worker.
+        solve = prepare_reputation(self.tallies.votes, self.roots, self.damping)
+        scores = await asyncio.to_thread(solve)
         self._set_reputation(scores)
         if self.leading is not None:  # the leader: store it for the others, and tell them
             with _unless_unwritable("reputation"):
@@ -403,9 +401,9 @@ class StampBook:
         """Take the reputation the leading process stored."""
         self._set_reputation(await self.records.reputation())
 
-    def _set_reputation(self, scores: dict[int, float]) -> None:
-        self._reputation = scores
-        self._top = max(scores.values(), default=0.0)
+    def _set_reputation(self, scores: Mapping[int, float]) -> None:
+        self._reputation = scores if isinstance(scores, Reputation) else Reputation.of(scores)
+        self._top = self._reputation.max()
 
     async def refresh(self) -> None:
         """Re-read the stamps, votes and roots from the database (another process changed

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from bot.stamps.votes import VoteTable
 from bot.store.stamps import StampChange
 
 __all__ = ["Tallies", "UserStamps"]
@@ -45,8 +46,8 @@ class Tallies:
         self.weights = weights
         # answer -> (stamper, emoji) -> on how many messages showing the answer
         self.answers: dict[str, dict[tuple[int, str], int]] = {}
-        # (stamper, credited person) -> summed weight; and all of it together
-        self.votes: dict[tuple[int, int], float] = {}
+        # (stamper, credited person) -> summed weight, as arrays; and all of it together
+        self.votes = VoteTable()
         self.total = 0.0
         # person -> emoji -> stamps given / credited to them
         self.given: dict[int, dict[str, int]] = {}
@@ -68,7 +69,7 @@ class Tallies:
             _count(self.received, votee, emoji, stamps)
             weight = self.weights.get(emoji, 0) * stamps
             if weight:
-                self.votes[(voter, votee)] = self.votes.get((voter, votee), 0.0) + weight
+                self.votes.add(voter, votee, weight)
                 self.total += weight
 
     def absorb(self, change: StampChange) -> bool:
@@ -90,13 +91,8 @@ class Tallies:
         weight = self.weights.get(row.emoji, 0)
         if row.votee_id is None or not weight:
             return False
-        pair = (row.voter_id, row.votee_id)
         self.total += step * weight
-        total = self.votes.get(pair, 0.0) + step * weight
-        if total > 0:
-            self.votes[pair] = total
-        else:
-            self.votes.pop(pair, None)
+        self.votes.add(row.voter_id, row.votee_id, step * weight)
         return True
 
     def count(self, answer_id: str) -> int:

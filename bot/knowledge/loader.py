@@ -37,7 +37,7 @@ from typing import TypeVar
 import yaml
 
 from bot.knowledge.hints import explain
-from bot.knowledge.model import Answer, Origin, Question
+from bot.knowledge.model import Answer, Origin, Question, Tag
 from bot.knowledge.text import normalize
 
 try:
@@ -52,6 +52,7 @@ __all__ = [
     "load_file",
     "parse_text",
     "validate_question",
+    "validate_tag",
 ]
 
 MAX_FILE_BYTES = 1024 * 1024
@@ -61,6 +62,8 @@ MAX_ANSWER_LENGTH = 4000
 MAX_AUTHOR_LENGTH = 100
 MAX_SOURCE_LENGTH = 500
 MAX_TAG_LENGTH = 32
+MAX_TAG_DESCRIPTION_LENGTH = 4096  # Discord's embed description limit
+MAX_RELATED = 10
 # The schema nests five levels deep; anything much deeper is a mistake or an attack (libyaml's
 # composer recurses, so very deep nesting must never reach it).
 MAX_DEPTH = 32
@@ -98,7 +101,7 @@ _BOOL_VALUES = {"yes": True, "no": False, "true": True, "false": False, "on": Tr
 _ANCHOR_MESSAGE = "YAML anchors and aliases are not supported"
 
 _TOP_KEYS = ("topic", "questions")
-_QUESTION_KEYS = ("id", "question", "alternate_phrasings", "tags", "answers")
+_QUESTION_KEYS = ("id", "question", "alternate_phrasings", "tags", "related", "answers")
 _ANSWER_KEYS = ("id", "canonical", "author", "source", "text")
 
 
@@ -128,6 +131,7 @@ class LoadResult:
     errors: tuple[LoadError, ...]
     files: tuple[str, ...]  # every file examined
     rejected_files: tuple[str, ...]  # files that had errors (and contributed nothing)
+    tags: tuple[Tag, ...] = ()  # tag records of the accepted files, in file order
 
     @property
     def ok(self) -> bool:
@@ -187,16 +191,24 @@ def _check_author(value: str) -> str | None:
     return _check_text(value, "author", MAX_AUTHOR_LENGTH)
 
 
-def _check_source(value: str) -> str | None:
+def _check_source(value: str, what: str = "source") -> str | None:
     if len(value) > MAX_SOURCE_LENGTH:
-        return f"source is too long ({len(value)} characters; at most {MAX_SOURCE_LENGTH})"
+        return f"{what} is too long ({len(value)} characters; at most {MAX_SOURCE_LENGTH})"
     lowered = value.lower()
     scheme = next((s for s in ("http://", "https://") if lowered.startswith(s)), None)
     if scheme is None or len(value) == len(scheme):
-        return f"source {_quote(value)} must be a link starting with http:// or https://"
+        return f"{what} {_quote(value)} must be a link starting with http:// or https://"
     if _WHITESPACE.search(value):
-        return f"source {_quote(value)} must not contain spaces (encode them as %20)"
+        return f"{what} {_quote(value)} must not contain spaces (encode them as %20)"
     return None
+
+
+def _check_link(value: str) -> str | None:
+    return _check_source(value, "link")
+
+
+def _check_description(value: str) -> str | None:
+    return _check_text(value, "tag description", MAX_TAG_DESCRIPTION_LENGTH)
 
 
 def _check_tag(value: str) -> str | None:
@@ -224,6 +236,7 @@ class _Record:
     id_line: int | None = None
     phrasings: list[tuple[str, int | None]] = field(default_factory=list)
     answer_ids: list[tuple[str, int | None]] = field(default_factory=list)
+    related: list[tuple[str, int | None]] = field(default_factory=list)
     question: Question | None = None  # set only if the question itself had no errors
 
 
@@ -638,6 +651,24 @@ class _Walker:
                     self.error(item, problem)
                     continue
                 tags.setdefault(tag.lower(), None)
+        related: dict[str, None] = {}
+        if "related" in values:
+            for item in self.sequence(values["related"], "'related'"):
+                other = self.string(item, "a related question id")
+                if other is None:
+                    continue
+                problem = _check_id(other, "related question id")
+                if problem is None and question_id is not None and other == question_id[0]:
+                    problem = f"question {other!r} lists itself as related"
+                elif problem is None and other in related:
+                    problem = f"related question {other!r} is listed twice"
+                elif problem is None and len(related) >= MAX_RELATED:
+                    problem = f"at most {MAX_RELATED} related questions"
+                if problem is not None:
+                    self.error(item, problem)
+                    continue
+                related[other] = None
+                record.related.append((other, item.start_mark.line + 1))
         answers: list[Answer] = []
         if "answers" in values:
             for item in self.sequence(values["answers"], "'answers'"):
@@ -652,6 +683,7 @@ class _Walker:
                 tags=tuple(tags),
                 answers=tuple(answers),
                 origin=Origin(self.path, record.line),
+                related=tuple(related),
             )
         return record
 
@@ -858,6 +890,8 @@ def validate_question(question: Question, existing: Mapping[str, Question]) -> l
         if answer.source is not None and is_text(answer.source, "source"):
             check(_check_source(answer.source))
 
+    problems += _related_problems(question)
+
     others = _Seen()
     for key, other in existing.items():
         if question.id in (key, other.id):
@@ -868,4 +902,60 @@ def validate_question(question: Question, existing: Mapping[str, Question]) -> l
         for answer in other.answers:
             others.answer_ids.setdefault(answer.id, (other.id, None))
     problems += [message for _, message in _duplicates(record, None, others, _Seen())]
+    return problems
+
+
+def _related_problems(question: Question) -> list[str]:
+    """What is wrong with the ids a question lists as related (format, itself, repeats)."""
+    problems: list[str] = []
+    if len(question.related) > MAX_RELATED:
+        problems.append(
+            f"question {question.id!r} lists {len(question.related)} related questions; "
+            f"at most {MAX_RELATED}"
+        )
+    listed: set[str] = set()
+    for other in question.related:
+        if not isinstance(other, str):
+            problems.append(f"related question ids must be strings, not {type(other).__name__}")
+            continue
+        problem = _check_id(other, "related question id")
+        if problem is None and other == question.id:
+            problem = f"question {question.id!r} lists itself as related"
+        elif problem is None and other in listed:
+            problem = f"related question {other!r} is listed twice"
+        if problem is not None:
+            problems.append(problem)
+        listed.add(other)
+    return problems
+
+
+def validate_tag(tag: Tag, questions: Mapping[str, Question] | None = None) -> list[str]:
+    """Problems of a tag record built in code (a moderator's edit), as plain messages; [] if
+    fine. The name must be a valid tag in stored (lowercase) form; the description within
+    Discord's embed description limit; the link http(s); ``main_question`` the id of a
+    question in ``questions`` (when given)."""
+    problems: list[str] = []
+    if not isinstance(tag.name, str):
+        return [f"a tag name must be a string, not {type(tag.name).__name__}"]
+    problem = _check_tag(tag.name)
+    if problem is None and tag.name != tag.name.lower():
+        problem = f"tag {_quote(tag.name)} must be lowercase"
+    if problem is not None:
+        problems.append(problem)
+    if tag.description is not None:
+        problem = _check_description(tag.description)
+        if problem is not None:
+            problems.append(problem)
+    if tag.link is not None:
+        problem = _check_link(tag.link)
+        if problem is not None:
+            problems.append(problem)
+    if tag.main_question is not None:
+        problem = _check_id(tag.main_question, "main question id")
+        if problem is None and questions is not None and tag.main_question not in questions:
+            problem = f"the main question {tag.main_question!r} does not exist"
+        if problem is not None:
+            problems.append(problem)
+    if not isinstance(tag.internal, bool):
+        problems.append("internal must be true or false")
     return problems

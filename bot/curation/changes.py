@@ -37,8 +37,8 @@ from bot.curation.model import (
 from bot.curation.queues import ReviewQueue, Row
 from bot.curation.transfer import Transfer
 from bot.knowledge.base import KnowledgeBase
-from bot.knowledge.loader import validate_tag
 from bot.knowledge.model import Answer, Question, Tag
+from bot.knowledge.rules import validate_tag
 from bot.knowledge.text import normalize
 from bot.knowledge.writer import question_from_data, tag_from_data, tag_to_data
 from bot.store import (

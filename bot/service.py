@@ -430,9 +430,7 @@ class Service:
     def visible_tags(self, question: Question) -> tuple[str, ...]:
         """The tags of ``question`` members may see (internal ones left out)."""
         kb = self.knowledge
-        return tuple(
-            name for name in question.tags if not ((tag := kb.tag(name)) and tag.internal)
-        )
+        return tuple(name for name in question.tags if not ((tag := kb.tag(name)) and tag.internal))
 
     def question_choices(self, text: str, limit: int = 25) -> list[Question]:
         """Questions to offer a member typing ``text`` (autocomplete), best first: the

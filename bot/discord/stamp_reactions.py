@@ -250,7 +250,9 @@ class StampReactions(commands.Cog, name="Stamps"):
                 text, view=view, allowed_mentions=NO_MENTIONS
             )
         except discord.HTTPException as error:
-            log.warning("promotion #%s not posted to channel %s: %s", promotion.id, channel_id, error)
+            log.warning(
+                "promotion #%s not posted to channel %s: %s", promotion.id, channel_id, error
+            )
 
     async def _note_moderator(
         self, book: StampBook, guild_id: int, member: discord.Member, channel_id: int

@@ -224,9 +224,7 @@ TEXT = {
     "opt_ask_question": "Your question (or pick one from the list)",
     "opt_tag_name": "The tag",
     # -- wiki work for moderators and writers -------------------------------------------
-    "canon_title": (
-        "Known questions nobody has answered{tag}, {first}-{last}, most asked first:"
-    ),
+    "canon_title": ("Known questions nobody has answered{tag}, {first}-{last}, most asked first:"),
     "canon_tag": " tagged `{tag}`",
     "canon_row": "`{number}.` ({count}×) {text}",
     "canon_hint": "The buttons open a form to answer a question.",

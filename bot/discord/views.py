@@ -272,9 +272,7 @@ class PickButton(
         )
 
 
-class QuestionButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"stampy:q:{_QID}"
-):
+class QuestionButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"stampy:q:{_QID}"):
     """A question as a button (on a tag page, "Related", the answered questions offered for
     an unanswered one): a click shows its answer to the clicker alone, with that answer's
     own buttons, so that browsing does not fill the channel."""

@@ -40,9 +40,10 @@ class AskedArg(app_commands.Transformer):
 
     async def transform(self, interaction: Interaction, value: str) -> Asked:
         if value.startswith(ID_PREFIX):
-            question_id = value[len(ID_PREFIX) :]
-            if interaction.client.service.question(question_id) is not None:
-                return Asked(value, question_id)
+            service = interaction.client.service
+            question = service.question(value[len(ID_PREFIX) :])
+            if question is not None and not service.hidden(question):
+                return Asked(question.text, question.id)
         return Asked(value)
 
     async def autocomplete(  # type: ignore[override]

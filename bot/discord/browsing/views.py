@@ -122,9 +122,7 @@ def tag_page_message(
         previous = max(0, offset - PAGE_SIZE)
         following = offset + PAGE_SIZE
         view.add_item(TagPageButton(tag.name, previous, forward=False, disabled=offset == 0))
-        view.add_item(
-            TagPageButton(tag.name, following, forward=True, disabled=following >= total)
-        )
+        view.add_item(TagPageButton(tag.name, following, forward=True, disabled=following >= total))
     return embed, view if view.children else None
 
 

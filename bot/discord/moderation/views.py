@@ -585,9 +585,7 @@ async def canonical_page(
     if not items:
         text = TEXT["canon_empty"].format(tag=where) if offset == 0 else TEXT["mod_queue_past_end"]
         return text, None
-    lines = [
-        TEXT["canon_title"].format(tag=where, first=offset + 1, last=offset + len(items))
-    ]
+    lines = [TEXT["canon_title"].format(tag=where, first=offset + 1, last=offset + len(items))]
     view = discord.ui.View(timeout=None)
     for number, (question, count) in enumerate(items, offset + 1):
         row = TEXT["canon_row"].format(number=number, count=count, text=question.text)
@@ -782,9 +780,7 @@ def promotion_line(curator: Curator, item: Promotion) -> str:
     )
 
 
-def promotions_text(
-    curator: Curator, items: Sequence[Promotion], offset: int, total: int
-) -> str:
+def promotions_text(curator: Curator, items: Sequence[Promotion], offset: int, total: int) -> str:
     """One page of the answers stamps propose as canonical."""
     if not items:
         return TEXT["promo_empty"] if total == 0 else TEXT["mod_queue_past_end"]

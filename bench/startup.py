@@ -65,7 +65,9 @@ def write_kb(directory: Path, size: int) -> tuple[int, str]:
     directory.mkdir(parents=True)
     for start in range(0, len(questions), PER_FILE):
         name = f"topic-{start // PER_FILE:03d}.yaml"
-        (directory / name).write_text(dump_file(f"Topic {start}", questions[start : start + PER_FILE]))
+        (directory / name).write_text(
+            dump_file(f"Topic {start}", questions[start : start + PER_FILE])
+        )
     return len(questions), questions[len(questions) // 2].text
 
 

@@ -27,8 +27,9 @@ command alike (it imports nothing from discord):
   process leads and computes reputation, stores it and announces it; the others read it.
 * **Reputation.** Each person's score comes from
   :func:`bot.stamps.reputation.prepare_reputation`, solved straight from the vote arrays the
-  tallies keep (:class:`bot.stamps.votes.VoteTable`): trust flows from the roots (configured ``root_user_ids``, guild owners and moderators as
-  last seen) through the stamps people give each other. It is recomputed in a worker thread,
+  tallies keep (:class:`bot.stamps.votes.VoteTable`): trust flows from the roots (configured
+  ``root_user_ids``, guild owners and moderators as last seen) through the stamps people give
+  each other. It is recomputed in a worker thread,
   debounced (at most once per ``reputation_delay_seconds`` after changes), never per event.
 
 **Ranking.** An answer's stamp *count* is the sum of the weights of its stamps (a gold stamp

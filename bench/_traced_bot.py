@@ -1,10 +1,12 @@
-"""``python bench/_traced_bot.py SNAPSHOT_PREFIX ARGS...``: ``stampy ARGS`` with tracemalloc on.
+"""``python bench/_traced_bot.py SNAPSHOT_PREFIX ARGS...``: ``stampy ARGS``, heap traced on demand.
 
-For bench/soak.py's heap diff: every SIGUSR1 writes a tracemalloc snapshot of the bot's Python
-heap to ``SNAPSHOT_PREFIX.N`` (N = 0, 1, ...) and then ``SNAPSHOT_PREFIX.N.done``, so the soak
-can compare the heap at the start and at the end of a run. Tracing costs CPU and memory of its
-own (frames of every live allocation), so the soak's latency and RSS figures come from runs
-without it.
+For bench/soak.py's heap diff. The first SIGUSR1 starts tracemalloc (so start-up and the
+warm-up run untraced, at full speed) and writes an empty baseline; every later one writes a
+tracemalloc snapshot of the bot's Python heap: the blocks allocated since tracing began that are
+still alive, with where they were allocated. Snapshot N goes to ``SNAPSHOT_PREFIX.N``, then
+``SNAPSHOT_PREFIX.N.done`` holds the bytes tracemalloc itself uses (its traces are in the RSS).
+Tracing slows every allocation, so the soak's latency figures in this mode are not comparable
+with a run without it.
 """
 
 from __future__ import annotations
@@ -19,15 +21,16 @@ FRAMES = 6
 
 def main() -> int:
     prefix, argv = sys.argv[1], sys.argv[2:]
-    tracemalloc.start(FRAMES)
     taken = 0
 
     def dump(signum: int, frame: object) -> None:
         nonlocal taken
+        if not tracemalloc.is_tracing():
+            tracemalloc.start(FRAMES)
         snapshot = tracemalloc.take_snapshot()
         path = Path(f"{prefix}.{taken}")
         snapshot.dump(str(path))
-        Path(f"{path}.done").write_text("")
+        Path(f"{path}.done").write_text(str(tracemalloc.get_tracemalloc_memory()))
         taken += 1
 
     signal.signal(signal.SIGUSR1, dump)

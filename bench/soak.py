@@ -24,10 +24,11 @@ After a warm-up of ``--warmup`` s (not in the table), one row per minute. At the
 stopped with SIGTERM (it must exit 0, having logged no error) and its SQLite database opened
 read-only: the stamps in it must be exactly the stamp reactions the fake holds on its messages.
 
-With ``--heap`` the bot runs under tracemalloc (``bench/_traced_bot.py``) and a snapshot of its
-Python heap is taken at the start (after the warm-up), at half time and at the end; the report
-adds the heap's size at each and the allocation sites that grew most over the whole run and over
-its second half, each with the stack that made them. Tracing slows the bot and adds to its RSS.
+With ``--heap`` the bot runs under ``bench/_traced_bot.py``: at half time tracemalloc starts
+tracing its Python heap, and at the end a snapshot shows what was allocated in the second half
+and is still alive (what grows, plus what is merely in flight), by allocation site with the stack
+that made it. Only the second half is traced (tracing slows every allocation), and the memory
+tracemalloc itself uses is reported beside the RSS.
 
 Run: python bench/soak.py [--minutes 10] [--rate 50] [--stamps 20] [--heap]
 """
@@ -253,6 +254,7 @@ class HeapSnapshots:
     def __init__(self, prefix: Path) -> None:
         self.prefix = prefix
         self.taken: dict[str, tracemalloc.Snapshot | None] = {}
+        self.overhead: dict[str, int] = {}  # bytes tracemalloc used at each snapshot
 
     def command(self) -> list[str]:
         return [str(Path(__file__).resolve().parent / "_traced_bot.py"), str(self.prefix)]
@@ -265,8 +267,9 @@ class HeapSnapshots:
         done = Path(f"{self.prefix}.{index}.done")
         started = time.perf_counter()
         bot.proc.send_signal(signal.SIGUSR1)
-        while not done.exists():
+        while not done.exists() or not done.read_text():
             await asyncio.sleep(0.2)
+        self.overhead[name] = int(done.read_text())
         print(f"heap snapshot at the {name}: {time.perf_counter() - started:.1f} s", flush=True)
 
     def load(self) -> None:
@@ -280,44 +283,29 @@ class HeapSnapshots:
             snapshot = tracemalloc.Snapshot.load(f"{self.prefix}.{index}")
             self.taken[name] = snapshot.filter_traces(ignored)
 
-    @staticmethod
-    def _size(snapshot: tracemalloc.Snapshot) -> float:
-        return sum(stat.size for stat in snapshot.statistics("filename")) / 2**20
-
     def report(self) -> list[str]:
-        names = [name for name, snap in self.taken.items() if snap is not None]
-        if len(names) < 2:
-            return ["Heap: fewer than two snapshots were taken."]
+        end = self.taken.get("end")
+        if end is None:
+            return ["Heap: no snapshot was taken at the end."]
+        stats = end.statistics("traceback")
+        size = sum(stat.size for stat in stats)
+        blocks = sum(stat.count for stat in stats)
         lines = [
-            "Python heap (tracemalloc): "
-            + ", ".join(f"{self._size(self.taken[n]):.2f} MiB at the {n}" for n in names)
-            + "."
+            f"Python heap, traced from half time: at the end {size / 2**20:.2f} MiB in "
+            f"{blocks:,} blocks allocated in the second half are still alive (tracemalloc's "
+            f"own traces: {self.overhead.get('end', 0) / 2**20:.1f} MiB, in the RSS above). "
+            "The sites holding most of it:",
+            "",
         ]
-        pairs = [(names[0], names[-1])]
-        if len(names) > 2:
-            pairs.append((names[-2], names[-1]))
-        for old, new in pairs:
-            stats = self.taken[new].compare_to(self.taken[old], "traceback")
-            growing = [s for s in stats if s.size_diff > 0][:HEAP_TOP]
-            lines.append("")
-            lines.append(f"Allocation sites that grew most from the {old} to the {new}:")
-            lines.append("")
-            rows = []
-            for stat in growing:
-                innermost = list(reversed(stat.traceback))  # tracemalloc lists oldest first
-                frames = [
-                    f"{Path(f.filename).parent.name}/{Path(f.filename).name}:{f.lineno}"
-                    for f in innermost
-                ]
-                rows.append(
-                    [
-                        f"{stat.size_diff / 1024:+.1f}",
-                        f"{stat.count_diff:+,}",
-                        f"{stat.size / 1024:.1f}",
-                        " < ".join(frames),
-                    ]
-                )
-            lines.append(table(["KiB", "blocks", "KiB now", "where (innermost first)"], rows))
+        rows = []
+        for stat in stats[:HEAP_TOP]:
+            innermost = list(reversed(stat.traceback))  # tracemalloc lists oldest first
+            frames = [
+                f"{Path(f.filename).parent.name}/{Path(f.filename).name}:{f.lineno}"
+                for f in innermost
+            ]
+            rows.append([f"{stat.size / 1024:.1f}", f"{stat.count:,}", " < ".join(frames)])
+        lines.append(table(["KiB", "blocks", "where (innermost first)"], rows))
         return lines
 
 
@@ -435,9 +423,8 @@ async def soak(
                 samples.append(
                     Sample(k * args.sample, bot.rss_mib(), bot.cpu_seconds()[0], rss_mib())
                 )
-                if heap is not None and k * args.sample in (0, 30 * args.minutes):
-                    name = "start" if k == 0 else "half time"
-                    snapshots.append(asyncio.create_task(heap.take(bot, name)))
+                if heap is not None and k * args.sample == 30 * args.minutes:
+                    snapshots.append(asyncio.create_task(heap.take(bot, "half time")))
                 if k > 0 and k * args.sample % 60 == 0:
                     trim_fake(fake, stamper.done)
                     report_minute(int(k * args.sample // 60) - 1)

@@ -34,6 +34,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TextIO
 
+from bot.app import App, Database, load_knowledge
 from bot.knowledge.abstain import MODEL_FILENAME, AbstentionModel, features, fit
 from bot.knowledge.base import KnowledgeBase
 from bot.knowledge.matcher import Matcher
@@ -218,7 +219,6 @@ def run_calibrate(
         load_queries,
         save_models,
     )
-    from bot.service import build_service
 
     if benchmark is not None:
         if not out_path:
@@ -254,8 +254,8 @@ def run_calibrate(
             examples += read_feedback(path)
         if database:
             examples += _read_database(settings)
-        service, _ = build_service(settings)
-        model = fit_knowledge_base(service.knowledge, examples)
+        knowledge, _ = load_knowledge(settings)
+        model = fit_knowledge_base(knowledge, examples)
     except (CalibrationError, StoreError) as error:
         print(f"stampy: {error}", file=err)
         return 2
@@ -280,10 +280,8 @@ def _read_database(settings) -> list[Example]:
         raise CalibrationError(f"no database at {database.path}")
 
     async def read() -> list[Example]:
-        store = await Store.open(database.location)
-        try:
-            return await read_store(store)
-        finally:
-            await store.close()
+        async with App.open(settings, database=Database.EXISTING, curate=False) as app:
+            assert app.store is not None
+            return await read_store(app.store)
 
     return asyncio.run(read())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 
 from bot.knowledge.base import KnowledgeBase
@@ -10,6 +11,7 @@ from bot.knowledge.matcher import Candidate, Decision, MatchResult
 from bot.knowledge.model import Answer, Question
 from bot.knowledge.smalltalk import small_talk
 from bot.knowledge.text import normalize
+from bot.metrics import Metrics
 from bot.stamps import StampBook, StampBookClosed, break_ties, rank_answers
 from bot.store import (
     ProposedPhrasing,
@@ -76,7 +78,8 @@ class Service:
     ``store`` is optional: without one (the console, ``stampy ask``) nothing is recorded.
     ``stamps`` (optional) ranks answers by their stamps (see :mod:`bot.stamps` for the
     order), gives replies their stamp count and records which message showed which answer.
-    Built by :class:`bot.app.App`.
+    ``metrics`` (optional) counts questions by decision and times them. Built by
+    :class:`bot.app.App`.
     """
 
     def __init__(
@@ -85,10 +88,12 @@ class Service:
         store: Store | None = None,
         *,
         stamps: StampBook | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.knowledge = knowledge
         self.store = store
         self.stamps = stamps
+        self.metrics = metrics
 
     def ranked_answers(self, question: Question) -> tuple[Answer, ...]:
         """The question's answers: canonical first, then by stamps (if there are stamps)."""
@@ -104,6 +109,14 @@ class Service:
 
     def ask(self, text: str, k: int = 5) -> Reply:
         """Match ``text`` and decide: answer, suggest or no match."""
+        if self.metrics is None:
+            return self._decide(text, k)
+        started = time.perf_counter()
+        reply = self._decide(text, k)
+        self.metrics.question(reply.decision.value, time.perf_counter() - started)
+        return reply
+
+    def _decide(self, text: str, k: int) -> Reply:
         query = text.strip()[:MAX_QUERY_CHARS]
         chat = small_talk(query)
         if chat is not None:
@@ -207,6 +220,7 @@ class Service:
                 query, asker_id=asker_id, channel_id=channel_id, guild_id=guild_id
             )
         except StoreError as error:
+            self._database_error(error)
             if error.kind == "error":
                 raise  # not the database's state but a bug: the front end reports it
             log.warning("unanswered question not recorded: %s", error)
@@ -238,7 +252,12 @@ class Service:
                 question_id, wording, proposer_id=proposer_id, channel_id=channel_id
             )
         except StoreError as error:
+            self._database_error(error)
             if error.kind == "error":
                 raise  # not the database's state but a bug: the front end reports it
             log.warning("proposed phrasing not recorded: %s", error)
             return None
+
+    def _database_error(self, error: StoreError) -> None:
+        if self.metrics is not None:
+            self.metrics.database_error(error.kind)

@@ -38,6 +38,7 @@ from bot.knowledge.base import KnowledgeBase
 from bot.knowledge.model import Answer, Question
 from bot.knowledge.text import normalize
 from bot.knowledge.writer import question_from_data
+from bot.metrics import Metrics
 from bot.store import (
     ProposedPhrasing,
     ProposedPhrasings,
@@ -67,8 +68,11 @@ class Curator(Transfer):
         *,
         clock: Callable[[], datetime] = utc_now,
         edit_wait: float = EDIT_WAIT_SECONDS,
+        metrics: Metrics | None = None,
     ) -> None:
-        super().__init__(knowledge, store, answers_dir, clock=clock, edit_wait=edit_wait)
+        super().__init__(
+            knowledge, store, answers_dir, clock=clock, edit_wait=edit_wait, metrics=metrics
+        )
         self.unanswered: ReviewQueue[UnansweredQuestion] = ReviewQueue(
             UnansweredQuestions(store, wait=edit_wait), "unanswered question"
         )

@@ -42,6 +42,7 @@ from bot.knowledge.loader import MAX_ID_LENGTH, load_directory, validate_questio
 from bot.knowledge.model import Answer, Question
 from bot.knowledge.text import normalize
 from bot.knowledge.writer import question_from_data, question_to_data
+from bot.metrics import Metrics
 from bot.store import Store, StoreError
 from bot.store.db import utc_now
 from bot.store.versions import CHANGES_CHANNEL, QuestionVersion, QuestionVersions
@@ -79,9 +80,11 @@ class Overlay:
         *,
         clock: Callable[[], datetime] = utc_now,
         edit_wait: float = EDIT_WAIT_SECONDS,
+        metrics: Metrics | None = None,
     ) -> None:
         self.knowledge = knowledge
         self.store = store
+        self.metrics = metrics  # counts stored changes and database errors, when given
         self.answers_dir = Path(answers_dir)
         self.clock = clock
         self.edit_wait = edit_wait  # seconds a change waits for another program's lock
@@ -171,6 +174,8 @@ class Overlay:
             try:
                 yield
             except StoreError as error:
+                if self.metrics is not None:
+                    self.metrics.database_error(error.kind)
                 reason = UNWRITABLE.get(error.kind)
                 if reason is None:
                     raise  # not the database's state but a bug: reported as such
@@ -412,6 +417,8 @@ class Overlay:
                 await also()
         self._note_row(row)
         self._apply(question_id, before, after)
+        if self.metrics is not None:
+            self.metrics.moderation_change()
         return Change(question_id, row.version, action, before, after)
 
     def _apply(self, question_id: str, before: Question | None, after: Question | None) -> None:

@@ -135,7 +135,10 @@ async def test_processes_starting_together_migrate_once(
 
 
 async def test_a_failing_migration_leaves_the_previous_schema(url: str) -> None:
-    broken = [*PG_MIGRATIONS, Migration(LATEST + 1, "broken", "CREATE TABLE half (x INT); SELECT nope")]
+    broken = [
+        *PG_MIGRATIONS,
+        Migration(LATEST + 1, "broken", "CREATE TABLE half (x INT); SELECT nope"),
+    ]
     with pytest.raises(StoreError) as raised:
         await Store.open(url, migrations=broken)
     assert f"could not upgrade the database to schema {LATEST + 1} (broken)" in str(raised.value)

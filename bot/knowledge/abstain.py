@@ -42,6 +42,7 @@ class Candidate(Protocol):
     content_words: int
     shares_content: bool
 
+
 #: Feature names in the order of the model's coefficients.
 FEATURES: tuple[str, ...] = (
     "score",

@@ -29,8 +29,8 @@ from bot.discord.render import (
     units,
 )
 from bot.discord.strings import TEXT
-from bot.knowledge.loader import MAX_ANSWER_LENGTH, MAX_PHRASING_LENGTH
 from bot.knowledge.model import Answer, Question
+from bot.knowledge.rules import MAX_ANSWER_LENGTH, MAX_PHRASING_LENGTH
 from bot.store import ProposedPhrasing, UnansweredQuestion
 
 log = logging.getLogger(__name__)

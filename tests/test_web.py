@@ -6,9 +6,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import AsyncIterator
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as settings_
+from hypothesis import strategies as st
 from webtools import client, knowledge, settings, stamp
 
 from bot.app import App
@@ -394,16 +398,74 @@ HOSTILE = [
     ),
 ]
 
-_DANGER = re.compile(
-    r"<script(?![^>]*src=\"/static/site\.js\")|<img[^>]*onerror|<svg|\son\w+=|"
-    r"href=\"\s*(javascript|data):|src=\"x",
-    re.I,
-)
+
+class _Elements(HTMLParser):
+    """Every element and attribute of a page, as a browser's parser sees them."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: list[tuple[str, dict[str, str]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.found.append((tag, {name: value or "" for name, value in attrs}))
+
+
+#: Elements the site's own templates use (an answer can add only inline markup and links).
+_ALLOWED = {
+    "html",
+    "head",
+    "meta",
+    "title",
+    "link",
+    "script",
+    "body",
+    "a",
+    "header",
+    "nav",
+    "ul",
+    "ol",
+    "li",
+    "form",
+    "label",
+    "input",
+    "button",
+    "main",
+    "footer",
+    "p",
+    "section",
+    "h1",
+    "h2",
+    "h3",
+    "div",
+    "span",
+    "strong",
+    "em",
+    "code",
+    "pre",
+    "blockquote",
+    "br",
+    "hr",
+    "article",
+    "img",
+    "h4",
+    "h5",
+    "h6",
+}
 
 
 def _assert_safe(html: str) -> None:
-    match = _DANGER.search(html)
-    assert match is None, html[max(0, match.start() - 80) : match.end() + 80]
+    parser = _Elements()
+    parser.feed(html)
+    for tag, attrs in parser.found:
+        assert tag in _ALLOWED, f"<{tag}> in {html[:300]}"
+        assert not [name for name in attrs if name.startswith("on")], (tag, attrs)
+        if tag == "script":
+            assert attrs.get("src") == "/static/site.js", attrs
+        if tag == "img":
+            assert attrs.get("src") == "/static/stamp.svg", attrs
+        for name in ("href", "src", "action"):
+            value = attrs.get(name, "").strip().lower()
+            assert not value.startswith(("javascript:", "data:", "vbscript:")), (tag, attrs)
 
 
 async def test_hostile_answers_tags_and_queries_are_rendered_safely(tmp_path: Path) -> None:
@@ -467,3 +529,40 @@ def test_web_settings_are_checked(tmp_path: Path, text: str, message: str) -> No
 def test_web_settings_defaults_and_example(tmp_path: Path) -> None:
     example = load_settings(Path(__file__).resolve().parent.parent / "config.example.toml", env={})
     assert example.web.host == "127.0.0.1" and example.web.with_bot is False
+
+
+_PIECES = st.sampled_from(
+    [
+        "<script>",
+        "</script>",
+        "javascript:",
+        "JaVaScRiPt:",
+        "data:",
+        "[x](",
+        ")",
+        "](",
+        "<",
+        ">",
+        '"',
+        "'",
+        " onerror=",
+        "<img src=x",
+        "||",
+        "<@123456789>",
+        "*",
+        "`",
+        "\n",
+        "&#106;avascript:",
+        "<a href=",
+        "![i](",
+    ]
+)
+
+
+@settings_(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(_PIECES, st.text(max_size=5)), max_size=30).map("".join))
+def test_no_text_renders_to_markup_that_runs(text: str) -> None:
+    html = str(render_markdown(text))
+    _assert_safe(html)
+    assert '<a href="javascript' not in html.lower()
+    assert "123456789" not in html

@@ -17,7 +17,8 @@ import re
 from collections.abc import Mapping
 
 from markdown_it import MarkdownIt
-from markdown_it.rules_inline import StateInline
+from markdown_it.rules_core import StateCore
+from markdown_it.token import Token
 from markupsafe import Markup, escape
 
 __all__ = ["author_name", "discord_text", "render_markdown"]
@@ -60,31 +61,44 @@ def _validate_link(url: str) -> bool:
     return url.lstrip().lower().startswith(_SAFE_SCHEMES)
 
 
-def _spoiler(state: StateInline, silent: bool) -> bool:
-    """``||hidden||``: Discord's spoiler, as a span the stylesheet hides."""
-    start = state.pos
-    if not state.src.startswith("||", start):
-        return False
-    end = state.src.find("||", start + 2, state.posMax)
-    if end < 0 or end == start + 2:
-        return False
-    if not silent:
-        opening = state.push("spoiler_open", "span", 1)
-        opening.attrs = {"class": "spoiler", "tabindex": "0", "title": "spoiler"}
-        limit = state.posMax
-        state.pos, state.posMax = start + 2, end
-        state.md.inline.tokenize(state)
-        state.posMax = limit
-        state.push("spoiler_close", "span", -1)
-    state.pos = end + 2
-    return True
+def _spoilers(state: StateCore) -> None:
+    """``||hidden||``: Discord's spoiler, as a span the stylesheet hides. Markers pair up
+    within a paragraph (an odd one out stays as text); code spans keep theirs."""
+    for block in state.tokens:
+        if block.type != "inline" or not block.children:
+            continue
+        markers = sum(t.content.count("||") for t in block.children if t.type == "text")
+        markers -= markers % 2
+        if not markers:
+            continue
+        children: list[Token] = []
+        used = 0
+        for token in block.children:
+            if token.type != "text" or "||" not in token.content or used >= markers:
+                children.append(token)
+                continue
+            for index, part in enumerate(token.content.split("||")):
+                if index and used < markers:
+                    opening = used % 2 == 0
+                    marker = Token(
+                        "spoiler_open" if opening else "spoiler_close", "span", 1 if opening else -1
+                    )
+                    if opening:
+                        marker.attrs = {"class": "spoiler", "tabindex": "0", "title": "spoiler"}
+                    children.append(marker)
+                    used += 1
+                elif index:
+                    part = "||" + part
+                if part:
+                    children.append(Token("text", "", 0, content=part))
+        block.children = children
 
 
 def _markdown() -> MarkdownIt:
     md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
     md.disable("image")
     md.validateLink = _validate_link  # type: ignore[method-assign]
-    md.inline.ruler.before("emphasis", "discord_spoiler", _spoiler)
+    md.core.ruler.push("discord_spoiler", _spoilers)
 
     def link_open(self, tokens, idx, options, env):  # type: ignore[no-untyped-def]
         tokens[idx].attrSet("rel", "nofollow noopener noreferrer")

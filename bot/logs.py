@@ -33,11 +33,15 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(fmt: str = "text", level: str = "info") -> None:
-    """Send log records at ``level`` and above to stderr, as text lines or JSON lines."""
+    """Send log records at ``level`` and above to stderr, as text lines or JSON lines.
+
+    When logging is already configured (a program embedding Stampy, a test runner), its
+    handlers are kept as they are and only the level is set.
+    """
+    root = logging.getLogger()
+    root.setLevel(level.upper())
+    if root.handlers:
+        return
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(_TEXT))
-    root = logging.getLogger()
-    for old in list(root.handlers):
-        root.removeHandler(old)
     root.addHandler(handler)
-    root.setLevel(level.upper())

@@ -92,7 +92,7 @@ class App:
         close (``stampy check``, the console when the database cannot be read, tests)."""
         kb, loaded = knowledge if knowledge is not None else load_knowledge(settings)
         metrics = Metrics()
-        service = Service(kb, metrics=metrics)
+        service = Service(kb, reports=settings.reports, metrics=metrics)
         return cls(settings, kb, loaded, None, None, None, service, metrics)
 
     @classmethod
@@ -139,8 +139,18 @@ class App:
                     store, settings.stamps, answer_author=_authors(kb), metrics=metrics
                 )
                 await stamps.start()
-            service = Service(kb, store if record else None, stamps=stamps, metrics=metrics)
-            yield cls(settings, kb, loaded, store, curator, stamps, service, metrics)
+            service = Service(
+                kb,
+                store,
+                stamps=stamps,
+                record=record,
+                reports=settings.reports,
+                metrics=metrics,
+            )
+            try:
+                yield cls(settings, kb, loaded, store, curator, stamps, service, metrics)
+            finally:
+                await service.settle()
         finally:
             if stamps is not None:
                 await stamps.close()

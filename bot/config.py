@@ -254,6 +254,12 @@ class DiscordSettings(SettingsSection):
     home_guilds: tuple[int, ...] = setting((), item_ge=1)
     #: Role names counted as moderators (besides Manage Messages), compared ignoring case.
     moderator_roles: tuple[str, ...] = setting((), nonempty_items=True)
+    #: Role names of writers (ignoring case): besides moderators, they may list the known
+    #: questions nobody has answered (``/unanswered canonical``) and answer them there.
+    writer_roles: tuple[str, ...] = setting((), nonempty_items=True)
+    #: The moderators' channel id where members' reports (and answers stamps propose as
+    #: canonical) are posted; 0: none (they are still in ``/unanswered reports``).
+    reports_channel: int = setting(0, ge=0)
     #: Seconds a user must wait between questions.
     user_cooldown_seconds: float = setting(3.0, ge=0.0)
     #: Seconds between answers in one channel.
@@ -282,6 +288,11 @@ class StampSettings(SettingsSection):
     reputation_delay_seconds: float = setting(5.0, ge=0.0, le=3600.0)
     #: An answer's embed is edited to show its new stamp count this long after a change.
     embed_update_seconds: float = setting(2.0, ge=0.0, le=3600.0)
+    #: A non-canonical answer is proposed as canonical when its reputation-weighted stamps
+    #: are at least this share of those of all the question's answers ...
+    promote_share: float = setting(0.5, ge=0.01, le=1.0)
+    #: ... and it has at least this many stamps (its stamp count).
+    promote_min_stamps: int = setting(3, ge=1)
 
     def check(self) -> None:
         """Every ``emojis`` entry must be ``name=weight`` with a weight of 1 or more, once."""
@@ -350,6 +361,16 @@ class WebSettings(SettingsSection):
 
 
 @dataclass(frozen=True)
+class ReportSettings(SettingsSection):
+    """Members' reports of problems with answers (``[reports]``)."""
+
+    #: A member may send at most this many reports ...
+    per_member: int = setting(3, ge=1)
+    #: ... within this many minutes.
+    window_minutes: float = setting(60.0, ge=0.0)
+
+
+@dataclass(frozen=True)
 class Settings:
     """All settings. Each field holding a :class:`SettingsSection` is a TOML table.
 
@@ -363,6 +384,7 @@ class Settings:
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     discord: DiscordSettings = field(default_factory=DiscordSettings)
     stamps: StampSettings = field(default_factory=StampSettings)
+    reports: ReportSettings = field(default_factory=ReportSettings)
     web: WebSettings = field(default_factory=WebSettings)
     token: str | None = field(default=None, repr=False)
     source: str | None = None

@@ -38,10 +38,19 @@ def knowledge(questions: Iterable[Question]) -> tuple[KnowledgeBase, LoadResult]
     return kb, LoadResult(tuple(kb), (), (), ())
 
 
+class _Client(TestClient):
+    """aiohttp's test client, reading each body at once (so it can be looked at later)."""
+
+    async def _request(self, method: str, path: Any, **kwargs: Any) -> Any:
+        response = await super()._request(method, path, **kwargs)
+        await response.read()
+        return response
+
+
 @asynccontextmanager
 async def client(app: App, **options: Any) -> AsyncIterator[TestClient]:
     """aiohttp's test client on the site over ``app``."""
-    test = TestClient(TestServer(build_site(app, **options)))
+    test = _Client(TestServer(build_site(app, **options)))
     await test.start_server()
     try:
         yield test

@@ -21,7 +21,7 @@ from markdown_it.rules_core import StateCore
 from markdown_it.token import Token
 from markupsafe import Markup, escape
 
-__all__ = ["author_name", "discord_text", "render_markdown"]
+__all__ = ["author_name", "discord_text", "render_markdown", "web_link"]
 
 _USER = re.compile(r"<@!?(\d{1,20})>")
 _ROLE = re.compile(r"<@&\d{1,20}>")
@@ -52,6 +52,14 @@ def author_name(author: str | None, names: Mapping[int, str] | None = None) -> s
     if author is None or not author.strip():
         return None
     return discord_text(author, names).strip() or None
+
+
+def web_link(url: str | None) -> str | None:
+    """``url`` if it is an ``http``/``https`` address (an answer's source, a tag's link),
+    else None: anything else is not shown as a link."""
+    if url and re.match(r"^https?://[^\s\x00-\x1f]+$", url.strip(), re.I):
+        return url.strip()
+    return None
 
 
 def _validate_link(url: str) -> bool:

@@ -8,6 +8,7 @@ from urllib.parse import quote, unquote
 from aiohttp import web
 
 from bot.knowledge.matcher import Decision
+from bot.web.markup import web_link
 from bot.web.site import SITE, Handler
 
 __all__ = ["add_routes", "friendly_errors"]
@@ -47,7 +48,9 @@ async def tag(request: web.Request) -> web.Response:
             tags=site.views.close_tags(name),
             questions=[],
         )
-    return site.render(request, "tag.html", title=f"Tag: {page.tag.name}", page=page)
+    return site.render(
+        request, "tag.html", title=f"Tag: {page.tag.name}", page=page, link=web_link(page.tag.link)
+    )
 
 
 async def question(request: web.Request) -> web.Response:

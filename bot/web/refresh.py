@@ -3,8 +3,8 @@
 ``stampy web`` runs beside ``stampy run`` on the same database. Every ``interval`` seconds
 :class:`Refresher` reads the database's change marks (:func:`bot.store.marks.change_marks`:
 one small read) and, when they moved, applies what changed with the machinery the bot
-already has: :meth:`bot.curation.Curator.catch_up` for moderators' versions and
-:meth:`bot.stamps.StampBook.refresh` for stamps. So an edit or a stamp shows on the site
+already has: :meth:`bot.curation.Curator.catch_up` and ``catch_up_tags`` for moderators'
+versions, :meth:`bot.stamps.StampBook.refresh` for stamps. So an edit or a stamp shows on the site
 within a couple of seconds, without a restart.
 """
 
@@ -72,6 +72,10 @@ class Refresher:
                 diff = await self._app.curator.catch_up()
                 if diff:
                     log.info("applied changes made in another process: %s", diff)
+                changed = True
+        if before is None or marks.last_tag_version != before.last_tag_version:
+            if self._app.curator is not None:
+                await self._app.curator.catch_up_tags()
                 changed = True
         if before is None or (marks.stamps, marks.last_stamp) != (
             before.stamps,

@@ -14,10 +14,9 @@ from typing import Any
 
 from bot.app import App
 from bot.knowledge.matcher import Decision
-from bot.knowledge.model import Answer, Question
-from typing import Any as Tag  # until tag records land
+from bot.knowledge.model import Answer, Question, Tag
 from bot.service import Reply
-from bot.web.markup import author_name, render_markdown
+from bot.web.markup import author_name, discord_text, render_markdown, web_link
 
 __all__ = ["AnswerView", "Home", "QuestionView", "Views"]
 
@@ -35,15 +34,16 @@ class AnswerView:
     html: str
     author: str | None
     stamps: int
+    source: str | None  # an http(s) address, else None (not shown)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "id": self.answer.id,
             "canonical": self.answer.canonical,
-            "text": self.answer.text,
+            "text": discord_text(self.answer.text),
             "html": self.html,
             "author": self.author,
-            "source": self.answer.source,
+            "source": self.source,
             "stamps": self.stamps,
         }
 
@@ -83,6 +83,7 @@ class Views:
             str(render_markdown(answer.text)),
             author_name(answer.author),
             self.service.stamp_count(answer),
+            web_link(answer.source),
         )
 
     def question(self, question_id: str) -> QuestionView | None:

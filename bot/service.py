@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,6 +19,7 @@ from bot.knowledge.matcher import Candidate, Decision, MatchResult
 from bot.knowledge.model import Answer, Question, Tag
 from bot.knowledge.smalltalk import small_talk
 from bot.knowledge.text import normalize
+from bot.metrics import Metrics
 from bot.stamps import StampBook, StampBookClosed, break_ties, rank_answers
 from bot.store import (
     ProposedPhrasing,
@@ -42,6 +44,8 @@ MAX_QUERY_CHARS = 2000
 RECORD_WAIT_SECONDS = 1.0
 #: "Did you mean" choices whose scores are within this of the best are ordered by stamps.
 NEAR_TIE = 0.08
+#: Related questions kept for this many questions at most (then worked out afresh).
+RELATED_CACHE = 4096
 
 
 @dataclass(frozen=True)
@@ -98,7 +102,8 @@ class Service:
     nothing of what is asked. ``stamps`` (optional) ranks answers by their stamps (see
     :mod:`bot.stamps` for the order), gives replies their stamp count, records which message
     showed which answer and decides promotions. ``reports`` limits members' reports.
-    Built by :class:`bot.app.App`.
+    ``metrics`` (optional) counts questions by decision and times them. Built by
+    :class:`bot.app.App`.
     """
 
     def __init__(
@@ -110,15 +115,21 @@ class Service:
         record: bool = True,
         reports: ReportSettings | None = None,
         clock: Callable[[], datetime] = utc_now,
+        metrics: Metrics | None = None,
     ) -> None:
         self.knowledge = knowledge
         self.store = store
         self.stamps = stamps
+        self.metrics = metrics
         self.record = record
         self.reports = reports or ReportSettings()
         self.clock = clock
         # Counts of asks of known unanswered questions, being written (see :meth:`settle`).
         self._pending: set[asyncio.Task[None]] = set()
+        # Related questions worked out, by (question, limit), with the knowledge base's
+        # version they were worked out at: every answer shows them, and they change only
+        # when the knowledge base does.
+        self._related: dict[tuple[str, int], tuple[int, tuple[Question, ...]]] = {}
 
     def ranked_answers(self, question: Question) -> tuple[Answer, ...]:
         """The question's answers: canonical first, then by stamps (if there are stamps)."""
@@ -134,6 +145,14 @@ class Service:
 
     def ask(self, text: str, k: int = 5) -> Reply:
         """Match ``text`` and decide: answer, suggest or no match."""
+        if self.metrics is None:
+            return self._decide(text, k)
+        started = time.perf_counter()
+        reply = self._decide(text, k)
+        self.metrics.question(reply.decision.value, time.perf_counter() - started)
+        return reply
+
+    def _decide(self, text: str, k: int) -> Reply:
         query = text.strip()[:MAX_QUERY_CHARS]
         chat = small_talk(query)
         if chat is not None:
@@ -275,7 +294,16 @@ class Service:
     def related(self, question_id: str, limit: int = 3) -> tuple[Question, ...]:
         """Up to ``limit`` questions related to ``question_id`` (see
         :func:`bot.browse.related`)."""
-        return browse.related(self.knowledge, question_id, limit)
+        kb = self.knowledge
+        key = (question_id, limit)
+        cached = self._related.get(key)
+        if cached is not None and cached[0] == kb.version:
+            return cached[1]
+        found = browse.related(kb, question_id, limit)
+        if len(self._related) >= RELATED_CACHE:
+            self._related.clear()
+        self._related[key] = (kb.version, found)
+        return found
 
     # -- reports --------------------------------------------------------------------------------
 
@@ -430,7 +458,12 @@ class Service:
     def visible_tags(self, question: Question) -> tuple[str, ...]:
         """The tags of ``question`` members may see (internal ones left out)."""
         kb = self.knowledge
-        return tuple(name for name in question.tags if not ((tag := kb.tag(name)) and tag.internal))
+        # Only a declared tag can be internal: no scan of the questions for undeclared ones.
+        return tuple(
+            name
+            for name in question.tags
+            if not (kb.is_declared(name) and (tag := kb.tag(name)) is not None and tag.internal)
+        )
 
     def question_choices(self, text: str, limit: int = 25) -> list[Question]:
         """Questions to offer a member typing ``text`` (autocomplete), best first: the
@@ -488,6 +521,7 @@ class Service:
                 query, asker_id=asker_id, channel_id=channel_id, guild_id=guild_id
             )
         except StoreError as error:
+            self._database_error(error)
             if error.kind == "error":
                 raise  # not the database's state but a bug: the front end reports it
             log.warning("unanswered question not recorded: %s", error)
@@ -519,10 +553,15 @@ class Service:
                 question_id, wording, proposer_id=proposer_id, channel_id=channel_id
             )
         except StoreError as error:
+            self._database_error(error)
             if error.kind == "error":
                 raise  # not the database's state but a bug: the front end reports it
             log.warning("proposed phrasing not recorded: %s", error)
             return None
+
+    def _database_error(self, error: StoreError) -> None:
+        if self.metrics is not None:
+            self.metrics.database_error(error.kind)
 
 
 def _minutes(minutes: float) -> str:

@@ -55,7 +55,8 @@ class KnowledgeBase:
         """A knowledge base on a matcher that already indexes exactly ``questions`` (restored
         from a snapshot), without indexing them again."""
         knowledge = cls(matcher)
-        knowledge._questions = {question.id: question for question in questions}
+        for question in questions:
+            knowledge._keep(question)
         return knowledge
 
     def __len__(self) -> int:
@@ -73,6 +74,11 @@ class KnowledgeBase:
 
     def upsert(self, question: Question) -> None:
         """Add or replace a question and re-index only its phrasings."""
+        self._keep(question)
+        self.matcher.upsert(question.id, question.phrasings)
+
+    def _keep(self, question: Question) -> None:
+        """Add or replace a question everywhere but in the matcher's index."""
         old = self._questions.get(question.id)
         if old is None:
             self._position[question.id] = self._next_position
@@ -83,7 +89,6 @@ class KnowledgeBase:
         self._questions[question.id] = question
         for name in question.tags:
             self._by_tag.setdefault(name, set()).add(question.id)
-        self.matcher.upsert(question.id, question.phrasings)
 
     def remove(self, question_id: str) -> Question | None:
         """Remove a question; returns what was removed."""

@@ -60,7 +60,9 @@ def load_knowledge(settings: Settings) -> tuple[KnowledgeBase, LoadResult]:
     """The knowledge base of the configured YAML files (files with errors left out)."""
     loaded = load_directory(settings.knowledge.answers_dir)
     model = load_model(settings.matching.model, settings.knowledge.answers_dir)
-    return KnowledgeBase(Matcher(settings.matching, model=model), loaded.questions), loaded
+    return KnowledgeBase(
+        Matcher(settings.matching, model=model), loaded.questions, loaded.tags
+    ), loaded
 
 
 @dataclass

@@ -336,10 +336,14 @@ def _check(directory: str | None, settings: Settings) -> int:
         model = load_model(settings.matching.model, directory)
     except ModelError as error:
         raise CommandError(str(error)) from None
-    knowledge = KnowledgeBase(Matcher(settings.matching, model=model), result.questions)
+    knowledge = KnowledgeBase(
+        Matcher(settings.matching, model=model), result.questions, result.tags
+    )
     unreachable = unreachable_phrasings(knowledge.matcher, knowledge)
     for phrasing in unreachable:
         print(f"warning: {phrasing}")
+    for warning in knowledge.tag_warnings():
+        print(f"warning: {warning}")
     accepted = len(result.files) - len(result.rejected_files)
     print(f"{directory}: {accepted} of {len(result.files)} file(s) valid; {knowledge.summary()}")
     if unreachable:

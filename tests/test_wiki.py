@@ -463,3 +463,105 @@ def test_bad_related_lists_are_reported_with_their_line(related: str, message: s
     assert questions == []
     line = text.splitlines().index(f"    related: {related}") + 1
     assert [(e.line, message in e.message) for e in errors] == [(line, True)], errors
+
+
+# -- tags in the YAML files --------------------------------------------------------------------
+
+TAGS = """\
+# Tag records: the comment stays.
+tags:
+  - name: stamps
+    description: |
+      Reactions that endorse answers.
+    main_question: what-is-a-stamp
+
+  - name: basics
+"""
+
+
+async def test_tags_file_loads_and_edits_round_trip_byte_identically(tmp_path: Path):
+    settings = settings_for(tmp_path)
+    answers = Path(settings.knowledge.answers_dir)
+    (answers / "tags.yaml").write_text(TAGS, encoding="utf-8")
+    async with App.open(settings) as app:
+        assert app.curator is not None
+        assert app.knowledge.tag("stamps") == Tag(
+            "stamps", "Reactions that endorse answers.", main_question="what-is-a-stamp"
+        )
+        assert app.knowledge.tag("basics") == Tag("basics")
+        assert app.knowledge.is_declared("basics") and not app.knowledge.is_declared("agi")
+        out = tmp_path / "unchanged"
+        app.curator.export(out)
+        assert (out / "tags.yaml").read_text(encoding="utf-8") == TAGS  # byte for byte
+
+        await app.curator.set_tag(
+            MOD, Tag("basics", description="Start here.\n\nNo *background* needed: ``yes``.")
+        )
+        await app.curator.set_tag(MOD, Tag("staff", description="Moderators.", internal=True))
+        await app.curator.set_tag(MOD, Tag("stamps", link="https://example.org/s"))
+        one = tmp_path / "one"
+        app.curator.export(one)
+    text = (one / "tags.yaml").read_text(encoding="utf-8")
+    assert text.startswith("# Tag records: the comment stays.\n")
+    loaded = load_directory(one)
+    assert loaded.errors == ()
+    assert {t.name: t for t in loaded.tags} == {
+        "stamps": Tag("stamps", link="https://example.org/s"),
+        "basics": Tag("basics", "Start here.\n\nNo *background* needed: ``yes``."),
+        "staff": Tag("staff", "Moderators.", internal=True),
+    }
+
+    # into a fresh database on the same files, then out again: the same bytes
+    fresh = replace(settings, database=DatabaseSettings(path=str(tmp_path / "fresh.db")))
+    async with App.open(fresh) as app:
+        assert app.curator is not None
+        report = await app.curator.import_directory(one)
+        assert report.ok and report.versions == 3
+        assert app.service.tag("staff") is None and app.service.tag("staff", internal=True)
+        two = tmp_path / "two"
+        app.curator.export(two)
+        again = await app.curator.import_directory(two)
+        assert again.ok and again.versions == 0
+    assert {p.name: p.read_bytes() for p in two.iterdir()} == {
+        p.name: p.read_bytes() for p in one.iterdir()
+    }
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ("  - name: basics\n    colour: red\n", "unknown key 'colour'"),
+        ("  - name: two words\n", "is not valid"),
+        ("  - name: Stamps\n", "declared twice"),
+        ("  - name: agi\n    link: ftp://example.org\n", "link 'ftp://example.org' must be"),
+        ("  - name: agi\n    internal: maybe\n", "'internal' must be true or false"),
+        ("  - name: agi\n    description: 12\n", "must be a string"),
+        ("  - name: agi\n    main_question: no-such-question\n", "does not exist"),
+        ("  - name: agi\n    description: '" + "x" * 4097 + "'\n", "too long"),
+    ],
+)
+async def test_a_broken_tags_file_is_reported_with_its_line_and_changes_nothing(
+    tmp_path: Path, entry: str, message: str
+):
+    settings = settings_for(tmp_path)
+    tags = Path(settings.knowledge.answers_dir) / "tags.yaml"
+    tags.write_text(TAGS, encoding="utf-8")
+    async with App.open(settings) as app:
+        assert app.curator is not None
+        before = app.knowledge.declared_tags()
+        tags.write_text(TAGS + entry, encoding="utf-8")
+        report = await app.curator.reload()
+        assert not report.ok
+        # the line of the value at fault; a main question that does not exist: the tag's
+        second = "\n    " in entry and "main_question" not in entry
+        line = len(TAGS.splitlines()) + 1 + second
+        assert [(Path(e.path).name, e.line) for e in report.errors] == [("tags.yaml", line)]
+        assert message in report.errors[0].message
+        assert app.knowledge.declared_tags() == before
+
+        tags.write_text(
+            TAGS.replace("  - name: basics\n", "  - name: basics\n    internal: true\n")
+        )
+        report = await app.curator.reload()
+        assert report.ok
+        assert app.service.tag("basics") is None  # reloaded: now internal

@@ -253,9 +253,19 @@ class DiscordSettings(SettingsSection):
     home_guilds: tuple[int, ...] = setting((), item_ge=1)
     #: Role names counted as moderators (besides Manage Messages), compared ignoring case.
     moderator_roles: tuple[str, ...] = setting((), nonempty_items=True)
-    #: Seconds a user must wait between questions.
+    #: Role names of writers (ignoring case): besides moderators, they may list the known
+    #: questions nobody has answered (``/unanswered canonical``) and answer them there.
+    writer_roles: tuple[str, ...] = setting((), nonempty_items=True)
+    #: The moderators' channel id where members' reports (and answers stamps propose as
+    #: canonical) are posted; 0: none (they are still in ``/unanswered reports``).
+    reports_channel: int = setting(0, ge=0)
+    #: After a burst of ``user_burst`` questions, a user gets one answer every this many
+    #: seconds; a question asked sooner waits its turn (marked with a reaction).
     user_cooldown_seconds: float = setting(3.0, ge=0.0)
-    #: Seconds between answers in one channel.
+    #: Questions a user may ask at once before ``user_cooldown_seconds`` applies.
+    user_burst: int = setting(3, ge=1, le=20)
+    #: The same question in one channel is answered at most once in this many seconds;
+    #: another member asking it meanwhile gets the answer once they are up.
     channel_cooldown_seconds: float = setting(1.0, ge=0.0)
 
 

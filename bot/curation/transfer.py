@@ -137,14 +137,20 @@ class Transfer(Overlay):
         return write_files(base, files)
 
     async def import_directory(
-        self, directory: str | Path, moderator: Moderator | None = None
+        self,
+        directory: str | Path,
+        moderator: Moderator | None = None,
+        *,
+        prune: bool = True,
+        dry_run: bool = False,
     ) -> ImportReport:
-        """Make the knowledge base hold exactly the questions of ``directory``'s YAML files.
+        """Make the knowledge base hold the questions of ``directory``'s YAML files.
 
         For each question that differs from what is served, a version is written (recording
         its file and topic, so the next export puts it back in place); a question that is
         exactly as shipped returns to its YAML version; questions not in the directory are
-        removed. All in one transaction. A directory with any error imports nothing.
+        removed with ``prune``, else kept (and listed in the report). All in one
+        transaction. A directory with any error imports nothing; ``dry_run`` only plans.
         """
         moderator = moderator or Moderator(IMPORT_MODERATOR_NAME)
         result = load_directory(directory)
@@ -162,10 +168,19 @@ class Transfer(Overlay):
                 plan_item = self._import_step(question, name, topics.get(name), shipped_files)
                 if plan_item is not None:
                     plan.append(plan_item)
-            for question in list(self.knowledge):
-                if question.id not in incoming:
-                    plan.append((question.id, "removed", None, None, None))
-            tag_plan = self._tag_import_plan(result.tags)
+            missing = [q.id for q in self.knowledge if q.id not in incoming]
+            if prune:
+                plan += [(question_id, "removed", None, None, None) for question_id in missing]
+            returning = [i for i, state, *_ in plan if state != "removed"]
+            planned = KnowledgeDiff(
+                added=tuple(sorted(i for i in returning if i not in self.knowledge)),
+                changed=tuple(sorted(i for i in returning if i in self.knowledge)),
+                removed=tuple(sorted(i for i, state, *_ in plan if state == "removed")),
+            )
+            kept = () if prune else tuple(sorted(missing))
+            if dry_run:
+                return ImportReport((), planned, 0, planned, kept, dry_run=True)
+            tag_plan = self._tag_import_plan(result.tags, prune=prune)
             if plan or tag_plan:
                 rows = []
                 tag_rows = []
@@ -210,10 +225,13 @@ class Transfer(Overlay):
                 self._remember_tag_rows(tag_rows)
             diff = self._rebuild()
             self._rebuild_tags()
-        return ImportReport((), diff, len(plan) + len(tag_plan))
+        return ImportReport((), diff, len(plan) + len(tag_plan), planned, kept)
 
-    def _tag_import_plan(self, tags: tuple[Tag, ...]) -> list[tuple[str, str, Tag | None]]:
-        """The tag versions that make the served tag records ``tags``."""
+    def _tag_import_plan(
+        self, tags: tuple[Tag, ...], *, prune: bool
+    ) -> list[tuple[str, str, Tag | None]]:
+        """The tag versions that make the served tag records ``tags`` (and, with ``prune``,
+        no others)."""
         plan: list[tuple[str, str, Tag | None]] = []
         incoming = {tag.name: replace(tag, origin=None) for tag in tags}
         for name, tag in incoming.items():
@@ -223,9 +241,10 @@ class Transfer(Overlay):
                     plan.append((name, "shipped", None))
             elif not self.knowledge.is_declared(name) or self.knowledge.tag(name) != tag:
                 plan.append((name, "set", tag))
-        for tag in self.knowledge.declared_tags():
-            if tag.name not in incoming:
-                plan.append((tag.name, "removed", None))
+        if prune:
+            for tag in self.knowledge.declared_tags():
+                if tag.name not in incoming:
+                    plan.append((tag.name, "removed", None))
         return plan
 
     def _import_step(

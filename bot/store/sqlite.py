@@ -214,7 +214,13 @@ class SQLiteStore(Store):
             conn = self.connection
             self._owner = task
             try:
-                await self._begin(conn, begin, wait)
+                try:
+                    await self._begin(conn, begin, wait)
+                except BaseException:
+                    # Cancelled while SQLite ran BEGIN (a task cancelled at shutdown): the
+                    # worker thread may have begun the transaction all the same.
+                    await _rollback(conn)
+                    raise
                 try:
                     yield conn
                 except BaseException:

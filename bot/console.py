@@ -169,7 +169,7 @@ def render_tags(tags: list[tuple[Tag, int]]) -> str:
         return TEXT["no_tags"]
     return "\n".join(
         TEXT["tag_row"].format(
-            name=printable(tag.name),
+            name=_line(tag.name, 64),
             count=count,
             plural="" if count == 1 else "s",
             internal=TEXT["internal"] if tag.internal else "",
@@ -186,7 +186,7 @@ def render_tag_page(page: TagPage, service: Service) -> str:
     tag = page.tag
     lines = [
         TEXT["tag_head"].format(
-            name=printable(tag.name), internal=TEXT["internal"] if tag.internal else ""
+            name=_line(tag.name, 64), internal=TEXT["internal"] if tag.internal else ""
         )
     ]
     lines.append(_wrap(printable(tag.description)) if tag.description else TEXT["no_description"])

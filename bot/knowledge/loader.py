@@ -668,12 +668,9 @@ def _check_file(text: str | None, problems: list[tuple[int, str]], path: str, se
     return _File(questions, tags, errors, new)
 
 
-def _references(
-    questions: Iterable[Question], tags: Iterable[Tag], known: set[str]
-) -> list[LoadError]:
-    """Errors for related ids and main questions that name no question of the directory
-    (``known``: the ids of every file, also those left out for other errors, so that one
-    broken file does not take the files referring to its questions with it)."""
+def _references(questions: list[Question], tags: Iterable[Tag]) -> list[LoadError]:
+    """Errors for related ids and main questions that name none of ``questions``."""
+    known = {question.id for question in questions}
     errors = []
     for question in questions:
         for other in question.related:
@@ -739,7 +736,6 @@ def load_directory(directory: str | Path) -> LoadResult:
         return LoadResult((), (LoadError(shown, 0, message),), (), ())
 
     seen = Seen()
-    known: set[str] = set()
     accepted: dict[str, _File] = {}
     errors: list[LoadError] = []
     files: list[str] = []
@@ -749,18 +745,22 @@ def load_directory(directory: str | Path) -> LoadResult:
         files.append(path)
         text, problems = _read(base / name)
         checked = _check_file(text, problems, path, seen)
-        known.update(checked.new.question_ids)
         if checked.errors:
             errors += checked.errors
             rejected.append(path)
         else:
             seen.update(checked.new)
             accepted[path] = checked
-    # Related ids and main questions may name a question of any file: checked once all are in.
-    found = _references(
-        [q for f in accepted.values() for q in f.questions],
-        [t for f in accepted.values() for t in f.tags],
-        known,
+    # Related ids and main questions may name a question of any file: checked once all are
+    # in, and only when every file loaded (they may name a question of a broken file, which
+    # is reported already; one broken file must not take the others with it).
+    found = (
+        []
+        if errors
+        else _references(
+            [q for f in accepted.values() for q in f.questions],
+            [t for f in accepted.values() for t in f.tags],
+        )
     )
     for path in sorted({error.path for error in found}):
         errors += sorted((e for e in found if e.path == path), key=lambda e: e.line)

@@ -11,6 +11,7 @@ from bot.knowledge.base import KnowledgeBase
 from bot.knowledge.loader import LoadResult, load_directory
 from bot.knowledge.matcher import Candidate, Decision, Matcher, MatchResult
 from bot.knowledge.model import Answer, Question
+from bot.knowledge.semantic import SemanticIndex
 from bot.knowledge.smalltalk import small_talk
 from bot.knowledge.text import normalize
 from bot.stamps import AnswerScores, break_ties, rank_answers
@@ -202,5 +203,22 @@ def build_service(settings: Settings) -> tuple[Service, LoadResult]:
     """
     result = load_directory(settings.knowledge.answers_dir)
     model = load_model(settings.matching.model, settings.knowledge.answers_dir)
-    matcher = Matcher(settings.matching, model=model)
-    return Service(KnowledgeBase(matcher, result.questions)), result
+    semantic = semantic_index(settings)
+    matcher = Matcher(settings.matching, model=model, semantic=semantic)
+    service = Service(KnowledgeBase(matcher, result.questions))
+    if semantic is not None:
+        semantic.save()  # a restart then encodes nothing
+    return service, result
+
+
+def semantic_index(settings: Settings) -> SemanticIndex | None:
+    """The semantic tier's index if it is switched on and installed, else None (logged)."""
+    if not settings.matching.semantic:
+        return None
+    from bot.knowledge import semantic
+
+    reason = semantic.unavailable()
+    if reason is not None:
+        log.warning("matching by words only: %s", reason)
+        return None
+    return semantic.index_factory(settings.matching.semantic_cache)()

@@ -55,7 +55,7 @@ import yaml
 from _common import machine, median, percentile, table, write_section
 from match_speed import drop_words, real_questions, splice
 
-from bot.discord.client import API_BASE_ENV, GATEWAY_ENV
+from bot.discord.run import API_BASE_ENV, GATEWAY_ENV
 from bot.knowledge.loader import load_directory
 from bot.knowledge.text import normalize
 

@@ -34,6 +34,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TextIO
 
+from bot.app import App, Database, load_knowledge
 from bot.knowledge.abstain import (
     FEATURES,
     MODEL_FILENAME,
@@ -247,7 +248,6 @@ def run_calibrate(
         load_queries,
         save_models,
     )
-    from bot.service import build_service
 
     if benchmark is not None:
         if not out_path:
@@ -288,12 +288,12 @@ def run_calibrate(
             examples += read_feedback(path)
         if database:
             examples += _read_database(settings)
-        service, _ = build_service(replace_semantic(settings, False))
-        model = fit_knowledge_base(service.knowledge, examples)
+        knowledge, _ = load_knowledge(replace_semantic(settings, False))
+        model = fit_knowledge_base(knowledge, examples)
         if settings.matching.semantic:
             _semantic_factory(settings)  # says why not, if the tier is missing
-            with_tier, _ = build_service(settings)
-            semantic = fit_knowledge_base(with_tier.knowledge, examples, names=SEMANTIC_FEATURES)
+            with_tier, _ = load_knowledge(settings)
+            semantic = fit_knowledge_base(with_tier, examples, names=SEMANTIC_FEATURES)
             model = replace(model, semantic=semantic)
     except (CalibrationError, StoreError) as error:
         print(f"stampy: {error}", file=err)
@@ -319,10 +319,8 @@ def _read_database(settings) -> list[Example]:
         raise CalibrationError(f"no database at {database.path}")
 
     async def read() -> list[Example]:
-        store = await Store.open(database.location)
-        try:
-            return await read_store(store)
-        finally:
-            await store.close()
+        async with App.open(settings, database=Database.EXISTING, curate=False) as app:
+            assert app.store is not None
+            return await read_store(app.store)
 
     return asyncio.run(read())

@@ -13,6 +13,7 @@ from importlib import metadata
 from pathlib import Path
 
 from bot import __version__
+from bot.app import App, Database, load_knowledge
 from bot.config import ConfigError, Settings, load_settings
 from bot.console import HELP, Console, line_reader, render_reply, reply_to_json
 from bot.knowledge.abstain import ModelError, load_model
@@ -20,7 +21,7 @@ from bot.knowledge.base import KnowledgeBase
 from bot.knowledge.loader import LoadResult, load_directory
 from bot.knowledge.matcher import Matcher
 from bot.knowledge.reach import unreachable_phrasings
-from bot.service import Service, build_service
+from bot.service import Service
 
 #: Exit statuses, the same for every command (the README's table lists them).
 OK = 0
@@ -234,10 +235,7 @@ def _main(argv: Sequence[str] | None) -> int:
         return migrate_db(args.source, args.target, sys.stdout, sys.stderr)
     if command == "run":
         return _run(settings)
-    service = _service(settings)
-    from bot.curation_cli import apply_stored_changes
-
-    apply_stored_changes(settings, service.knowledge)  # answer as the bot does
+    service = _answering_service(settings)
     if command == "ask":
         reply = service.ask(" ".join(args.question))
         if args.json:
@@ -284,11 +282,12 @@ def _require_questions(settings: Settings, result: LoadResult) -> None:
         )
 
 
-def _service(settings: Settings) -> Service:
-    """The service on the configured knowledge base; stops if there is nothing to serve."""
+def _knowledge(settings: Settings) -> tuple[KnowledgeBase, LoadResult]:
+    """The knowledge base of the answers files (files with errors are named and left out);
+    stops if there is nothing to serve."""
     _require_directory(settings)
     try:
-        service, result = build_service(settings)
+        knowledge, result = load_knowledge(settings)
     except ModelError as error:
         raise CommandError(str(error)) from None
     for error in result.errors:
@@ -300,7 +299,30 @@ def _service(settings: Settings) -> Service:
             "run 'stampy check' for details",
             file=sys.stderr,
         )
-    return service
+    return knowledge, result
+
+
+def _answering_service(settings: Settings) -> Service:
+    """The service the console and ``ask`` use: the answers files with the edits and stamps
+    stored in the bot's database (if there is one), so that it answers as the bot does. It
+    records nothing and creates no database; the app is closed once built (answering needs
+    only what is in memory)."""
+    import asyncio
+
+    from bot.store import StoreError
+
+    loaded = _knowledge(settings)
+
+    async def build() -> Service:
+        opening = App.open(settings, database=Database.EXISTING, record=False, knowledge=loaded)
+        async with opening as app:
+            return app.service
+
+    try:
+        return asyncio.run(build())
+    except StoreError as error:
+        print(f"stampy: warning: stored changes not applied: {error}", file=sys.stderr)
+        return App.offline(settings, knowledge=loaded).service
 
 
 def _check(directory: str | None, settings: Settings) -> int:
@@ -427,7 +449,7 @@ def _run(settings: Settings) -> int:
 
     import discord
 
-    from bot.discord.client import Endpoints, serve
+    from bot.discord.run import Endpoints, serve
     from bot.store import StoreError
 
     if not settings.token:
@@ -445,7 +467,7 @@ def _run(settings: Settings) -> int:
     # Until serve() takes over the signals, SIGTERM stops the loading as Ctrl-C does.
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        service = _service(settings)
+        loaded = _knowledge(settings)
     except KeyboardInterrupt:
         logging.getLogger(__name__).info("stopped while loading the knowledge base")
         return OK
@@ -453,7 +475,7 @@ def _run(settings: Settings) -> int:
         signal.signal(signal.SIGTERM, previous)
     endpoints = Endpoints.from_env(os.environ)
     try:
-        asyncio.run(serve(settings, service, settings.token, endpoints))
+        asyncio.run(serve(lambda: App.open(settings, knowledge=loaded), settings.token, endpoints))
     except discord.LoginFailure:
         print(
             "stampy: Discord rejected the token in DISCORD_TOKEN; check that it is the bot "

@@ -15,24 +15,13 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from bot.app import App, Database
 from bot.config import Settings
-from bot.curation import Curator, ImportReport, Refused
-from bot.knowledge.base import KnowledgeBase
+from bot.curation import ImportReport, Refused
 from bot.knowledge.loader import load_directory
-from bot.knowledge.matcher import Matcher
-from bot.store import Store, StoreError
-from bot.store.db import MEMORY
+from bot.store import StoreError
 
-__all__ = ["apply_stored_changes", "run_export", "run_import"]
-
-
-async def _curator(settings: Settings, store: Store) -> Curator:
-    """A curator on the answers files and ``store``, started (stored changes applied)."""
-    result = load_directory(settings.knowledge.answers_dir)
-    knowledge = KnowledgeBase(Matcher(settings.matching), result.questions)
-    curator = Curator(knowledge, store, settings.knowledge.answers_dir)
-    await curator.start()
-    return curator
+__all__ = ["run_export", "run_import"]
 
 
 def _check_answers(settings: Settings, err: TextIO) -> bool:
@@ -61,15 +50,11 @@ def run_export(
     if not settings.database.shared and not os.path.exists(database):
         # nothing stored: the files alone (creating no file)
         print(f"stampy: no database at {database}; exporting the answers files", file=err)
-        database = MEMORY
 
     async def export() -> list[Path]:
-        store = await Store.open(database)
-        try:
-            curator = await _curator(settings, store)
-            return curator.export(directory)
-        finally:
-            await store.close()
+        async with App.open(settings, database=Database.EXISTING_OR_MEMORY) as app:
+            assert app.curator is not None
+            return app.curator.export(directory)
 
     try:
         written = asyncio.run(export())
@@ -81,7 +66,10 @@ def run_export(
         return 2
     for path in written:
         print(path, file=out)
-    print(f"wrote {len(written)} file(s) to {directory}", file=out)
+    if written:
+        print(f"wrote {len(written)} file(s) to {directory}; the others were up to date", file=out)
+    else:
+        print(f"nothing to write: {directory} already holds the knowledge base", file=out)
     return 0
 
 
@@ -97,12 +85,9 @@ def run_import(
         return 1
 
     async def load() -> ImportReport:
-        store = await Store.open(settings.database.location)
-        try:
-            curator = await _curator(settings, store)
-            return await curator.import_directory(directory)
-        finally:
-            await store.close()
+        async with App.open(settings) as app:
+            assert app.curator is not None
+            return await app.curator.import_directory(directory)
 
     try:
         report = asyncio.run(load())
@@ -120,22 +105,3 @@ def run_import(
         file=out,
     )
     return 0
-
-
-def apply_stored_changes(settings: Settings, knowledge: KnowledgeBase) -> None:
-    """Apply the changes stored in the database (if there is one) to ``knowledge``, so that
-    the console answers as the bot does. Quietly does nothing without a database."""
-    if not settings.database.shared and not os.path.exists(settings.database.path):
-        return
-
-    async def apply() -> None:
-        store = await Store.open(settings.database.location)
-        try:
-            await Curator(knowledge, store, settings.knowledge.answers_dir).start()
-        finally:
-            await store.close()
-
-    try:
-        asyncio.run(apply())
-    except StoreError as error:
-        print(f"stampy: warning: stored changes not applied: {error}", file=sys.stderr)

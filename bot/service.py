@@ -5,16 +5,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from bot.config import Settings
-from bot.knowledge.abstain import load_model
 from bot.knowledge.base import KnowledgeBase
-from bot.knowledge.loader import LoadResult, load_directory
-from bot.knowledge.matcher import Candidate, Decision, Matcher, MatchResult
+from bot.knowledge.matcher import Candidate, Decision, MatchResult
 from bot.knowledge.model import Answer, Question
-from bot.knowledge.semantic import SemanticIndex
 from bot.knowledge.smalltalk import small_talk
 from bot.knowledge.text import normalize
-from bot.stamps import AnswerScores, break_ties, rank_answers
+from bot.stamps import StampBook, StampBookClosed, break_ties, rank_answers
 from bot.store import (
     ProposedPhrasing,
     ProposedPhrasings,
@@ -60,6 +56,13 @@ class Reply:
     suggestions: tuple[Suggestion, ...]
     match: MatchResult
     small_talk: str | None = None
+    #: The stamp count of the answer shown (``answers[0]``); 0 without one or without stamps.
+    stamps: int = 0
+
+    @property
+    def answer(self) -> Answer | None:
+        """The answer to show: the best ranked, if the question has one."""
+        return self.answers[0] if self.answers else None
 
     @property
     def reason(self) -> str:
@@ -71,8 +74,9 @@ class Service:
     """Answers questions from a knowledge base, and records what it could not answer.
 
     ``store`` is optional: without one (the console, ``stampy ask``) nothing is recorded.
-    ``stamps`` (optional, settable later) ranks answers by their stamps; see
-    :mod:`bot.stamps` for the order.
+    ``stamps`` (optional) ranks answers by their stamps (see :mod:`bot.stamps` for the
+    order), gives replies their stamp count and records which message showed which answer.
+    Built by :class:`bot.app.App`.
     """
 
     def __init__(
@@ -80,19 +84,19 @@ class Service:
         knowledge: KnowledgeBase,
         store: Store | None = None,
         *,
-        stamps: AnswerScores | None = None,
+        stamps: StampBook | None = None,
     ) -> None:
         self.knowledge = knowledge
         self.store = store
         self.stamps = stamps
 
-    def with_store(self, store: Store | None) -> Service:
-        """The same service on the same knowledge base, recording through ``store``."""
-        return Service(self.knowledge, store=store, stamps=self.stamps)
-
     def ranked_answers(self, question: Question) -> tuple[Answer, ...]:
         """The question's answers: canonical first, then by stamps (if there are stamps)."""
         return rank_answers(question.answers, self.stamps.score if self.stamps else None)
+
+    def stamp_count(self, answer: Answer | None) -> int:
+        """The stamp count to show on ``answer`` (0 without one, or without stamps)."""
+        return self.stamps.count(answer.id) if self.stamps and answer is not None else 0
 
     def _question_stamps(self, question: Question) -> float:
         stamps = self.stamps
@@ -111,8 +115,7 @@ class Service:
         if result.decision is Decision.ANSWER and result.best:
             question = self.knowledge.get(result.best.question_id)
             if question is not None:
-                answers = self.ranked_answers(question)
-                return Reply(text, result.decision, question, answers, (), result)
+                return self._answer(text, question, result)
         if result.decision is Decision.SUGGEST:
             found = [
                 Suggestion(question, candidate)
@@ -130,6 +133,52 @@ class Service:
             )
             return Reply(text, Decision.SUGGEST, None, (), suggestions, result)
         return Reply(text, Decision.NONE, None, (), (), result)
+
+    def answer(self, question_id: str, text: str | None = None) -> Reply | None:
+        """The reply showing a known question (picked from "did you mean", a button or an
+        autocomplete); ``text`` is what the person typed, matched for the "why". None when
+        the question is gone."""
+        question = self.knowledge.get(question_id)
+        if question is None:
+            return None
+        wording = (text or question.text).strip()[:MAX_QUERY_CHARS]
+        result = self.knowledge.matcher.match(wording, k=1)
+        return self._answer(text or question.text, question, result)
+
+    def _answer(self, text: str, question: Question, result: MatchResult) -> Reply:
+        answers = self.ranked_answers(question)
+        shown = answers[0] if answers else None
+        stamps = self.stamp_count(shown)
+        return Reply(text, Decision.ANSWER, question, answers, (), result, stamps=stamps)
+
+    async def answer_shown(
+        self,
+        message_id: int,
+        *,
+        channel_id: int,
+        guild_id: int | None,
+        reply: Reply,
+    ) -> None:
+        """Record that message ``message_id`` shows ``reply``'s answer, so that stamps on it
+        endorse that answer; returns once stored. Never raises: a failure is logged (the
+        asker already has the answer)."""
+        if self.stamps is None or reply.question is None:
+            return
+        answer = reply.answer
+        try:
+            await self.stamps.record_answer(
+                message_id,
+                channel_id=channel_id,
+                guild_id=guild_id,
+                question_id=reply.question.id,
+                answer_id=answer.id if answer is not None else None,
+            )
+        except StampBookClosed:
+            log.warning("answer message %s not recorded: the bot is stopping", message_id)
+        except Exception:
+            log.exception(
+                "error while recording answer message %s in channel %s", message_id, channel_id
+            )
 
     def question(self, question_id: str) -> Question | None:
         """A stored question by id."""
@@ -193,32 +242,3 @@ class Service:
                 raise  # not the database's state but a bug: the front end reports it
             log.warning("proposed phrasing not recorded: %s", error)
             return None
-
-
-def build_service(settings: Settings) -> tuple[Service, LoadResult]:
-    """Load the knowledge base named in ``settings`` and build the service on it.
-
-    Files with errors are left out (and reported in the returned ``LoadResult``); the rest
-    still load, so one broken file never takes the bot down.
-    """
-    result = load_directory(settings.knowledge.answers_dir)
-    model = load_model(settings.matching.model, settings.knowledge.answers_dir)
-    semantic = semantic_index(settings)
-    matcher = Matcher(settings.matching, model=model, semantic=semantic)
-    service = Service(KnowledgeBase(matcher, result.questions))
-    if semantic is not None:
-        semantic.save()  # a restart then encodes nothing
-    return service, result
-
-
-def semantic_index(settings: Settings) -> SemanticIndex | None:
-    """The semantic tier's index if it is switched on and installed, else None (logged)."""
-    if not settings.matching.semantic:
-        return None
-    from bot.knowledge import semantic
-
-    reason = semantic.unavailable()
-    if reason is not None:
-        log.warning("matching by words only: %s", reason)
-        return None
-    return semantic.index_factory(settings.matching.semantic_cache)()

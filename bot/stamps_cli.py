@@ -14,9 +14,9 @@ import sqlite3
 from pathlib import Path
 from typing import TextIO
 
+from bot.app import App, Database
 from bot.config import Settings
-from bot.stamps import StampBook
-from bot.store import MIGRATIONS, Store, StoreError
+from bot.store import MIGRATIONS, StoreError
 from bot.store.db import redact_url
 from bot.store.pg_migrations import PG_MIGRATIONS
 from bot.store.postgres import stored_version
@@ -80,44 +80,41 @@ def stamps_command(
 
 async def _report(settings: Settings, version: int, *, top: int, user: int | None) -> str | None:
     """The report; None for a ``user`` the stamps know nothing about."""
-    steps = PG_MIGRATIONS if settings.database.url else MIGRATIONS
-    async with await Store.open(
-        settings.database.location, migrations=steps[:version], pool_size=2
-    ) as store:
-        book = StampBook(store, settings.stamps)
-        await book.start()
-        try:
-            if user is not None:
-                found = book.user(user)
-                if not (found.received_by_emoji or found.given_by_emoji or user in book.roots):
-                    return None
-                return (
-                    f"{user}: worth {found.score:.2f} stamps; received {found.received}"
-                    f" ({_by_emoji(found.received_by_emoji)}), gave {found.given}"
-                    f" ({_by_emoji(found.given_by_emoji)})"
-                )
-            stamped = book.stamped_answers()
-            lines = [
-                f"{await book.records.count()} stamps stored; {len(stamped)} answers stamped; "
-                f"{len(book.roots)} roots of trust"
+    schema = (PG_MIGRATIONS if settings.database.url else MIGRATIONS)[:version]
+    async with App.open(
+        settings, database=Database.EXISTING, curate=False, migrations=schema
+    ) as app:
+        book = app.stamps
+        assert book is not None
+        if user is not None:
+            found = book.user(user)
+            if not (found.received_by_emoji or found.given_by_emoji or user in book.roots):
+                return None
+            return (
+                f"{user}: worth {found.score:.2f} stamps; received {found.received}"
+                f" ({_by_emoji(found.received_by_emoji)}), gave {found.given}"
+                f" ({_by_emoji(found.given_by_emoji)})"
+            )
+        stamped = book.stamped_answers()
+        lines = [
+            f"{await book.records.count()} stamps stored; {len(stamped)} answers stamped; "
+            f"{len(book.roots)} roots of trust"
+        ]
+        board = book.leaderboard(top)
+        if not board:
+            lines.append("Nobody has a stamp score yet.")
+        else:
+            lines.append("Stamp leaderboard (reputation, as stamps worth):")
+            width = len(str(len(board)))
+            lines += [
+                f"{rank:>{width}}. {person}  {score:.2f}"
+                for rank, (person, score) in enumerate(board, 1)
             ]
-            board = book.leaderboard(top)
-            if not board:
-                lines.append("Nobody has a stamp score yet.")
-            else:
-                lines.append("Stamp leaderboard (reputation, as stamps worth):")
-                width = len(str(len(board)))
-                lines += [
-                    f"{rank:>{width}}. {person}  {score:.2f}"
-                    for rank, (person, score) in enumerate(board, 1)
-                ]
-            if stamped:
-                lines.append("Most stamped answers:")
-                best = sorted(stamped.items(), key=lambda pair: (-pair[1], pair[0]))[:top]
-                lines += [f"  {answer_id}  {count}" for answer_id, count in best]
-            return "\n".join(lines)
-        finally:
-            await book.close()
+        if stamped:
+            lines.append("Most stamped answers:")
+            best = sorted(stamped.items(), key=lambda pair: (-pair[1], pair[0]))[:top]
+            lines += [f"  {answer_id}  {count}" for answer_id, count in best]
+        return "\n".join(lines)
 
 
 def _by_emoji(counts: dict[str, int]) -> str:

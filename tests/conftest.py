@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 from databases import BACKENDS, SKIP_REASON
 
+from bot.store import Store
 from bot.store.pgserver import ThrowawayServer, find_binaries
 
 
@@ -38,3 +39,17 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return str(tmp_path / "stampy.db")
     server: ThrowawayServer = request.getfixturevalue("postgres_server")
     return server.create()
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    """Where a test's SQLite database lives (not created until opened)."""
+    return tmp_path / "stampy.db"
+
+
+@pytest.fixture
+async def store(db_path: Path) -> AsyncIterator[Store]:
+    """The store on :func:`db_path`, migrated to the current schema (SQLite; a module that
+    runs on both backends overrides it with one on ``database``)."""
+    async with await Store.open(db_path) as opened:
+        yield opened

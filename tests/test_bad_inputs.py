@@ -8,7 +8,7 @@ paths are exercised:
   ``render``/``views``, exactly as the Asking cog does; everything it would send is checked
   against Discord's limits;
 - the YAML loader, on file text and on files on disk;
-- the :class:`~bot.moderation.Curator`, with what the ``/answer`` forms and options hand it.
+- the :class:`~bot.curation.Curator`, with what the ``/answer`` forms and options hand it.
 
 That no reply pings anyone is checked on the wire, through the fake Discord, in
 ``tests/e2e/test_secrets.py``.
@@ -16,7 +16,7 @@ That no reply pings anyone is checked on the wire, through the fake Discord, in
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ from bot.curation import Curator, Moderator, Refused, split_lines, split_tags
 from bot.discord import render, views
 from bot.discord.addressing import address
 from bot.discord.moderation import refusal
-from bot.discord.moderation_views import change_text, question_embed
+from bot.discord.moderation.views import change_text, question_embed
 from bot.discord.render import TEXT, units
 from bot.knowledge.abstain import load_model
 from bot.knowledge.base import KnowledgeBase
@@ -68,17 +68,9 @@ async def bot_reply(service: Service, content: str, *, qa_channel: bool = False)
         return Sent("empty", content=TEXT["empty"])
     reply = service.ask(addressed.text)
     if reply.decision is Decision.ANSWER and reply.question is not None:
-        question = reply.question
-        best = reply.match.best
-        answer = reply.answers[0] if reply.answers else None
-        view = views.answer_view(
-            question,
-            score=best.score if best else 0.0,
-            index=views.phrasing_index(question, best.phrasing) if best else 0,
-            picked=False,
-        )
-        embed = render.answer_embed(question, answer)
-        return Sent("answer", question.id, embeds=[embed], items=list(view.children))
+        view = views.answer_view(reply, picked=False)
+        embed = render.reply_embed(reply)
+        return Sent("answer", reply.question.id, embeds=[embed], items=list(view.children))
     if reply.decision is Decision.SUGGEST and reply.suggestions:
         view = views.suggestion_view(reply)
         return Sent("suggest", content=render.suggestions_text(reply), items=list(view.children))
@@ -131,12 +123,6 @@ def hostile_question(key: str, text: str) -> Question:
             Answer(id=f"{key}-2", text=text[:4000], author="🙂" * 100),
         ),
     )
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    async with await Store.open(tmp_path / "stampy.db") as opened:
-        yield opened
 
 
 @pytest.fixture

@@ -15,14 +15,14 @@ from typing import Any
 import discord
 from fakediscord import FakeDiscord
 
+from bot.app import App
 from bot.config import DatabaseSettings, DiscordSettings, KnowledgeSettings, Settings
 from bot.discord import views
 from bot.discord.addressing import AskingGate, RecentIds
 from bot.discord.asking import MEMORY, Asking
-from bot.discord.client import MESSAGE_CACHE, StampyBot
-from bot.discord.moderation_views import PAGE_SIZE, page_view
-from bot.service import build_service
-from bot.store import Store
+from bot.discord.bot import MESSAGE_CACHE, StampyBot
+from bot.discord.install import install
+from bot.discord.moderation.views import PAGE_SIZE, page_view
 
 ANSWERS = Path(__file__).resolve().parents[1] / "answers"
 TOKEN = "bounds-token-3c81"
@@ -38,7 +38,8 @@ def settings(tmp_path: Path, **discord_options: Any) -> Settings:
 
 def test_asking_cog_remembers_at_most_memory_ids_users_and_questions() -> None:
     cooldowns = DiscordSettings(user_cooldown_seconds=3.0, channel_cooldown_seconds=1.0)
-    cog = Asking(SimpleNamespace(), SimpleNamespace(), cooldowns, memory=100)  # type: ignore[arg-type]
+    bot = SimpleNamespace(service=None, settings=SimpleNamespace(discord=cooldowns))
+    cog = Asking(bot, memory=100)  # type: ignore[arg-type]
     for i in range(10_000):  # all within 0.1 s: nothing expires, only the bound holds
         assert cog.handled.add(i)
         assert cog.gate.allow(i, i % 10, f"question number {i}", i * 1e-5)
@@ -51,16 +52,15 @@ def test_asking_cog_remembers_at_most_memory_ids_users_and_questions() -> None:
 
 
 def test_asking_cog_is_bounded_by_default() -> None:
-    cog = Asking(SimpleNamespace(), SimpleNamespace(), DiscordSettings())  # type: ignore[arg-type]
+    bot = SimpleNamespace(service=None, settings=SimpleNamespace(discord=DiscordSettings()))
+    cog = Asking(bot)  # type: ignore[arg-type]
     assert cog.handled.capacity == MEMORY
     assert cog.gate.users.capacity == MEMORY and cog.gate.channels.capacity == MEMORY
     assert 0 < MEMORY <= 100_000
 
 
 def test_discord_message_cache_is_bounded(tmp_path: Path) -> None:
-    config = settings(tmp_path)
-    service, _ = build_service(config)
-    bot = StampyBot(config, service)
+    bot = StampyBot(App.offline(settings(tmp_path)), install)
     state = bot._connection
     assert state.max_messages == MESSAGE_CACHE
     assert state._messages is not None and state._messages.maxlen == MESSAGE_CACHE
@@ -69,14 +69,16 @@ def test_discord_message_cache_is_bounded(tmp_path: Path) -> None:
 def test_buttons_keep_nothing_per_message(tmp_path: Path) -> None:
     """Every view the bot sends is made of dynamic items: discord.py's view store keeps the
     item classes, not one entry per message sent."""
-    service, _ = build_service(settings(tmp_path))
+    service = App.offline(settings(tmp_path)).service
     question = next(q for q in service.knowledge if q.answers)
+    reply = service.answer(question.id)
+    assert reply is not None
     suggestion = SimpleNamespace(
         question=question, candidate=SimpleNamespace(score=0.6, phrasing=question.text)
     )
     store = discord.ui.view.ViewStore(SimpleNamespace())  # type: ignore[arg-type]
     for message_id in range(1, 1001):
-        store.add_view(views.answer_view(question, score=0.9, index=0, picked=False), message_id)
+        store.add_view(views.answer_view(reply, picked=False), message_id)
         store.add_view(
             views.suggestion_view(SimpleNamespace(suggestions=(suggestion,))), message_id
         )  # type: ignore[arg-type]
@@ -91,8 +93,6 @@ async def test_bounds_hold_in_the_running_bot(tmp_path: Path) -> None:
     """Through the fake Discord: with small bounds swapped into the asking cog, every one of
     many distinct askings is answered and the cog's memory stays at its bounds."""
     config = settings(tmp_path, user_cooldown_seconds=3.0, channel_cooldown_seconds=1.0)
-    service, loaded = build_service(config)
-    assert not loaded.errors
     async with FakeDiscord(token=TOKEN) as fake:
         with fake.patch_client():
             channels = [fake.add_channel(fake.guild.id, f"bounds-{i}").id for i in range(3)]
@@ -101,8 +101,11 @@ async def test_bounds_hold_in_the_running_bot(tmp_path: Path) -> None:
                 user = fake.add_user(f"asker{i}")
                 fake.add_member(fake.guild.id, user.id)
                 askers.append(user.id)
-            store = await Store.open(config.database.path)
-            bot = StampyBot(config, service.with_store(store), store, fast_start=True)
+            app_opening = App.open(config)
+            app = await app_opening.__aenter__()
+            assert not app.loaded.errors
+            service = app.service
+            bot = StampyBot(app, install, fast_start=True)
             task = asyncio.create_task(bot.start(TOKEN))
             fake.watch_task(task)
             try:
@@ -128,7 +131,7 @@ async def test_bounds_hold_in_the_running_bot(tmp_path: Path) -> None:
             finally:
                 await bot.close()
                 await asyncio.wait_for(task, 5)
-                await store.close()
+                await app_opening.__aexit__(None, None, None)
                 fake._watched.remove(task)
     assert not fake.errors, fake.errors[0]
 

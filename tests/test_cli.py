@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from bot.app import App
 from bot.cli import main
 from bot.config import Settings
 from bot.console import Console
 from bot.knowledge.matcher import Decision
-from bot.service import build_service
 
 ROOT = Path(__file__).resolve().parent.parent
 ANSWERS = ROOT / "answers"
@@ -73,7 +73,7 @@ def test_ask_json_no_match(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_canonical_answer_comes_first() -> None:
-    service, _ = build_service(Settings())
+    service = App.offline(Settings()).service
     reply = service.ask("Where can I learn about interpretability?")
     assert reply.decision is Decision.ANSWER
     assert len(reply.answers) >= 2
@@ -180,8 +180,8 @@ def test_sigterm_while_loading_stops_quietly(
         raise AssertionError("serve() must not start after SIGTERM")
 
     monkeypatch.setenv("DISCORD_TOKEN", "not-a-real-token")
-    monkeypatch.setattr(bot.cli, "_service", slow_load)
-    monkeypatch.setattr("bot.discord.client.serve", never_serve)
+    monkeypatch.setattr(bot.cli, "_knowledge", slow_load)
+    monkeypatch.setattr("bot.discord.run.serve", never_serve)
     before = signal.getsignal(signal.SIGTERM)
     code = main(["run"])
     assert code == 0
@@ -190,7 +190,7 @@ def test_sigterm_while_loading_stops_quietly(
 
 
 def _console(lines: list[str]) -> str:
-    service, _ = build_service(Settings())
+    service = App.offline(Settings()).service
     output = io.StringIO()
     feed = iter(lines)
 
@@ -294,7 +294,7 @@ def test_no_knowledge_base_stops_every_command_that_needs_one(
     monkeypatch.setattr("sys.stdin", io.StringIO("what is AGI?\n"))
     if argv == ["run"]:
         monkeypatch.setenv("DISCORD_TOKEN", "not-a-real-token")
-        monkeypatch.setattr("bot.discord.client.serve", _never_serve)
+        monkeypatch.setattr("bot.discord.run.serve", _never_serve)
     code, out, err = run(capsys, *argv)
     assert code == 2
     assert out == ""

@@ -1,11 +1,10 @@
-"""Tests for bot.moderation: every change, its history and revert, refusals that write nothing,
+"""Tests for bot.curation: every change, its history and revert, refusals that write nothing,
 the overlay across restarts, reload, and the unanswered queue. Real SQLite files in tmp_path."""
 
 from __future__ import annotations
 
 import asyncio
 import shutil
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -51,12 +50,6 @@ def answers(tmp_path: Path) -> Path:
     target = tmp_path / "answers"
     shutil.copytree(ROOT / "answers", target)
     return target
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    async with await Store.open(tmp_path / "stampy.db") as opened:
-        yield opened
 
 
 async def make_curator(answers: Path, store: Store) -> Curator:

@@ -36,6 +36,7 @@ from bot.store.postgres import PostgresStore, to_pg
 from bot.store.versions import QuestionVersions
 
 GUILD, CHANNEL, BOT, ANSWERED = 42, 7, 999, 5001
+LATEST = PG_MIGRATIONS[-1].number
 
 
 @pytest.fixture
@@ -130,18 +131,21 @@ async def test_processes_starting_together_migrate_once(
         assert len(migrated) == len(PG_MIGRATIONS), migrated
     finally:
         await asyncio.gather(*(s.close() for s in stores))
-    assert await independent_rows(url, "SELECT version FROM stampy_schema") == [(5,)]
+    assert await independent_rows(url, "SELECT version FROM stampy_schema") == [(LATEST,)]
 
 
 async def test_a_failing_migration_leaves_the_previous_schema(url: str) -> None:
-    broken = [*PG_MIGRATIONS, Migration(6, "broken", "CREATE TABLE half (x INT); SELECT nope")]
+    broken = [
+        *PG_MIGRATIONS,
+        Migration(LATEST + 1, "broken", "CREATE TABLE half (x INT); SELECT nope"),
+    ]
     with pytest.raises(StoreError) as raised:
         await Store.open(url, migrations=broken)
-    assert "could not upgrade the database to schema 6 (broken)" in str(raised.value)
-    assert "left at schema 5" in str(raised.value)
+    assert f"could not upgrade the database to schema {LATEST + 1} (broken)" in str(raised.value)
+    assert f"left at schema {LATEST}" in str(raised.value)
     assert await independent_rows(url, "SELECT to_regclass('half') IS NULL") == [(True,)]
     async with await Store.open(url) as store:
-        assert store.schema_version == 5
+        assert store.schema_version == LATEST
 
 
 async def test_a_newer_database_is_refused(url: str) -> None:
@@ -150,7 +154,7 @@ async def test_a_newer_database_is_refused(url: str) -> None:
     await admin(url, "UPDATE stampy_schema SET version = 99")
     with pytest.raises(NewerDatabaseError) as raised:
         await Store.open(url)
-    assert "schema 99; this version knows up to 5" in str(raised.value)
+    assert f"schema 99; this version knows up to {LATEST}" in str(raised.value)
     assert "use another database." in str(raised.value)
 
 

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from bot.curation import Curator, Moderator, Refused, clean_text, split_lines, split_tags
 from bot.discord import render
 from bot.discord.moderation import refusal
-from bot.discord.moderation_views import (
+from bot.discord.moderation.views import (
     CHOICE_LIMIT,
     CHOICES,
     answer_label,
@@ -149,7 +149,7 @@ def test_loader_never_raises_on_any_structure(value: object) -> None:
 
 
 # -- what the bot would send: Discord's limits, whatever the text -------------------------------
-# (bot/discord/render.py and moderation_views.py; limits in UTF-16 units, as Discord counts)
+# (bot/discord/render.py and moderation/views.py; limits in UTF-16 units, as Discord counts)
 
 LONG_TEXT = st.one_of(
     HOSTILE,

@@ -3,7 +3,10 @@ loads back as the same questions and passes ``stampy check``."""
 
 from __future__ import annotations
 
+import difflib
+import os
 import shutil
+import stat
 from pathlib import Path
 
 import pytest
@@ -16,7 +19,7 @@ from bot.knowledge.base import KnowledgeBase
 from bot.knowledge.loader import load_directory, parse_text, validate_question
 from bot.knowledge.matcher import Matcher
 from bot.knowledge.model import Answer, Question
-from bot.knowledge.writer import dump_file
+from bot.knowledge.writer import dump_file, file_text
 from bot.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -113,11 +116,84 @@ async def test_unchanged_knowledge_exports_in_the_shipped_layout(answers: Path, 
     curator.export(out)
     await store.close()
     assert sorted(read(out)) == sorted(p.name for p in answers.glob("*.yaml"))
-    # Same questions, same order, same layout: a file written in that layout comes back
-    # byte for byte (others differ only in blank lines and comments).
-    shipped = (answers / "ai-safety-basics.yaml").read_text(encoding="utf-8")
-    exported = (out / "ai-safety-basics.yaml").read_text(encoding="utf-8")
-    assert exported == shipped
+    # Nothing was edited: every file is the shipped one, byte for byte, comments included.
+    assert read(out) == {p.name: p.read_bytes() for p in sorted(answers.glob("*.yaml"))}
+
+
+async def test_export_over_the_answers_leaves_unchanged_files_alone(answers: Path, tmp_path: Path):
+    """`stampy export answers` with nothing edited changes nothing: not a byte, not a
+    mode, not even a file's time."""
+    for path in answers.glob("*.yaml"):
+        path.chmod(0o644)
+    before = {
+        p.name: (p.read_bytes(), p.stat().st_mtime_ns, p.stat().st_mode)
+        for p in answers.glob("*.yaml")
+    }
+    curator, store = await curator_on(answers, tmp_path / "a.db")
+    assert curator.export(answers) == []
+    await store.close()
+    after = {
+        p.name: (p.read_bytes(), p.stat().st_mtime_ns, p.stat().st_mode)
+        for p in answers.glob("*.yaml")
+    }
+    assert after == before
+
+
+def changed_lines(before: str, after: str) -> list[str]:
+    return [
+        line for line in difflib.ndiff(before.splitlines(), after.splitlines()) if line[:1] in "+-"
+    ]
+
+
+async def test_export_of_edits_changes_only_the_edited_lines(answers: Path, tmp_path: Path):
+    """The diff of an export is the moderators' edits and nothing else: comments, quoting
+    and layout of the rest of a changed file stay, and so does its mode."""
+    path = answers / "interpretability.yaml"
+    path.chmod(0o640)
+    shipped = path.read_text(encoding="utf-8")
+    assert "  # Unanswered canonical questions" in shipped  # a comment the export must keep
+    curator, store = await curator_on(answers, tmp_path / "a.db")
+    await curator.add_alias(MOD, "neural-network-modularity", "are networks modular")
+    await curator.add_tag(MOD, "neural-network-modularity", "structure")
+    await curator.remove(MOD, "what-is-interpretability", "what-is-interpretability-short")
+    curator.export(answers)
+    await store.close()
+
+    exported = path.read_text(encoding="utf-8")
+    changed = changed_lines(shipped, exported)
+    removed = [line for line in changed if line.startswith("- ")]
+    added = [line for line in changed if line.startswith("+ ")]
+    tags = next(line for line in removed if line.startswith("-     tags: ["))
+    assert added == [
+        "+       - are networks modular",
+        "+ " + tags[2:-1] + ", structure]",
+    ]
+    # the removed answer's lines and the old tags line, nothing else (no blank line either)
+    answer = [line for line in removed if line != tags]
+    assert answer[0] == "-       - id: what-is-interpretability-short"
+    lines = shipped.splitlines()
+    start = lines.index("      - id: what-is-interpretability-short")
+    assert answer == ["- " + line for line in lines[start : start + 7]]
+    assert lines[start + 7] == ""  # the blank line before the next question stays
+    assert "  # Unanswered canonical questions" in exported
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+    # untouched files are untouched
+    assert (answers / "about-stampy.yaml").read_bytes() == (
+        ROOT / "answers" / "about-stampy.yaml"
+    ).read_bytes()
+    loaded = load_directory(answers)
+    assert loaded.ok and {q.id: q for q in loaded.questions} == {q.id: q for q in curator.knowledge}
+
+
+async def test_a_new_file_gets_the_usual_permissions(answers: Path, tmp_path: Path):
+    curator, store = await curator_on(answers, tmp_path / "a.db")
+    await curator.add_question(MOD, "Is a new file readable by the web server?", answer="Yes.")
+    curator.export(answers)
+    await store.close()
+    umask = os.umask(0o022)
+    os.umask(umask)
+    mode = stat.S_IMODE((answers / "discord.yaml").stat().st_mode)
+    assert mode == 0o666 & ~umask  # not mkstemp's 0600
 
 
 async def test_import_of_the_shipped_files_clears_the_overlay(answers: Path, tmp_path: Path):
@@ -206,3 +282,39 @@ def test_any_valid_question_survives_the_yaml_writer(text: str, answer: str, aut
     loaded, errors = parse_text(dump_file("Topic", [question]), "x.yaml")
     assert not errors, errors
     assert loaded == [question]
+
+
+_SHIPPED = (ROOT / "answers" / "interpretability.yaml").read_text(encoding="utf-8")
+_SHIPPED_QUESTIONS = parse_text(_SHIPPED, "interpretability.yaml")[0]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    keep=st.lists(
+        st.booleans(), min_size=len(_SHIPPED_QUESTIONS), max_size=len(_SHIPPED_QUESTIONS)
+    ),
+    text=_TEXT,
+    alias=_TEXT,
+    answer=_TEXT,
+)
+def test_any_edit_of_a_file_reads_back_as_the_edited_questions(
+    keep: list[bool], text: str, alias: str, answer: str
+):
+    """Whatever is changed (questions removed, a text, a phrasing, an answer), the edited
+    file reads back as exactly the new questions."""
+    questions = [q for q, kept in zip(_SHIPPED_QUESTIONS, keep, strict=True) if kept]
+    if questions:
+        first = questions[0]
+        questions[0] = Question(
+            id=first.id,
+            text=text.strip() or first.text,
+            alternate_phrasings=(*first.alternate_phrasings, alias.strip()),
+            tags=first.tags,
+            answers=(*first.answers, Answer(id=first.id + "-new", text=answer.strip() or "x")),
+        )
+        if validate_question(questions[0], {q.id: q for q in questions}):
+            return  # not a question the bot would ever store
+    written = file_text("Interpretability", questions, _SHIPPED)
+    loaded, errors = parse_text(written, "x.yaml")
+    assert not errors, errors
+    assert loaded == questions

@@ -11,12 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bot.app import load_knowledge
 from bot.cli import main
 from bot.config import KnowledgeSettings, MatchSettings, Settings
 from bot.knowledge import semantic
 from bot.knowledge.abstain import SEMANTIC_FEATURES, default_model, features, fit
 from bot.knowledge.matcher import Decision, Matcher
-from bot.service import build_service
+from bot.service import Service
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -159,8 +160,9 @@ def test_service_with_the_tier_answers_the_shipped_questions(tmp_path: Path) -> 
         knowledge=KnowledgeSettings(answers_dir=str(ROOT / "answers")),
         matching=MatchSettings(semantic=True, semantic_cache=str(tmp_path / "v.npz")),
     )
-    service, _ = build_service(settings)
-    assert service.knowledge.matcher.semantic is not None
+    knowledge, _ = load_knowledge(settings)
+    service = Service(knowledge)
+    assert knowledge.matcher.semantic is not None
     reply = service.ask("where can I learn about interpretability?")
     assert reply.decision is Decision.ANSWER
     assert reply.question.id == "learn-interpretability"

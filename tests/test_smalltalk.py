@@ -8,13 +8,14 @@ from pathlib import Path
 
 import pytest
 
+from bot.app import App
 from bot.cli import main
 from bot.config import KnowledgeSettings, Settings
 from bot.console import Console
 from bot.knowledge.matcher import Decision
 from bot.knowledge.reach import unreachable_phrasings
 from bot.knowledge.smalltalk import small_talk
-from bot.service import Service, build_service
+from bot.service import Service
 from bot.store import Store, UnansweredQuestions
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,10 +47,8 @@ QUESTIONS = [
 @pytest.fixture(scope="module")
 def service() -> Service:
     # the shipped answers/ and their model
-    built, _ = build_service(
-        Settings(knowledge=KnowledgeSettings(answers_dir=str(ROOT / "answers")))
-    )
-    return built
+    settings = Settings(knowledge=KnowledgeSettings(answers_dir=str(ROOT / "answers")))
+    return App.offline(settings).service
 
 
 @pytest.mark.parametrize("text", SMALL_TALK)
@@ -78,7 +77,7 @@ def test_the_issue_examples(service: Service) -> None:
 
 async def test_small_talk_is_never_stored_as_unanswered(tmp_path: Path, service: Service) -> None:
     async with await Store.open(tmp_path / "s.db") as store:
-        recording = service.with_store(store)
+        recording = Service(service.knowledge, store)
         for text in SMALL_TALK:
             assert (
                 await recording.note_unanswered(text, asker_id=1, channel_id=2, guild_id=3) is None

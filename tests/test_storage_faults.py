@@ -86,11 +86,6 @@ async def open_store(path: Path) -> Store:
 
 
 @pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "stampy.db"
-
-
-@pytest.fixture
 async def store(db_path: Path) -> AsyncIterator[Store]:
     opened = await open_store(db_path)
     try:

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from bot.knowledge.loader import MAX_ID_LENGTH, LoadError
+from bot.knowledge.loader import LoadError
 from bot.knowledge.model import Question
+from bot.knowledge.rules import MAX_ID_LENGTH
 from bot.knowledge.text import normalize
 from bot.store.db import BUSY, CORRUPT, FULL, IO, READ_ONLY
 

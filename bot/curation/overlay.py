@@ -38,8 +38,9 @@ from bot.curation.model import (
     quote,
 )
 from bot.knowledge.base import KnowledgeBase
-from bot.knowledge.loader import MAX_ID_LENGTH, load_directory, validate_question
+from bot.knowledge.loader import load_directory
 from bot.knowledge.model import Answer, Question
+from bot.knowledge.rules import MAX_ID_LENGTH, validate_question
 from bot.knowledge.text import normalize
 from bot.knowledge.writer import question_from_data, question_to_data
 from bot.store import Store, StoreError

@@ -19,7 +19,7 @@ from bot.curation.model import (
 from bot.curation.overlay import Overlay
 from bot.knowledge.loader import load_directory
 from bot.knowledge.model import Question
-from bot.knowledge.writer import dump_file, question_to_data, read_topics, write_files
+from bot.knowledge.writer import file_text, question_to_data, read_topics, write_files
 
 __all__ = ["Transfer"]
 
@@ -34,7 +34,9 @@ class Transfer(Overlay):
 
         Every file of the answers directory is written (empty if all its questions were
         removed); a question stays in the file it came from, in its place; questions added
-        on Discord go to :data:`DEFAULT_FILE` in the order they were added.
+        on Discord go to :data:`DEFAULT_FILE` in the order they were added. A file of the
+        answers directory keeps its text where nothing in it changed, and its comments and
+        layout where something did (see :func:`~bot.knowledge.writer.file_text`).
         """
         shipped_topics = read_topics(self.answers_dir)
         groups: dict[str, list[tuple[tuple[int, int], Question]]] = {
@@ -58,11 +60,19 @@ class Transfer(Overlay):
                     ),
                     None,
                 ) or derived_topic(name)
-            files.append((name, dump_file(topic, questions)))
+            files.append((name, file_text(topic, questions, self._current_text(name))))
         return files
 
+    def _current_text(self, name: str) -> str | None:
+        """The text of the answers file ``name``, which an export edits, or None."""
+        try:
+            return (Path(self.answers_dir) / name).read_bytes().decode("utf-8")
+        except (OSError, UnicodeDecodeError):
+            return None
+
     def export(self, directory: str | Path) -> list[Path]:
-        """Write :meth:`export_files` into ``directory``; the paths written.
+        """Write :meth:`export_files` into ``directory``; the paths written (a file that
+        already holds its text is left alone).
 
         Refused (nothing written) when ``directory`` already holds YAML files that would not
         be overwritten, since they would be read with the export on import.

@@ -9,21 +9,16 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 import discord
 from discord.ext import commands
 
-from bot.config import DiscordSettings
 from bot.discord import render, views
 from bot.discord.addressing import Addressed, AskingGate, RecentIds, address
-from bot.discord.render import TEXT
-from bot.discord.stamps import stamp_count, track_answer
+from bot.discord.bot import StampyBot
+from bot.discord.strings import TEXT
 from bot.knowledge.matcher import Decision
-from bot.service import Reply, Service
-
-if TYPE_CHECKING:
-    from bot.discord.client import StampyBot
+from bot.service import Reply
 
 log = logging.getLogger(__name__)
 
@@ -48,21 +43,27 @@ class Asking(commands.Cog):
     def __init__(
         self,
         bot: StampyBot,
-        service: Service,
-        settings: DiscordSettings,
         *,
         clock: Callable[[], float] = time.monotonic,
         memory: int = MEMORY,
     ) -> None:
         self.bot = bot
-        self.service = service
-        self.settings = settings
+        self.service = bot.service
+        settings = self.settings = bot.settings.discord
         self.clock = clock
         self.qa_channels = frozenset(settings.qa_channels)
         self.handled = RecentIds(memory)
         self.gate = AskingGate(
             settings.user_cooldown_seconds, settings.channel_cooldown_seconds, memory
         )
+
+    async def cog_load(self) -> None:
+        """Register the buttons, so that those on messages sent before a restart work."""
+        self.bot.add_dynamic_items(*views.DYNAMIC_ITEMS)
+
+    async def cog_unload(self) -> None:
+        """Unregister the buttons."""
+        self.bot.remove_dynamic_items(*views.DYNAMIC_ITEMS)
 
     def addressed(self, message: discord.Message) -> Addressed | None:
         """The question in ``message`` if it is for the bot, else None."""
@@ -133,24 +134,14 @@ class Asking(commands.Cog):
             await self._note(message, addressed.text)
 
     async def _answer(self, message: discord.Message, reply: Reply) -> None:
-        question = reply.question
-        assert question is not None
-        best = reply.match.best
-        score = best.score if best else 0.0
-        index = views.phrasing_index(question, best.phrasing) if best else 0
-        answer = reply.answers[0] if reply.answers else None
         sent = await self._reply(
-            message,
-            embed=render.answer_embed(question, answer, stamps=stamp_count(self.bot, answer)),
-            view=views.answer_view(question, score=score, index=index, picked=False),
+            message, embed=render.reply_embed(reply), view=views.answer_view(reply, picked=False)
         )
-        await track_answer(
-            self.bot,
+        await self.service.answer_shown(
             sent.id,
             channel_id=sent.channel.id,
             guild_id=sent.guild.id if sent.guild else None,
-            question=question,
-            answer=answer,
+            reply=reply,
         )
 
     async def _note(self, message: discord.Message, text: str) -> bool:

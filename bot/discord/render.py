@@ -1,7 +1,7 @@
 """How the bot's replies look on Discord: embeds, texts and labels within Discord's limits.
 
-Every user-facing string of the Discord front end is in :data:`TEXT`, so wording can be
-reviewed and changed in one place. Truncation never cuts a word, a markdown link or another
+Its strings come from :mod:`bot.discord.strings` (re-exported here as :data:`TEXT`).
+Truncation never cuts a word, a markdown link or another
 inline markdown construct in half: it stops at a paragraph, sentence or word boundary before
 the limit and says that the full text is longer.
 """
@@ -14,145 +14,9 @@ from collections.abc import Sequence
 
 import discord
 
+from bot.discord.strings import TEXT
 from bot.knowledge.model import Answer, Question
 from bot.service import Reply
-
-TEXT = {
-    # -- moderation (bot/discord/moderation.py, moderation_views.py) --------------------------
-    "mod_not_moderator": (
-        "Only moderators can do that: members with the Manage Messages permission or a "
-        "moderator role."
-    ),
-    "mod_not_home": (
-        "This server can't change the shared knowledge base: only the bot's home server(s) "
-        "can. Nothing was changed."
-    ),
-    "mod_no_home": (
-        "No home server is configured, so nobody can change the knowledge base from Discord. "
-        "The bot's admin can list this server's id in `home_guilds` under `[discord]` in the "
-        "config file. Nothing was changed."
-    ),
-    "mod_refused": "Not done: {reason}. Nothing was changed.",
-    "mod_done": "Done: {action} (question `{id}`, now version {version}).",
-    "mod_done_removed": "Done: question `{id}` is removed (version {version}).",
-    "mod_add_title": "Add a question",
-    "mod_edit_title": "Edit a question",
-    "mod_field_question": "Question",
-    "mod_field_phrasings": "Alternate phrasings (one per line)",
-    "mod_field_phrasings_hint": "Other ways people ask the same thing",
-    "mod_field_tags": "Tags (separated by commas)",
-    "mod_field_tags_hint": "e.g. alignment, basics",
-    "mod_field_answer": "Answer",
-    "mod_field_new_answer": "New answer (optional)",
-    "mod_field_canonical": "Canonical answer",
-    "mod_field_canonical_hint": "Canonical answers are shown first",
-    "mod_pick_answer": "This question has {count} answers. Which one do you want to edit?",
-    "mod_pick_answer_hint": "Choose an answer",
-    "mod_confirm_question": "Remove the question `{id}` ({text}) and all its answers?",
-    "mod_confirm_answer": "Remove the answer `{answer}` of question `{id}`?",
-    "mod_remove_button": "Remove",
-    "mod_cancel_button": "Cancel",
-    "mod_cancelled": "Cancelled. Nothing was changed.",
-    "mod_show_id": "**id** `{id}`",
-    "mod_show_text": "**question** {text}",
-    "mod_show_phrasings": "**alternate phrasings**",
-    "mod_show_tags": "**tags** {tags}",
-    "mod_show_none": "none",
-    "mod_show_no_answers": "*No answers yet.*",
-    "mod_show_answer": "answer `{id}`{canonical}{author}",
-    "mod_show_canonical": " (canonical)",
-    "mod_show_more": "…and {count} more answer(s)",
-    "mod_history_title": "History of `{id}`, newest first:",
-    "mod_history_row": "**v{version}** {when} · {who} · {action}{current}",
-    "mod_history_shipped": "**v0** {action}{current}",
-    "mod_history_current": " ← current",
-    "mod_history_hint": "Go back with `/answer revert` and a version number.",
-    "mod_removed_choice": "{id} (removed)",
-    "mod_save_command": "Save as answer",
-    "mod_save_title": "Save this message as an answer",
-    "mod_save_existing": "Answer to an existing question",
-    "mod_save_existing_hint": "The closest questions, best first",
-    "mod_save_new": "…or to a new question",
-    "mod_save_new_hint": "Type the new question",
-    "mod_save_empty": "That message has no text to save as an answer. Nothing was changed.",
-    "mod_save_both": (
-        "Choose an existing question or type a new one, not both. Nothing was changed."
-    ),
-    "mod_saved": "{result} The answer is credited to {author}.",
-    "mod_queue_title": "Unanswered questions {first}-{last} of {total}, most asked first:",
-    "mod_queue_row": "`#{id}` ({count}×) {text}",
-    "mod_queue_hint": (
-        "Use `/unanswered answer`, `/unanswered merge` or `/unanswered dismiss` with the number."
-    ),
-    "mod_queue_empty": "No unanswered questions. 🎉",
-    "mod_queue_past_end": "No more items on this page; go back a page.",
-    "mod_proposals_title": "Proposed phrasings {first}-{last} of {total}, most proposed first:",
-    "mod_proposals_row": "`#{id}` ({count}×) {text} → {question}",
-    "mod_proposals_hint": "Use `/unanswered approve` or `/unanswered reject` with the number.",
-    "mod_proposals_empty": "No proposed phrasings to review.",
-    "mod_previous": "Previous",
-    "mod_next": "Next",
-    "mod_item_choice": "#{id} ({count}×) {text}",
-    "mod_proposal_choice": "#{id} {text} → {question}",
-    "mod_dismissed": "Dismissed unanswered question #{id}: {text}",
-    "mod_rejected": "Rejected proposed phrasing #{id}: {text}",
-    "mod_reload_same": "Reloaded the answers files: nothing changed.",
-    "mod_reload_changed": "Reloaded the answers files: {summary}.",
-    "mod_reload_ids": "{label}: {ids}",
-    "mod_reload_failed": (
-        "Not reloaded: {count} error(s) in the answers files. The bot keeps serving the "
-        "knowledge base it had. Fix these and reload again:"
-    ),
-    "mod_reload_more": "…and {count} more error(s); run `stampy check` to see them all.",
-    "mod_reload_skipped": (
-        "{count} stored change(s) clash with the files and are not applied (the files' "
-        "version is served):"
-    ),
-    "footer": "React with :stamp: to give this answer your stamp of approval",
-    "stamps_field": "Stamps",
-    "stamps": "{count} stamps",
-    "stamp": "1 stamp",
-    "tags_field": "Tags",
-    "author_field": "Answer by",
-    "source_field": "Source",
-    "truncated_note": "\n\n*(The full answer is longer than Discord allows in one message.)*",
-    "no_answer_yet": "That's a known question, but nobody has written an answer yet.",
-    "no_match": (
-        "I don't know the answer to that yet. I've noted the question so that someone can "
-        "write an answer."
-    ),
-    "suggest": "I'm not sure which question you mean. Did you mean:",
-    "suggest_row": "{number}. {text}",
-    "empty": "Hi! Ask me a question, for example: “stampy, what is AI alignment?”",
-    "apology": "Sorry, something went wrong while answering that. The error has been logged.",
-    "button_apology": "Sorry, something went wrong with that button. The error has been logged.",
-    "command_refused": "You can't use that command here.",
-    "command_apology": "Sorry, that command failed. The error has been logged.",
-    "more_button": "Other answers",
-    "why_button": "Why this answer?",
-    "why": "Matched the stored phrasing “{phrasing}” with score {score:.2f}.",
-    "why_reason": "Why: {reason}.",
-    "why_fallback": (
-        "Why: the match was judged right with a probability of at least {threshold:.2f}, "
-        "the confidence it needs to answer."
-    ),
-    "why_picked": "Why: it was picked from the “Did you mean…?” choices.",
-    "more_title": "Another answer to: {question}",
-    "more_none": "This question has no other answers.",
-    "more_hidden": "…and {count} more answer(s) that do not fit in one message.",
-    "gone": "That question is no longer in the knowledge base.",
-    "stamps_group": "Stamps of approval: reputation and leaderboard",
-    "stamps_show": "A member's stamp score, and the stamps they received and gave",
-    "stamps_show_member": "Whose stamps (default: yours)",
-    "stamps_top": "The members with the highest stamp scores",
-    "stamps_user": (
-        "{user} is worth **{score:.2f}** stamps. They received {received} and gave {given}."
-    ),
-    "stamps_top_title": "Stamp leaderboard (reputation, as stamps worth):",
-    "stamps_top_row": "{rank}. {user}: {score:.2f}",
-    "stamps_top_empty": "Nobody has a stamp score yet.",
-    "stamps_off": "Stamps are not recorded here (the bot has no database).",
-}
 
 # Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
 TITLE_LIMIT = 256
@@ -318,6 +182,12 @@ def answer_embed(question: Question, answer: Answer | None, *, stamps: int = 0) 
     room = min(DESCRIPTION_LIMIT, EMBED_TOTAL_LIMIT - embed_units(embed))
     embed.description = truncate(text, room)
     return embed
+
+
+def reply_embed(reply: Reply) -> discord.Embed:
+    """The embed of an answering reply: its question, the answer shown and its stamps."""
+    assert reply.question is not None
+    return answer_embed(reply.question, reply.answer, stamps=reply.stamps)
 
 
 def other_answers_embeds(question: Question, answers: Sequence[Answer]) -> list[discord.Embed]:

@@ -11,19 +11,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
 import discord
 
 from bot.discord import render
 from bot.discord.addressing import question_text
-from bot.discord.render import TEXT
-from bot.discord.stamps import stamp_count, track_answer
+from bot.discord.bot import StampyBot
+from bot.discord.errors import report, respond
+from bot.discord.strings import TEXT
 from bot.knowledge.model import Question
 from bot.service import Reply
-
-if TYPE_CHECKING:
-    from bot.discord.client import StampyBot
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +32,6 @@ _QID = r"(?P<qid>[a-z0-9][a-z0-9-]{0,63})"
 # Scores travel as whole hundredths ("87" for 0.87), phrasings as an index into
 # Question.phrasings (0 is the question text itself).
 _MATCH = r"(?P<score>\d{1,3}):(?P<index>\d{1,3})"
-
-
-def _bot(interaction: discord.Interaction[Any]) -> StampyBot:
-    return cast("StampyBot", interaction.client)
 
 
 def _hundredths(score: float) -> int:
@@ -53,7 +47,7 @@ def phrasing_index(question: Question, phrasing: str) -> int:
 
 
 async def referenced_message(
-    interaction: discord.Interaction[Any], *, fetch: bool
+    interaction: discord.Interaction[StampyBot], *, fetch: bool
 ) -> discord.Message | None:
     """The message the clicked message replies to (the asker's question), if it still exists.
 
@@ -77,40 +71,20 @@ async def referenced_message(
 
 
 async def _guarded(
-    interaction: discord.Interaction[Any],
-    handler: Callable[[discord.Interaction[Any]], Awaitable[None]],
+    interaction: discord.Interaction[StampyBot],
+    handler: Callable[[discord.Interaction[StampyBot]], Awaitable[None]],
 ) -> None:
-    """Run a button's handler; on failure log with context and apologise to the clicker.
-
-    discord.py only logs exceptions from dynamic items, so they are caught here and reported
-    through the bot like every other handler error.
-    """
+    """Run a button's handler; a failure goes through the one error path (discord.py only
+    logs exceptions from dynamic items)."""
     try:
         await handler(interaction)
     except Exception as error:
         custom_id = (interaction.data or {}).get("custom_id")
-        _bot(interaction).report_error(
-            f"button {custom_id!r} clicked by user {interaction.user.id} "
-            f"in channel {interaction.channel_id}",
-            error,
-        )
-        try:
-            if interaction.response.is_done():
-                await interaction.followup.send(
-                    TEXT["button_apology"], ephemeral=True, allowed_mentions=NO_MENTIONS
-                )
-            else:
-                await interaction.response.send_message(
-                    TEXT["button_apology"], ephemeral=True, allowed_mentions=NO_MENTIONS
-                )
-        except discord.HTTPException:
-            log.warning("could not apologise for a failed button click", exc_info=True)
+        await report(interaction, error, f"button {custom_id!r}", apology=TEXT["button_apology"])
 
 
-async def _gone(interaction: discord.Interaction[Any]) -> None:
-    await interaction.response.send_message(
-        TEXT["gone"], ephemeral=True, allowed_mentions=NO_MENTIONS
-    )
+async def _gone(interaction: discord.Interaction[StampyBot]) -> None:
+    await respond(interaction, TEXT["gone"])
 
 
 class WhyButton(
@@ -135,7 +109,7 @@ class WhyButton(
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: Any, /
+        cls, interaction: discord.Interaction[StampyBot], item: discord.ui.Item[Any], match: Any, /
     ) -> WhyButton:
         """Rebuild the button from a clicked custom id."""
         return cls(
@@ -145,12 +119,12 @@ class WhyButton(
             picked=match["kind"] == "p",
         )
 
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+    async def callback(self, interaction: discord.Interaction[StampyBot]) -> None:
         """Explain the match, privately to the clicker."""
         await _guarded(interaction, self._explain)
 
-    async def _explain(self, interaction: discord.Interaction[Any]) -> None:
-        bot = _bot(interaction)
+    async def _explain(self, interaction: discord.Interaction[StampyBot]) -> None:
+        bot = interaction.client
         question = bot.service.question(self.question_id)
         if question is None:
             await _gone(interaction)
@@ -165,15 +139,15 @@ class WhyButton(
             picked=self.picked,
             threshold=bot.settings.matching.confidence,
         )
-        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+        await respond(interaction, text)
 
     async def _reason(
-        self, interaction: discord.Interaction[Any], question: Question
+        self, interaction: discord.Interaction[StampyBot], question: Question
     ) -> str | None:
         """The matcher's reason, re-derived from the asker's message if it is at hand and
         still leads to the same question (else None: a generic reason is shown)."""
         original = await referenced_message(interaction, fetch=False)
-        bot = _bot(interaction)
+        bot = interaction.client
         if original is None or bot.user is None:
             return None
         text = question_text(
@@ -203,31 +177,25 @@ class OtherAnswersButton(
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: Any, /
+        cls, interaction: discord.Interaction[StampyBot], item: discord.ui.Item[Any], match: Any, /
     ) -> OtherAnswersButton:
         """Rebuild the button from a clicked custom id."""
         return cls(match["qid"])
 
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+    async def callback(self, interaction: discord.Interaction[StampyBot]) -> None:
         """List the other answers, privately to the clicker."""
         await _guarded(interaction, self._list)
 
-    async def _list(self, interaction: discord.Interaction[Any]) -> None:
-        question = _bot(interaction).service.question(self.question_id)
+    async def _list(self, interaction: discord.Interaction[StampyBot]) -> None:
+        question = interaction.client.service.question(self.question_id)
         if question is None:
             await _gone(interaction)
             return
-        others = _bot(interaction).service.ranked_answers(question)[1:]
+        others = interaction.client.service.ranked_answers(question)[1:]
         if not others:
-            await interaction.response.send_message(
-                TEXT["more_none"], ephemeral=True, allowed_mentions=NO_MENTIONS
-            )
+            await respond(interaction, TEXT["more_none"])
             return
-        await interaction.response.send_message(
-            embeds=render.other_answers_embeds(question, others),
-            ephemeral=True,
-            allowed_mentions=NO_MENTIONS,
-        )
+        await respond(interaction, embeds=render.other_answers_embeds(question, others))
 
 
 class PickButton(
@@ -249,38 +217,35 @@ class PickButton(
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: Any, /
+        cls, interaction: discord.Interaction[StampyBot], item: discord.ui.Item[Any], match: Any, /
     ) -> PickButton:
         """Rebuild the button from a clicked custom id."""
         label = getattr(item, "label", None) or "…"
         score, index = int(match["score"]) / 100, int(match["index"])
         return cls(match["qid"], score=score, index=index, label=label)
 
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+    async def callback(self, interaction: discord.Interaction[StampyBot]) -> None:
         """Answer publicly, then record the asker's wording as a proposal."""
         await _guarded(interaction, self._pick)
 
-    async def _pick(self, interaction: discord.Interaction[Any]) -> None:
-        bot = _bot(interaction)
-        question = bot.service.question(self.question_id)
-        if question is None:
+    async def _pick(self, interaction: discord.Interaction[StampyBot]) -> None:
+        bot = interaction.client
+        reply = bot.service.answer(self.question_id)
+        if reply is None or reply.question is None:
             await _gone(interaction)
             return
-        answers = bot.service.ranked_answers(question)
-        answer = answers[0] if answers else None
+        question = reply.question
         sent = await interaction.response.send_message(
-            embed=render.answer_embed(question, answer, stamps=stamp_count(bot, answer)),
-            view=answer_view(question, score=self.score, index=self.index, picked=True),
+            embed=render.reply_embed(reply),
+            view=answer_view(reply, picked=True, score=self.score, index=self.index),
             allowed_mentions=NO_MENTIONS,
         )
         if isinstance(sent.resource, discord.InteractionMessage) and interaction.channel_id:
-            await track_answer(
-                bot,
+            await bot.service.answer_shown(
                 sent.resource.id,
                 channel_id=interaction.channel_id,
                 guild_id=interaction.guild_id,
-                question=question,
-                answer=answer,
+                reply=reply,
             )
         original = await referenced_message(interaction, fetch=True)
         if original is None or original.author.id != interaction.user.id or bot.user is None:
@@ -304,8 +269,19 @@ DYNAMIC_ITEMS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (
 )
 
 
-def answer_view(question: Question, *, score: float, index: int, picked: bool) -> discord.ui.View:
-    """The buttons under an answer: "Other answers" (if there are any) and "Why this answer?"."""
+def answer_view(
+    reply: Reply, *, picked: bool, score: float | None = None, index: int | None = None
+) -> discord.ui.View:
+    """The buttons under an answer: "Other answers" (if there are any) and "Why this answer?".
+
+    ``score`` and ``index`` (the phrasing matched) default to the reply's own match."""
+    question = reply.question
+    assert question is not None
+    best = reply.match.best
+    if score is None:
+        score = best.score if best else 0.0
+    if index is None:
+        index = phrasing_index(question, best.phrasing) if best else 0
     view = discord.ui.View(timeout=None)
     if len(question.answers) > 1:
         view.add_item(OtherAnswersButton(question.id))

@@ -21,13 +21,27 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 from scipy.optimize import minimize
 
-if TYPE_CHECKING:
-    from bot.knowledge.matcher import Candidate
+
+class Candidate(Protocol):
+    """What the model reads of a ranked candidate (:class:`bot.knowledge.matcher.Candidate`;
+    a protocol, so that this module and the matcher do not import each other)."""
+
+    score: float
+    lexical: float
+    fuzzy: float
+    query_coverage: float
+    phrasing_coverage: float
+    missing_query: float
+    missing_phrasing: float
+    unknown_share: float
+    content_words: int
+    shares_content: bool
+
 
 #: Feature names in the order of the model's coefficients.
 FEATURES: tuple[str, ...] = (

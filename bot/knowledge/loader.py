@@ -20,25 +20,42 @@ The files are composed into YAML nodes (never constructed into Python objects) a
 are walked by hand, so every error carries a line number and no YAML tag can run code.
 Anchors and aliases are refused outright, which also defeats "billion laughs" alias bombs.
 
-A file with any error is rejected whole; the other files still load. The per-field rules
-(``_check_*``) are shared with :func:`validate_question`, which checks questions built in
-code (for instance, moderators' edits from Discord).
+A file with any error is rejected whole; the other files still load. The rules themselves
+(what an id, a phrasing, a tag may be; which duplicates are refused) are in
+:mod:`bot.knowledge.rules`, shared with :func:`~bot.knowledge.rules.validate_question`, which
+checks questions built in code (for instance, moderators' edits from Discord).
 """
 
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
 
 import yaml
 
 from bot.knowledge.hints import explain
 from bot.knowledge.model import Answer, Origin, Question
-from bot.knowledge.text import normalize
+from bot.knowledge.rules import (
+    MAX_ANSWER_LENGTH,
+    MAX_AUTHOR_LENGTH,
+    MAX_ID_LENGTH,
+    MAX_PHRASING_LENGTH,
+    MAX_SOURCE_LENGTH,
+    MAX_TAG_LENGTH,
+    Record,
+    Seen,
+    check_answer_text,
+    check_author,
+    check_id,
+    check_phrasing,
+    check_source,
+    check_tag,
+    duplicates,
+    quote,
+    validate_question,
+)
 
 try:
     _Loader: type = yaml.CSafeLoader
@@ -46,6 +63,12 @@ except AttributeError:  # PyYAML built without libyaml
     _Loader = yaml.SafeLoader
 
 __all__ = [
+    "MAX_ANSWER_LENGTH",
+    "MAX_AUTHOR_LENGTH",
+    "MAX_ID_LENGTH",
+    "MAX_PHRASING_LENGTH",
+    "MAX_SOURCE_LENGTH",
+    "MAX_TAG_LENGTH",
     "LoadError",
     "LoadResult",
     "load_directory",
@@ -55,24 +78,13 @@ __all__ = [
 ]
 
 MAX_FILE_BYTES = 1024 * 1024
-MAX_ID_LENGTH = 64
-MAX_PHRASING_LENGTH = 256  # Discord embed title limit
-MAX_ANSWER_LENGTH = 4000
-MAX_AUTHOR_LENGTH = 100
-MAX_SOURCE_LENGTH = 500
-MAX_TAG_LENGTH = 32
 # The schema nests five levels deep; anything much deeper is a mistake or an attack (libyaml's
 # composer recurses, so very deep nesting must never reach it).
 MAX_DEPTH = 32
 # Past this many errors in one file the rest are summarised in a single line.
 MAX_ERRORS_PER_FILE = 100
 
-_ID_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
-_TAG_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,31}")
-_NOT_TAG_CHARS = re.compile(r"[^A-Za-z0-9]+")
-_WHITESPACE = re.compile(r"\s")
 # Control characters but tab and line break (only reachable through YAML escapes like "\e").
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 _YAML = "tag:yaml.org,2002:"
 _STR = _YAML + "str"
@@ -133,179 +145,6 @@ class LoadResult:
     def ok(self) -> bool:
         """True when no errors were found."""
         return not self.errors
-
-
-# --------------------------------------------------------------------------------------------
-# Per-field rules, shared by the YAML walk and validate_question. Each returns a message or None.
-
-
-def _quote(value: str) -> str:
-    """``repr(value)``, shortened to about 60 characters so huge values cannot flood a message."""
-    text = repr(value)
-    if len(text) <= 60:
-        return text
-    return f"{text[:56]}...{text[0]} ({len(value)} characters)"
-
-
-def _check_id(value: str, what: str) -> str | None:
-    if _ID_RE.fullmatch(value):
-        return None
-    return (
-        f"{what} {_quote(value)} is not valid: use 1 to {MAX_ID_LENGTH} lowercase letters (a-z), "
-        "digits and hyphens, starting with a letter or digit"
-    )
-
-
-def _check_text(value: str, what: str, limit: int, *, single_line: bool = False) -> str | None:
-    if not value.strip():
-        return f"{what} is empty"
-    if len(value) > limit:
-        return f"{what} is too long ({len(value)} characters; at most {limit})"
-    if single_line and len(value.splitlines()) > 1:
-        return f"{what} {_quote(value)} must be a single line"
-    control = _CONTROL.search(value)
-    if control is not None:
-        return (
-            f"{what} {_quote(value)} contains the control character "
-            f"U+{ord(control.group()):04X}; remove it"
-        )
-    return None
-
-
-def _check_phrasing(value: str, what: str) -> str | None:
-    problem = _check_text(value, what, MAX_PHRASING_LENGTH, single_line=True)
-    if problem is None and not normalize(value):
-        problem = f"{what} {_quote(value)} has no letters or digits"
-    return problem
-
-
-def _check_answer_text(value: str) -> str | None:
-    return _check_text(value, "answer text", MAX_ANSWER_LENGTH)
-
-
-def _check_author(value: str) -> str | None:
-    return _check_text(value, "author", MAX_AUTHOR_LENGTH)
-
-
-def _check_source(value: str) -> str | None:
-    if len(value) > MAX_SOURCE_LENGTH:
-        return f"source is too long ({len(value)} characters; at most {MAX_SOURCE_LENGTH})"
-    lowered = value.lower()
-    scheme = next((s for s in ("http://", "https://") if lowered.startswith(s)), None)
-    if scheme is None or len(value) == len(scheme):
-        return f"source {_quote(value)} must be a link starting with http:// or https://"
-    if _WHITESPACE.search(value):
-        return f"source {_quote(value)} must not contain spaces (encode them as %20)"
-    return None
-
-
-def _check_tag(value: str) -> str | None:
-    if _TAG_RE.fullmatch(value):
-        return None
-    suggestion = _NOT_TAG_CHARS.sub("-", value).strip("-").lower()[:MAX_TAG_LENGTH].strip("-")
-    example = f" (e.g. {suggestion!r})" if suggestion and suggestion != value else ""
-    spaces = "; use hyphens instead of spaces" if _WHITESPACE.search(value) else ""
-    return (
-        f"tag {_quote(value)} is not valid: use 1 to {MAX_TAG_LENGTH} letters, digits and "
-        f"hyphens{example}, starting with a letter or digit{spaces}"
-    )
-
-
-# --------------------------------------------------------------------------------------------
-# Duplicate ids and phrasings (within a question, a file, a directory, or against `existing`)
-
-
-@dataclass
-class _Record:
-    """The identifying parts of one question, with the lines they came from (None: in code)."""
-
-    line: int | None
-    id: str | None = None
-    id_line: int | None = None
-    phrasings: list[tuple[str, int | None]] = field(default_factory=list)
-    answer_ids: list[tuple[str, int | None]] = field(default_factory=list)
-    question: Question | None = None  # set only if the question itself had no errors
-
-
-@dataclass
-class _Seen:
-    """Ids and normalised phrasings already taken: the owning question id and where."""
-
-    question_ids: dict[str, Origin | None] = field(default_factory=dict)
-    answer_ids: dict[str, tuple[str | None, Origin | None]] = field(default_factory=dict)
-    phrasings: dict[str, tuple[str | None, Origin | None]] = field(default_factory=dict)
-
-    def update(self, other: _Seen) -> None:
-        self.question_ids.update(other.question_ids)
-        self.answer_ids.update(other.answer_ids)
-        self.phrasings.update(other.phrasings)
-
-
-_T = TypeVar("_T")
-
-
-def _find(key: str, *layers: dict[str, _T]) -> tuple[bool, _T | None]:
-    for layer in layers:
-        if key in layer:
-            return True, layer[key]
-    return False, None
-
-
-def _at(origin: Origin | None) -> str:
-    return f" at {origin}" if origin is not None else ""
-
-
-def _owner(question_id: str | None) -> str:
-    return f"question {question_id!r}" if question_id else "another question"
-
-
-def _duplicates(
-    record: _Record, path: str | None, seen: _Seen, new: _Seen
-) -> list[tuple[int | None, str]]:
-    """Conflicts of ``record`` with ``seen`` and ``new``; what is not a conflict goes to ``new``.
-
-    ``path`` is the record's file, or None for a question built in code (no locations then).
-    """
-
-    def origin(line: int | None) -> Origin | None:
-        return Origin(path, line) if path is not None and line is not None else None
-
-    problems: list[tuple[int | None, str]] = []
-    if record.id is not None:
-        found, where = _find(record.id, seen.question_ids, new.question_ids)
-        if found:
-            problems.append(
-                (record.id_line, f"question id {record.id!r} is already used{_at(where)}")
-            )
-        else:
-            new.question_ids[record.id] = origin(record.id_line)
-
-    own: dict[str, int | None] = {}
-    for text, line in record.phrasings:
-        key = normalize(text)
-        if key in own:
-            earlier = f" (line {own[key]})" if own[key] is not None else ""
-            message = f"phrasing {_quote(text)} repeats an earlier phrasing of this question"
-            problems.append((line, message + earlier))
-            continue
-        own[key] = line
-        found, other = _find(key, seen.phrasings, new.phrasings)
-        if found and other is not None:
-            message = f"phrasing {_quote(text)} is also used by {_owner(other[0])}{_at(other[1])}"
-            problems.append((line, message))
-        else:
-            new.phrasings[key] = (record.id, origin(line))
-
-    for answer_id, line in record.answer_ids:
-        found, other = _find(answer_id, seen.answer_ids, new.answer_ids)
-        if found and other is not None:
-            message = (
-                f"answer id {answer_id!r} is already used by {_owner(other[0])}{_at(other[1])}"
-            )
-            problems.append((line, message))
-        else:
-            new.answer_ids[answer_id] = (record.id, origin(line))
-    return problems
 
 
 # --------------------------------------------------------------------------------------------
@@ -423,7 +262,7 @@ def _scan(text: str, hint: bool = True) -> tuple[list[tuple[int, str]], set[tupl
             tag = event.tag
             if tag is not None and tag not in _ALLOWED_TAGS:
                 shown = "!!" + tag.removeprefix(_YAML) if tag.startswith(_YAML) else tag
-                problems.append((line, f"the YAML tag {_quote(shown)} is not supported"))
+                problems.append((line, f"the YAML tag {quote(shown)} is not supported"))
                 refused.add((mark.line, mark.column))
             if isinstance(event, yaml.CollectionStartEvent):
                 depth += 1
@@ -453,7 +292,7 @@ def _kind(node: yaml.Node) -> str:
 def _describe(node: yaml.Node) -> str:
     """``node`` for a type error: "a list", "empty (null)", "'123', read as a number"."""
     if isinstance(node, yaml.ScalarNode) and node.tag not in (_STR, _NULL):
-        return f"{_quote(node.value)}, read as {_kind(node)}; put it in quotes if you mean text"
+        return f"{quote(node.value)}, read as {_kind(node)}; put it in quotes if you mean text"
     return _kind(node)
 
 
@@ -505,7 +344,7 @@ class _Walker:
             name = key.value
             if name in key_lines:
                 first = key_lines[name]
-                self.error(key, f"duplicate key {_quote(name)} in {what} (first at line {first})")
+                self.error(key, f"duplicate key {quote(name)} in {what} (first at line {first})")
                 continue
             key_lines[name] = mark.line + 1
             if key.tag != _STR or name not in allowed:
@@ -513,7 +352,7 @@ class _Walker:
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
                 self.error(
                     key,
-                    f"unknown key {_quote(name)} in {what}{hint}; "
+                    f"unknown key {quote(name)} in {what}{hint}; "
                     f"allowed keys: {', '.join(allowed)}",
                 )
                 continue
@@ -564,7 +403,7 @@ class _Walker:
             if value is not None:
                 return value
         if isinstance(node, yaml.ScalarNode) and node.tag not in (_NULL, _BOOL):
-            shown = f"{_kind(node)} ({_quote(node.value)})"
+            shown = f"{_kind(node)} ({quote(node.value)})"
         else:
             shown = _kind(node)
         self.error(node, f"{label} must be true or false, not {shown}")
@@ -581,7 +420,7 @@ class _Walker:
 
     # The schema ----------------------------------------------------------------------------
 
-    def document(self, root: yaml.Node | None) -> list[_Record]:
+    def document(self, root: yaml.Node | None) -> list[Record]:
         """Records of every question in the file."""
         if root is None:
             self.problems.append((1, "the file is empty; expected a 'questions' list"))
@@ -593,7 +432,7 @@ class _Walker:
             return []
         if "topic" in values:
             self.string(values["topic"], "'topic'")
-        records: list[_Record] = []
+        records: list[Record] = []
         if "questions" in values:
             for item in self.sequence(values["questions"], "'questions'"):
                 record = self.question(item)
@@ -601,18 +440,18 @@ class _Walker:
                     records.append(record)
         return records
 
-    def question(self, node: yaml.Node) -> _Record | None:
+    def question(self, node: yaml.Node) -> Record | None:
         if not self.enter(node):
             return None
         before = len(self.problems)
-        record = _Record(line=node.start_mark.line + 1)
+        record = Record(line=node.start_mark.line + 1)
         values = self.mapping(node, _QUESTION_KEYS, ("id", "question"), "a question")
         if values is None:
             return None
-        question_id = self.checked(values, "id", lambda s: _check_id(s, "question id"))
+        question_id = self.checked(values, "id", lambda s: check_id(s, "question id"))
         if question_id is not None:
             record.id, record.id_line = question_id
-        text = self.checked(values, "question", lambda s: _check_phrasing(s, "question"))
+        text = self.checked(values, "question", lambda s: check_phrasing(s, "question"))
         if text is not None:
             record.phrasings.append(text)
         alternates: list[str] = []
@@ -621,7 +460,7 @@ class _Walker:
                 phrasing = self.string(item, "an alternate phrasing")
                 if phrasing is None:
                     continue
-                problem = _check_phrasing(phrasing, "alternate phrasing")
+                problem = check_phrasing(phrasing, "alternate phrasing")
                 if problem is not None:
                     self.error(item, problem)
                     continue
@@ -633,7 +472,7 @@ class _Walker:
                 tag = self.string(item, "a tag")
                 if tag is None:
                     continue
-                problem = _check_tag(tag)
+                problem = check_tag(tag)
                 if problem is not None:
                     self.error(item, problem)
                     continue
@@ -655,22 +494,22 @@ class _Walker:
             )
         return record
 
-    def answer(self, node: yaml.Node, record: _Record) -> Answer | None:
+    def answer(self, node: yaml.Node, record: Record) -> Answer | None:
         if not self.enter(node):
             return None
         before = len(self.problems)
         values = self.mapping(node, _ANSWER_KEYS, ("id", "text"), "an answer")
         if values is None:
             return None
-        answer_id = self.checked(values, "id", lambda s: _check_id(s, "answer id"))
+        answer_id = self.checked(values, "id", lambda s: check_id(s, "answer id"))
         if answer_id is not None:
             record.answer_ids.append(answer_id)
         canonical = False
         if "canonical" in values:
             canonical = bool(self.boolean(values["canonical"], "'canonical'"))
-        author = self.checked(values, "author", _check_author)
-        source = self.checked(values, "source", _check_source)
-        text = self.checked(values, "text", _check_answer_text)
+        author = self.checked(values, "author", check_author)
+        source = self.checked(values, "source", check_source)
+        text = self.checked(values, "text", check_answer_text)
         if len(self.problems) != before or answer_id is None or text is None:
             return None
         return Answer(
@@ -687,7 +526,7 @@ class _Walker:
 # Files and directories
 
 
-def _parse(text: str, path: str) -> tuple[list[_Record], list[tuple[int, str]]]:
+def _parse(text: str, path: str) -> tuple[list[Record], list[tuple[int, str]]]:
     """Records of the questions in ``text`` and the problems found (no cross-file checks)."""
     problem = _check_raw_text(text)
     if problem is not None:
@@ -718,17 +557,17 @@ def _finish(path: str, problems: Iterable[tuple[int | None, str]]) -> list[LoadE
 
 
 def _check_file(
-    text: str | None, problems: list[tuple[int, str]], path: str, seen: _Seen
-) -> tuple[list[Question], list[LoadError], _Seen]:
+    text: str | None, problems: list[tuple[int, str]], path: str, seen: Seen
+) -> tuple[list[Question], list[LoadError], Seen]:
     """Questions (none if any error), errors, and the ids/phrasings the file would add."""
-    records: list[_Record] = []
+    records: list[Record] = []
     if text is not None:
         records, found = _parse(text, path)
         problems = problems + found
-    new = _Seen()
+    new = Seen()
     all_problems: list[tuple[int | None, str]] = list(problems)
     for record in records:
-        all_problems += _duplicates(record, path, seen, new)
+        all_problems += duplicates(record, path, seen, new)
     errors = _finish(path, all_problems)
     if errors:
         return [], errors, new
@@ -742,14 +581,14 @@ def parse_text(text: str, path: str) -> tuple[list[Question], list[LoadError]]:
     ``path`` is only used in origins and messages. Returns the questions, or no questions
     and the errors in line order if anything is wrong (a file is accepted or rejected whole).
     """
-    questions, errors, _ = _check_file(text, [], path, _Seen())
+    questions, errors, _ = _check_file(text, [], path, Seen())
     return questions, errors
 
 
 def load_file(path: str | Path) -> tuple[list[Question], list[LoadError]]:
     """Read and parse one file (no cross-file checks); see :func:`parse_text`."""
     text, problems = _read(path)
-    questions, errors, _ = _check_file(text, problems, str(path), _Seen())
+    questions, errors, _ = _check_file(text, problems, str(path), Seen())
     return questions, errors
 
 
@@ -778,7 +617,7 @@ def load_directory(directory: str | Path) -> LoadResult:
         message = f"cannot read the directory: {exc.strerror or exc}"
         return LoadResult((), (LoadError(shown, 0, message),), (), ())
 
-    seen = _Seen()
+    seen = Seen()
     questions: list[Question] = []
     errors: list[LoadError] = []
     files: list[str] = []
@@ -795,77 +634,3 @@ def load_directory(directory: str | Path) -> LoadResult:
             seen.update(new)
             questions += found
     return LoadResult(tuple(questions), tuple(errors), tuple(files), tuple(rejected))
-
-
-# --------------------------------------------------------------------------------------------
-# Questions built in code
-
-
-def validate_question(question: Question, existing: Mapping[str, Question]) -> list[str]:
-    """Problems of a question built in code, as plain messages (no file or line); [] if fine.
-
-    Applies the loader's field rules (id format, lengths, tags, links) and checks that no
-    phrasing or answer id is already used by another question in ``existing`` (questions by
-    id; an entry with the same id as ``question`` is the version being replaced and ignored).
-    Tags must be in stored form: valid, lowercased and listed once.
-    """
-    problems: list[str] = []
-
-    def check(problem: str | None) -> None:
-        if problem is not None:
-            problems.append(problem)
-
-    def is_text(value: object, label: str) -> bool:
-        if isinstance(value, str):
-            return True
-        problems.append(f"{label} must be a string, not {type(value).__name__}")
-        return False
-
-    record = _Record(line=None)
-    if is_text(question.id, "question id"):
-        check(_check_id(question.id, "question id"))
-        record.id = question.id
-    for index, phrasing in enumerate(question.phrasings):
-        label = "question" if index == 0 else "alternate phrasing"
-        if is_text(phrasing, label):
-            problem = _check_phrasing(phrasing, label)
-            check(problem)
-            if problem is None:
-                record.phrasings.append((phrasing, None))
-
-    listed: set[str] = set()
-    for tag in question.tags:
-        if not is_text(tag, "a tag"):
-            continue
-        problem = _check_tag(tag)
-        if problem is None and tag != tag.lower():
-            problem = f"tag {_quote(tag)} must be lowercase"
-        elif problem is None and tag in listed:
-            problem = f"tag {_quote(tag)} is listed twice"
-        check(problem)
-        listed.add(tag)
-
-    for answer in question.answers:
-        if is_text(answer.id, "answer id"):
-            check(_check_id(answer.id, "answer id"))
-            record.answer_ids.append((answer.id, None))
-        if is_text(answer.text, f"text of answer {answer.id!r}"):
-            check(_check_answer_text(answer.text))
-        if not isinstance(answer.canonical, bool):
-            problems.append(f"canonical of answer {answer.id!r} must be true or false")
-        if answer.author is not None and is_text(answer.author, "author"):
-            check(_check_author(answer.author))
-        if answer.source is not None and is_text(answer.source, "source"):
-            check(_check_source(answer.source))
-
-    others = _Seen()
-    for key, other in existing.items():
-        if question.id in (key, other.id):
-            continue
-        for phrasing in other.phrasings:
-            if isinstance(phrasing, str):
-                others.phrasings.setdefault(normalize(phrasing), (other.id, None))
-        for answer in other.answers:
-            others.answer_ids.setdefault(answer.id, (other.id, None))
-    problems += [message for _, message in _duplicates(record, None, others, _Seen())]
-    return problems

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bot.config import MatchSettings
+
 log = logging.getLogger(__name__)
 
 #: Identifies the vectors: a different model or tokenizer must not reuse cached ones.
@@ -148,6 +150,18 @@ class VectorCache:
             self._dirty = False
         except OSError as error:
             log.warning("%s: vector cache not written (%s)", self.path, error)
+
+
+def from_settings(matching: MatchSettings) -> SemanticIndex | None:
+    """The semantic tier's index if ``[matching] semantic`` is on and the extra installed;
+    else None (with a warning saying why, when it was asked for)."""
+    if not matching.semantic:
+        return None
+    reason = unavailable()
+    if reason is not None:
+        log.warning("matching by words only: %s", reason)
+        return None
+    return index_factory(matching.semantic_cache)()
 
 
 def index_factory(cache_path: str | os.PathLike[str] | None) -> Callable[[], SemanticIndex]:

@@ -9,26 +9,37 @@ dictionary order, time or the machine, so the same questions always give the sam
 and what is written loads back (with :func:`bot.knowledge.loader.parse_text`) as the same
 questions.
 
+:func:`file_text` writes a file that already exists (an export over the answers files)
+by editing it: an unchanged file keeps its bytes, a changed one keeps its comments and layout.
+
 :func:`question_to_data` / :func:`question_from_data` are also the JSON form of a question
 stored in the database (:mod:`bot.store.versions`).
 """
 
 from __future__ import annotations
 
+import difflib
+import io
 import os
 import re
+import stat
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import YAMLError as RoundTripError
+from ruamel.yaml.scalarstring import LiteralScalarString, SingleQuotedScalarString
 
-from bot.knowledge.loader import _Loader, load_directory
+from bot.knowledge.loader import _Loader, load_directory, parse_text
 from bot.knowledge.model import Answer, Question
 
 __all__ = [
     "dump_file",
+    "file_text",
     "question_from_data",
     "question_to_data",
     "read_topics",
@@ -149,6 +160,261 @@ def dump_file(topic: str | None, questions: Sequence[Question]) -> str:
     return text
 
 
+# --------------------------------------------------------------------------------------------
+# Editing an existing file: only what changed, comments and layout kept
+
+
+def file_text(topic: str | None, questions: Sequence[Question], current: str | None) -> str:
+    """The text of a knowledge-base file holding ``questions``, given the file's ``current``
+    text (None for a new file).
+
+    A file whose questions and topic are unchanged keeps its text exactly; a changed one is
+    edited in place with a round-trip YAML parser (ruamel.yaml), so that comments, quoting,
+    blank lines and the order of keys stay, and a diff shows the edits and nothing else. A
+    new file, or one the editor cannot read back as exactly ``questions``, is written whole
+    by :func:`dump_file`.
+    """
+    if current is None:
+        return dump_file(topic, questions)
+    present, errors = parse_text(current, "current.yaml")
+    if not errors and present == list(questions) and _topic_in(current) == topic:
+        return current
+    if not errors:
+        try:
+            edited = _edit(current, topic, questions, {q.id: q for q in present})
+        except (RoundTripError, ValueError, TypeError, KeyError):
+            edited = None
+        if edited is not None:
+            loaded, problems = parse_text(edited, "edited.yaml")
+            if not problems and loaded == list(questions) and _topic_in(edited) == topic:
+                return edited
+    return dump_file(topic, questions)
+
+
+def _round_trip() -> YAML:
+    """A ruamel.yaml parser and writer set to the files' layout (see the module docstring)."""
+    parser = YAML(typ="rt")
+    parser.preserve_quotes = True
+    parser.width = 1_000_000
+    parser.indent(mapping=2, sequence=4, offset=2)
+    return parser
+
+
+def _edit(
+    text: str, topic: str | None, questions: Sequence[Question], present: dict[str, Question]
+) -> str:
+    """``text`` with its topic and questions changed to ``topic`` and ``questions``."""
+    parser = _round_trip()
+    document = parser.load(text)
+    if not isinstance(document, CommentedMap):
+        raise ValueError("not a mapping")
+    if topic is None:
+        document.pop("topic", None)
+    elif document.get("topic") != topic:
+        _set_key(document, "topic", _scalar(topic), ("topic",))
+    items = document.get("questions")
+    if not isinstance(items, CommentedSeq):
+        raise ValueError("no questions list")
+    by_id = {question.id: question for question in questions}
+    _edit_list(
+        items,
+        [node["id"] for node in items],
+        [question.id for question in questions],
+        lambda question_id: _question_node(by_id[question_id]),
+    )
+    for node in items:
+        question = by_id[node["id"]]
+        before = present.get(question.id)
+        if before is not None and before != question:
+            _edit_question(node, before, question)
+    out = io.StringIO()
+    parser.dump(document, out)
+    return out.getvalue()
+
+
+def _edit_list(
+    items: CommentedSeq, old: list[Any], new: list[Any], make: Callable[[Any], Any]
+) -> None:
+    """Turn ``items`` (whose keys are ``old``) into the items of keys ``new``: the items of
+    kept keys stay as they are (with their comments), others are removed or made."""
+    if old == new:
+        return
+    # What follows the last item (the blank line before the next question) stays at the end.
+    tail = _take_trailing(items[-1]) if items else None
+    matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
+    for op, i1, i2, j1, j2 in reversed(matcher.get_opcodes()):
+        if op == "equal":
+            continue
+        for index in range(i2 - 1, i1 - 1, -1):
+            del items[index]
+        for offset, key in enumerate(new[j1:j2]):
+            items.insert(i1 + offset, make(key))
+    if items and items.fa.flow_style():
+        items.fa.set_block_style()  # "answers: []" that gets an answer
+    if tail is not None and items:
+        _put_trailing(items[-1], tail)
+
+
+def _last_key(node: Any) -> tuple[CommentedMap, Any] | None:
+    """The mapping and key that end ``node`` in the text, where ruamel.yaml keeps the
+    comments and blank lines that follow it (None if a list of plain values ends it)."""
+    while isinstance(node, CommentedMap) and node:
+        key = list(node)[-1]
+        value = node[key]
+        if isinstance(value, CommentedMap) and value:
+            node = value
+        elif isinstance(value, CommentedSeq) and value and not value.fa.flow_style():
+            node = value[-1]
+        else:
+            return node, key
+    return None
+
+
+def _take_trailing(node: Any) -> Any:
+    found = _last_key(node)
+    if found is None:
+        return None
+    mapping, key = found
+    slots = mapping.ca.items.get(key)
+    if not slots or len(slots) < 3 or slots[2] is None:
+        return None
+    token, slots[2] = slots[2], None
+    return token
+
+
+def _put_trailing(node: Any, token: Any) -> None:
+    found = _last_key(node)
+    if found is None:
+        return
+    mapping, key = found
+    slots = mapping.ca.items.setdefault(key, [None, None, None, None])
+    if slots[2] is None:
+        slots[2] = token
+
+
+def _edit_question(node: CommentedMap, before: Question, after: Question) -> None:
+    """Change the keys of ``node`` that differ between ``before`` and ``after``."""
+    if before.text != after.text:
+        node["question"] = _scalar(after.text)
+    if before.alternate_phrasings != after.alternate_phrasings:
+        _edit_strings(node, "alternate_phrasings", after.alternate_phrasings, flow=False)
+    if before.tags != after.tags:
+        _edit_strings(node, "tags", after.tags, flow=True)
+    if before.answers != after.answers:
+        answers = node.get("answers")
+        if not isinstance(answers, CommentedSeq):
+            answers = CommentedSeq()
+            _set_key(node, "answers", answers, _QUESTION_ORDER)
+        old = {answer.id: answer for answer in before.answers}
+        new = {answer.id: answer for answer in after.answers}
+        _edit_list(
+            answers,
+            [item["id"] for item in answers],
+            list(new),
+            lambda answer_id: _answer_node(new[answer_id]),
+        )
+        for item in answers:
+            answer = new[item["id"]]
+            previous = old.get(answer.id)
+            if previous is not None and previous != answer:
+                _edit_answer(item, answer)
+
+
+def _edit_strings(node: CommentedMap, key: str, values: Sequence[str], *, flow: bool) -> None:
+    items = node.get(key)
+    if not isinstance(items, CommentedSeq):
+        items = CommentedSeq()
+        if flow:
+            items.fa.set_flow_style()
+        _set_key(node, key, items, _QUESTION_ORDER)
+    was_flow = items.fa.flow_style()
+    _edit_list(items, list(items), list(values), _scalar)
+    if was_flow or (flow and not items):
+        items.fa.set_flow_style()
+
+
+def _edit_answer(node: CommentedMap, answer: Answer) -> None:
+    if node.get("canonical", False) != answer.canonical:
+        _set_key(node, "canonical", answer.canonical, _ANSWER_ORDER)
+    for key in ("author", "source"):
+        value = getattr(answer, key)
+        if value is None:
+            node.pop(key, None)
+        elif str(node.get(key, "")).strip() != value:
+            _set_key(node, key, _scalar(value), _ANSWER_ORDER)
+    if str(node.get("text", "")).strip() != answer.text:
+        _set_key(node, "text", _block(answer.text), _ANSWER_ORDER)
+
+
+_QUESTION_ORDER = ("id", "question", "alternate_phrasings", "tags", "answers")
+_ANSWER_ORDER = ("id", "canonical", "author", "source", "text")
+
+
+def _set_key(node: CommentedMap, key: str, value: Any, order: tuple[str, ...]) -> None:
+    """Set ``node[key]``; a new key goes where the layout puts it among the keys present."""
+    if key in node:
+        node[key] = value
+        return
+    later = order[order.index(key) + 1 :]
+    position = next((i for i, k in enumerate(node) if k in later), len(node))
+    node.insert(position, key, value)
+
+
+def _question_node(question: Question) -> CommentedMap:
+    node = CommentedMap()
+    node["id"] = question.id
+    node["question"] = _scalar(question.text)
+    node["alternate_phrasings"] = CommentedSeq(_scalar(p) for p in question.alternate_phrasings)
+    tags = CommentedSeq(_scalar(tag) for tag in question.tags)
+    tags.fa.set_flow_style()
+    node["tags"] = tags
+    answers = CommentedSeq(_answer_node(answer) for answer in question.answers)
+    if not question.answers:
+        answers.fa.set_flow_style()
+    node["answers"] = answers
+    if not question.alternate_phrasings:
+        node["alternate_phrasings"].fa.set_flow_style()
+    return node
+
+
+def _answer_node(answer: Answer) -> CommentedMap:
+    node = CommentedMap()
+    node["id"] = answer.id
+    node["canonical"] = bool(answer.canonical)
+    if answer.author is not None:
+        node["author"] = _scalar(answer.author)
+    if answer.source is not None:
+        node["source"] = _scalar(answer.source)
+    node["text"] = _block(answer.text)
+    return node
+
+
+def _scalar(value: str) -> str:
+    """``value``, quoted when the files' YAML 1.1 reader would take it for something other
+    than text (``yes``, ``1.5``, ``null``); ruamel.yaml quotes what YAML syntax needs."""
+    resolved = _Loader.resolve(_Loader, yaml.ScalarNode, value, (True, False))
+    if resolved != "tag:yaml.org,2002:str" or value != value.strip():
+        return SingleQuotedScalarString(value)
+    return value
+
+
+def _block(text: str) -> str:
+    """Answer text as a literal block (``|``), as :func:`dump_file` writes it."""
+    return LiteralScalarString(text + "\n")
+
+
+def _topic_in(text: str) -> str | None:
+    try:
+        root = yaml.compose(text, Loader=_Loader)
+    except yaml.YAMLError:
+        return None
+    if isinstance(root, yaml.MappingNode):
+        for key, value in root.value:
+            if key.value == "topic" and isinstance(value, yaml.ScalarNode):
+                return value.value.strip()
+    return None
+
+
 def read_topics(directory: str | Path) -> dict[str, str | None]:
     """The ``topic`` of every file :func:`~bot.knowledge.loader.load_directory` accepts,
     by file name (None for a file without one)."""
@@ -177,23 +443,48 @@ def _topic_of(path: Path) -> str | None:
 
 
 def write_files(directory: str | Path, files: Iterable[tuple[str, str]]) -> list[Path]:
-    """Write ``(name, text)`` pairs into ``directory`` (created if need be); the paths.
+    """Write ``(name, text)`` pairs into ``directory`` (created if need be); the paths of the
+    files written.
 
-    Each file is written to a temporary file first and renamed over the old one, so a
-    reader never sees half a file.
+    A file that already holds exactly the text is left alone (not even its time changes).
+    Each other file is written to a temporary file first and renamed over the old one, so a
+    reader never sees half a file; it keeps the old file's permissions, and a new file gets
+    the usual ones (0666 less the umask).
     """
     base = Path(directory)
     base.mkdir(parents=True, exist_ok=True)
     written = []
     for name, text in files:
         target = base / name
+        data = text.encode("utf-8")
+        try:
+            if target.read_bytes() == data:
+                continue
+            mode = stat.S_IMODE(target.stat().st_mode)
+        except FileNotFoundError:
+            mode = 0o666 & ~_umask()
         handle, temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=base)
         try:
-            with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
-                stream.write(text)
+            with os.fdopen(handle, "wb") as stream:
+                stream.write(data)
+            os.chmod(temporary, mode)
             os.replace(temporary, target)
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
         written.append(target)
     return written
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where the system allows."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: set and restore at once
+    os.umask(mask)
+    return mask

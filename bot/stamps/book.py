@@ -21,6 +21,10 @@ command alike (it imports nothing from discord):
   people and each person's stamps given and received are loaded at start and kept in step
   with every commit, so ranking answers (:meth:`StampBook.score`) and ``/stamps`` never
   touch the database (and the stamps table needs no index but its key).
+* **Several processes** sharing a PostgreSQL database (:mod:`bot.stamps.feed`): each writes
+  the stamps it sees, announces every commit, and re-reads the totals when another process
+  announces one (:meth:`StampBook.refresh`), so the totals are the shared tables'. One
+  process leads and computes reputation, stores it and announces it; the others read it.
 * **Reputation.** Each person's score comes from
   :func:`bot.stamps.reputation.compute_reputation`:
   trust flows from the roots (configured ``root_user_ids``, guild owners and moderators as
@@ -164,6 +168,12 @@ class StampBook:
         self._started = False
         self._closed = False
         self._running_io: set[asyncio.Future[Any]] = set()  # database work outside the queue
+        # A write and its absorbing, or a refresh from the database: one at a time, so a
+        # refresh never misses (or counts twice) a batch this process committed.
+        self._absorbing = asyncio.Lock()
+        #: None: the only process (compute reputation here); else whether this process
+        #: leads the ones sharing the database (set by :class:`bot.stamps.feed.StampFeed`).
+        self.leading: Callable[[], bool] | None = None
         # Live events seen while a reconcile is running (key -> sequence number).
         self._seq = 0
         self._watchers = 0
@@ -273,12 +283,13 @@ class StampBook:
         """Write one batch in one transaction and take its changes into the tallies."""
         ops = [item for item in batch if isinstance(item, StampOp)]
         messages = [item for item in batch if isinstance(item, AnswerMessage)]
-        changes = await self.records.apply(ops, self._classify, messages=messages)
-        if ops:
-            self.transactions += 1
-        for change in changes:
-            if change is not None and self.tallies.absorb(change):
-                self._reputation_changed()
+        async with self._absorbing:
+            changes = await self.records.apply(ops, self._classify, messages=messages)
+            if ops:
+                self.transactions += 1
+            for change in changes:
+                if change is not None and self.tallies.absorb(change):
+                    self._reputation_changed()
         results = iter(changes)
         return [next(results) if isinstance(item, StampOp) else None for item in batch]
 
@@ -374,13 +385,38 @@ class StampBook:
                 log.exception("recomputing reputation failed")
 
     async def recompute_reputation(self) -> None:
-        """Recompute everyone's reputation now, in a worker thread."""
+        """Recompute everyone's reputation now, in a worker thread; or, in a process that
+        does not lead the ones sharing the database, read what the leader stored."""
+        if self.leading is not None and not self.leading():
+            await self.load_reputation()
+            return
         from bot.stamps.reputation import compute_reputation  # scipy: imported when needed
 
         votes, roots = dict(self.tallies.votes), self.roots
         scores = await asyncio.to_thread(compute_reputation, votes, roots, self.damping)
+        self._set_reputation(scores)
+        if self.leading is not None:  # the leader: store it for the others, and tell them
+            with _unless_unwritable("reputation"):
+                await self._io(self.records.save_reputation(scores))
+
+    async def load_reputation(self) -> None:
+        """Take the reputation the leading process stored."""
+        self._set_reputation(await self.records.reputation())
+
+    def _set_reputation(self, scores: dict[int, float]) -> None:
         self._reputation = scores
         self._top = max(scores.values(), default=0.0)
+
+    async def refresh(self) -> None:
+        """Re-read the stamps, votes and roots from the database (another process changed
+        them), then reputation."""
+        async with self._absorbing:
+            tallies = Tallies(self.weights)
+            tallies.load(await self.records.answer_stamps(), await self.records.tallies())
+            roots = await self.records.roots()
+            self.tallies = tallies
+            self._set_roots(roots)
+        self._reputation_changed()
 
     # ------------------------------------------------------------------ roots of trust
 

@@ -115,6 +115,11 @@ class NewerDatabaseError(StoreError):
 class Listening(Protocol):
     """A running :meth:`Store.listen`; :meth:`close` stops it."""
 
+    @property
+    def leading(self) -> bool:
+        """Whether this process leads (see :meth:`Store.listen`)."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -349,11 +354,18 @@ class Store(ABC):
         channel: str,
         on_message: Callable[[str], Awaitable[None]],
         on_connect: Callable[[], Awaitable[None]],
+        *,
+        lead: str | None = None,
+        on_lead: Callable[[], Awaitable[None]] | None = None,
     ) -> Listening | None:
         """Call ``on_message`` with each payload :meth:`notify` sends on ``channel`` (from any
         process, this one included), in order, and ``on_connect`` each time listening
         starts or resumes after the connection was lost (notifications are not replayed:
-        it must catch up). None where there is nothing to listen to (SQLite)."""
+        it must catch up). With ``lead``, the processes listening elect one leader by that
+        name: :attr:`Listening.leading` says whether it is this one, and ``on_lead`` is
+        called when it becomes so (another leader gone). None where there is nothing to
+        listen to (SQLite: one process, its own leader).
+        """
         return None
 
     @abstractmethod

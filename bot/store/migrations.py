@@ -191,6 +191,16 @@ CREATE UNIQUE INDEX proposed_phrasings_open
 DROP INDEX proposed_phrasings_lookup;
 """
 
+_REPUTATION = """
+-- Reputation as computed by the process that leads (several processes sharing a PostgreSQL
+-- database compute it once and the others read it; one SQLite process keeps it too, so a
+-- copy to PostgreSQL starts with it).
+CREATE TABLE reputation (
+    user_id INTEGER PRIMARY KEY,
+    score   REAL    NOT NULL CHECK (score >= 0)
+);
+"""
+
 #: Every migration, in order. Numbers must run 1..N without gaps (a test checks this).
 MIGRATIONS: list[Migration] = [
     Migration(1, "unanswered questions and proposed phrasings", _INITIAL),
@@ -198,4 +208,5 @@ MIGRATIONS: list[Migration] = [
     Migration(3, "question versions: moderators' changes", _QUESTION_VERSIONS),
     Migration(4, "unanswered questions: an index of the recently asked", _UNANSWERED_RECENT),
     Migration(5, "open questions and proposals unique by text", _FOLD_IN_ONE_STATEMENT),
+    Migration(6, "reputation computed once and shared", _REPUTATION),
 ]

@@ -115,6 +115,13 @@ CREATE UNIQUE INDEX proposed_phrasings_open
 DROP INDEX proposed_phrasings_lookup;
 """
 
+_REPUTATION = """
+CREATE TABLE reputation (
+    user_id BIGINT           PRIMARY KEY,
+    score   DOUBLE PRECISION NOT NULL CHECK (score >= 0)
+);
+"""
+
 #: Every migration, in order, numbered as :data:`bot.store.migrations.MIGRATIONS`.
 PG_MIGRATIONS: list[Migration] = [
     Migration(1, "unanswered questions and proposed phrasings", _INITIAL),
@@ -122,4 +129,5 @@ PG_MIGRATIONS: list[Migration] = [
     Migration(3, "question versions: moderators' changes", _QUESTION_VERSIONS),
     Migration(4, "unanswered questions: an index of the recently asked", _UNANSWERED_RECENT),
     Migration(5, "open questions and proposals unique by text", _FOLD_IN_ONE_STATEMENT),
+    Migration(6, "reputation computed once and shared", _REPUTATION),
 ]

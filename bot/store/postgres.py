@@ -56,8 +56,16 @@ CONNECT_TIMEOUT = 10.0
 #: A quoted string (skipped) or a ``?`` parameter.
 _TOKENS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|\?")
 
-#: What a connection failure is, in errors asyncpg raises (other than PostgresError).
-_LOST = (asyncpg.InterfaceError, ConnectionError, TimeoutError, socket.gaierror)
+#: What a connection failure is, in errors asyncpg raises (other than PostgresError); a
+#: connection the server dropped mid-operation can also leave asyncpg's protocol in a state it
+#: reports as an InternalClientError.
+_LOST = (
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+    ConnectionError,
+    TimeoutError,
+    socket.gaierror,
+)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -294,7 +302,12 @@ class PostgresStore(Store):
                 if lock is not None:
                     await conn.lock(lock)
                 yield conn
-        except (asyncpg.PostgresError, *_LOST) as exc:
+        except _LOST as exc:
+            raw.terminate()  # not to be handed out again: the pool opens a new one
+            raise self._fault_of(exc) from exc
+        except asyncpg.PostgresError as exc:
+            if str(getattr(exc, "sqlstate", "")).startswith(("08", "57P")):
+                raw.terminate()
             raise self._fault_of(exc) from exc
         finally:
             del self._held[task]
@@ -319,11 +332,18 @@ class PostgresStore(Store):
         channel: str,
         on_message: Callable[[str], Awaitable[None]],
         on_connect: Callable[[], Awaitable[None]],
+        *,
+        lead: str | None = None,
+        on_lead: Callable[[], Awaitable[None]] | None = None,
     ) -> Listener:
         """Listen on a dedicated connection (a pooled one would be handed to others); it is
-        opened again, with growing pauses, whenever the server drops it. Returns once the
-        first ``on_connect`` has run (or the first attempt failed, logged)."""
-        listener = Listener(self._url, self._path, channel, on_message, on_connect)
+        opened again, with growing pauses, whenever the server drops it. The leader is the
+        process whose listening connection holds the session advisory lock ``lead``; the
+        others try to take it every :data:`LEAD_RETRY` seconds. Returns once the first
+        ``on_connect`` has run (or the first attempt failed, logged)."""
+        listener = Listener(
+            self._url, self._path, channel, on_message, on_connect, lead=lead, on_lead=on_lead
+        )
         await listener.start()
         return listener
 
@@ -338,6 +358,8 @@ class PostgresStore(Store):
 #: Pauses between attempts to listen again after the connection was lost (seconds).
 LISTEN_RETRY_FIRST = 0.2
 LISTEN_RETRY_MAX = 10.0
+#: Seconds between a follower's attempts to become the leader.
+LEAD_RETRY = 2.0
 
 
 class Listener:
@@ -351,7 +373,13 @@ class Listener:
         channel: str,
         on_message: Callable[[str], Awaitable[None]],
         on_connect: Callable[[], Awaitable[None]],
+        *,
+        lead: str | None = None,
+        on_lead: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
+        self._lead = lead
+        self._on_lead = on_lead
+        self.leading = False
         self._url = url
         self._name = name
         self._channel = channel
@@ -382,13 +410,14 @@ class Listener:
                 conn = await asyncpg.connect(self._url, timeout=CONNECT_TIMEOUT)
                 conn.add_termination_listener(lambda _conn, lost=lost: lost.set())
                 await conn.add_listener(self._channel, self._received)
+                await self._try_to_lead(conn, announce=False)
                 self.connects += 1
                 if self.connects > 1:
                     log.warning("%s: listening for changes again; catching up", self._name)
                 await self._on_connect()  # after LISTEN: nothing committed since is missed
                 self._first.set()
                 pause = LISTEN_RETRY_FIRST
-                await self._deliver(lost)
+                await self._deliver(conn, lost)
                 log.warning("%s: lost the connection listening for changes", self._name)
             except asyncio.CancelledError:
                 raise
@@ -403,6 +432,7 @@ class Listener:
                 log.exception("%s: error while handling a change notification", self._name)
             finally:
                 self._first.set()
+                self.leading = False  # the server releases the lock with the session
                 if conn is not None:
                     conn.terminate()
             await asyncio.sleep(pause)
@@ -411,18 +441,36 @@ class Listener:
     def _received(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
         self._queue.put_nowait(payload)
 
-    async def _deliver(self, lost: asyncio.Event) -> None:
-        """Hand notifications to ``on_message`` until the connection is lost."""
+    async def _try_to_lead(self, conn: asyncpg.Connection, *, announce: bool) -> None:
+        if self._lead is None or self.leading:
+            return
+        self.leading = bool(
+            await conn.fetchval("SELECT pg_try_advisory_lock(hashtextextended($1, 0))", self._lead)
+        )
+        if self.leading:
+            log.info("%s: this process leads %s", self._name, self._lead)
+            if announce and self._on_lead is not None:
+                await self._on_lead()
+
+    async def _deliver(self, conn: asyncpg.Connection, lost: asyncio.Event) -> None:
+        """Hand notifications to ``on_message`` until the connection is lost; meanwhile a
+        follower tries to become the leader now and then."""
         waiting_for_loss = asyncio.ensure_future(lost.wait())
         try:
             while True:
                 getting = asyncio.ensure_future(self._queue.get())
                 done, _ = await asyncio.wait(
-                    {getting, waiting_for_loss}, return_when=asyncio.FIRST_COMPLETED
+                    {getting, waiting_for_loss},
+                    timeout=LEAD_RETRY if self._lead and not self.leading else None,
+                    return_when=asyncio.FIRST_COMPLETED,
                 )
-                if getting not in done:
+                if waiting_for_loss in done:
                     getting.cancel()
                     return
+                if getting not in done:
+                    getting.cancel()
+                    await self._try_to_lead(conn, announce=True)
+                    continue
                 payload = getting.result()
                 try:
                     await self._on_message(payload)

@@ -10,7 +10,8 @@ caller's ``classify`` callback, so this module holds only SQL.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+import uuid
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, NamedTuple
@@ -19,6 +20,7 @@ from bot.store.db import Connection, Store, from_db_time, to_db_time, utc_now
 
 __all__ = [
     "ROOT_REASONS",
+    "STAMPS_CHANNEL",
     "AnswerMessage",
     "Root",
     "StampChange",
@@ -27,6 +29,11 @@ __all__ = [
     "StampRow",
     "Tracked",
 ]
+
+#: The channel on which committed stamps and newly computed reputation are announced to the
+#: other processes sharing the database; payloads ``stamps ORIGIN`` and ``reputation ORIGIN``
+#: (ORIGIN: the announcing :class:`StampRecords`' :attr:`~StampRecords.origin`).
+STAMPS_CHANNEL: Final = "stampy_stamps"
 
 #: Why a user is a root of trust.
 ROOT_REASONS: Final = ("owner", "moderator")
@@ -130,11 +137,13 @@ Classifier = Callable[[StampOp, Tracked | None, datetime], StampRow | None]
 class StampRecords:
     """The stamp tables of a :class:`~bot.store.db.Store`."""
 
-    def __init__(self, store: Store, *, wait: float | None = None) -> None:
+    def __init__(self, store: Store, *, wait: float | None = None, origin: str = "") -> None:
         """Records in ``store``; ``wait``: seconds a write waits for another program's lock
-        (None: the store's busy timeout)."""
+        (None: the store's busy timeout); ``origin`` names this process in announcements
+        (:data:`STAMPS_CHANNEL`), so it can tell its own from the others'."""
         self._store = store
         self._wait = wait
+        self.origin = origin or uuid.uuid4().hex
 
     # ------------------------------------------------------------------ answer messages
 
@@ -262,6 +271,8 @@ class StampRecords:
                     )
                 )
             await _together(*writes)
+            if writes:
+                await self._store.notify(conn, STAMPS_CHANNEL, f"stamps {self.origin}")
         return changes
 
     async def stamps_on(self, message_id: int) -> list[StampRow]:
@@ -300,6 +311,24 @@ class StampRecords:
         async with self._store.read() as conn:
             rows = list(await conn.execute_fetchall("SELECT count(*) FROM stamps"))
         return int(rows[0][0])
+
+    # ------------------------------------------------------------------ reputation
+
+    async def reputation(self) -> dict[int, float]:
+        """Reputation as last stored (:meth:`save_reputation`): user id to score."""
+        async with self._store.read() as conn:
+            rows = await conn.execute_fetchall("SELECT user_id, score FROM reputation")
+        return {int(row[0]): float(row[1]) for row in rows}
+
+    async def save_reputation(self, scores: Mapping[int, float]) -> None:
+        """Replace the stored reputation with ``scores`` and announce it."""
+        async with self._store.transaction(wait=self._wait) as conn:
+            await conn.execute("DELETE FROM reputation")
+            await conn.executemany(
+                "INSERT INTO reputation (user_id, score) VALUES (?, ?)",
+                [(user, max(0.0, float(score))) for user, score in scores.items()],
+            )
+            await self._store.notify(conn, STAMPS_CHANNEL, f"reputation {self.origin}")
 
     # ------------------------------------------------------------------ roots of trust
 

@@ -114,6 +114,7 @@ TABLES: Final = (
         ("id",),
         identity="id",
     ),
+    Table("reputation", ("user_id", "score"), ("user_id",)),
 )
 
 

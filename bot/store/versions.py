@@ -10,7 +10,7 @@ what. The latest row of each question is the overlay on top of the shipped YAML 
 
 Older rows are the history that ``/answer history`` shows and ``/answer revert`` goes back
 to. Rows are never updated or deleted. This module stores and reads rows; turning
-``content`` into questions and checking them is :mod:`bot.moderation`'s job.
+``content`` into questions and checking them is :mod:`bot.curation`'s job.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from typing import Any
 
 from fakediscord import FakeDiscord
 
-from bot.discord.client import API_BASE_ENV, GATEWAY_ENV
+from bot.discord.run import API_BASE_ENV, GATEWAY_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "subprocess-token-51c7e0aa93"

@@ -1,8 +1,9 @@
 """End-to-end fixtures: the fake Discord and the REAL bot object against it, in-process.
 
-``start_bot`` builds a :class:`~bot.discord.client.StampyBot` exactly as ``stampy run`` does
-(settings, service on the knowledge base, an open store), starts it as a task watched by
-the fake (any wait fails at once if the bot dies) and waits for its ``on_ready``. Every
+``Harness.start`` builds a :class:`~bot.discord.bot.StampyBot` exactly as ``stampy run`` does
+(an :class:`~bot.app.App` opened on the settings, the cogs installed by
+:func:`bot.discord.install.install`), starts it as a task watched by the fake (any wait
+fails at once if the bot dies) and waits for its ``on_ready``. Every
 ERROR logged while the bot runs (handler errors the bot reports, and whatever discord.py
 logs from ``on_error``, the command tree or views) fails the test unless the test takes it
 out of ``errors`` itself.
@@ -11,6 +12,7 @@ out of ``errors`` itself.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -20,9 +22,13 @@ from typing import Any
 import pytest
 from fakediscord import FakeDiscord  # tests/ is on sys.path (tests/conftest.py)
 
+from bot.app import App
 from bot.config import DatabaseSettings, DiscordSettings, KnowledgeSettings, Settings
-from bot.discord.client import StampyBot
-from bot.service import Service, build_service
+from bot.discord.bot import StampyBot
+from bot.discord.install import install
+from bot.knowledge.base import KnowledgeBase
+from bot.knowledge.loader import LoadResult
+from bot.stamps import StampBook
 from bot.store import ProposedPhrasings, Store, UnansweredQuestions
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,9 +53,20 @@ class Running:
     """A started bot with what a test needs to look at."""
 
     bot: StampyBot
-    store: Store
+    app: App
     task: asyncio.Task[None]
     settings: Settings
+    closing: contextlib.AsyncExitStack
+
+    @property
+    def store(self) -> Store:
+        assert self.app.store is not None
+        return self.app.store
+
+    @property
+    def book(self) -> StampBook:
+        assert self.app.stamps is not None
+        return self.app.stamps
 
     async def proposals(self) -> list[Any]:
         return await ProposedPhrasings(self.store).list()
@@ -82,17 +99,21 @@ class Harness:
         )
 
     async def start(
-        self, settings: Settings | None = None, *, service: Service | None = None
+        self, settings: Settings | None = None, *, knowledge: KnowledgeBase | None = None
     ) -> Running:
+        """Open an :class:`App` on ``settings`` (the seed answers, or ``knowledge``) and run
+        the bot on it, as ``stampy run`` does."""
         settings = settings or self.settings()
-        if service is None:
-            service, loaded = build_service(settings)
-            assert not loaded.errors, loaded.errors
-        store = await Store.open(settings.database.path)
-        bot = StampyBot(settings, service.with_store(store), store, fast_start=True)
+        closing = contextlib.AsyncExitStack()
+        loaded = (
+            None if knowledge is None else (knowledge, LoadResult(tuple(knowledge), (), (), ()))
+        )
+        app = await closing.enter_async_context(App.open(settings, knowledge=loaded))
+        assert not app.loaded.errors, app.loaded.errors
+        bot = StampyBot(app, install, fast_start=True)
         task = asyncio.create_task(bot.start(TOKEN), name="stampy-bot")
         self.fake.watch_task(task)
-        run = Running(bot, store, task, settings)
+        run = Running(bot, app, task, settings, closing)
         self.running.append(run)
         ready = asyncio.create_task(bot.ready_once.wait())
         done, _ = await asyncio.wait({ready, task}, timeout=5, return_when="FIRST_COMPLETED")
@@ -124,7 +145,7 @@ class Harness:
             self.running.remove(run)
         await run.bot.close()
         await asyncio.wait_for(run.task, 5)  # re-raises whatever killed the bot
-        await run.store.close()
+        await run.closing.aclose()
         # The fake has no way to stop watching a task, and a finished watched task fails
         # every later wait: forget it, so that a test can start another bot (a restart).
         if run.task in self.fake._watched:

@@ -17,7 +17,6 @@ from bot.discord.render import DESCRIPTION_LIMIT, EMBED_TOTAL_LIMIT, TEXT, TITLE
 from bot.knowledge.base import KnowledgeBase
 from bot.knowledge.matcher import Matcher
 from bot.knowledge.model import Answer, Question
-from bot.service import Service
 
 if TYPE_CHECKING:
     from conftest import Harness, Running
@@ -79,7 +78,7 @@ async def ask(fake: FakeDiscord, text: str, user_id: int | None = None) -> dict[
 async def test_ready_syncs_commands_and_logs_one_line(
     harness: Harness, caplog: pytest.LogCaptureFixture
 ):
-    caplog.set_level(logging.INFO, logger="bot.discord.client")
+    caplog.set_level(logging.INFO, logger="bot.discord.bot")
     fake = harness.fake
     run = await harness.start()
     assert fake.requests_to("PUT", f"/applications/{fake.application_id}/commands")
@@ -443,8 +442,7 @@ async def test_long_answer_is_cut_within_limits_without_breaking_links(harness: 
         answers=(Answer("longest-answer-1", text, canonical=True),),
     )
     settings = harness.settings()
-    service = Service(KnowledgeBase(Matcher(settings.matching), [question]))
-    await harness.start(settings, service=service)
+    await harness.start(settings, knowledge=KnowledgeBase(Matcher(settings.matching), [question]))
 
     reply = await ask(harness.fake, "stampy, what is the longest answer?")
     [embed] = reply["embeds"]

@@ -14,8 +14,6 @@ from fakediscord import FakeDiscord
 
 from bot.config import StampSettings
 from bot.discord.render import TEXT
-from bot.discord.stamps import Stamps
-from bot.stamps import StampBook
 from bot.store import StampRecords, Store, StoreError, UnansweredQuestions
 
 if TYPE_CHECKING:
@@ -52,9 +50,7 @@ async def test_the_bot_answers_and_keeps_stamps_while_the_database_is_read_only(
     fake = harness.fake
     settings = dataclasses.replace(harness.settings(), stamps=FAST)
     run = await harness.start(settings)
-    cog = run.bot.get_cog("Stamps")
-    assert isinstance(cog, Stamps) and isinstance(cog.book, StampBook)
-    book = cog.book
+    book = run.book
     book.writer.retry_first = book.writer.retry_max = 0.01  # retry at once, not after seconds
     await read_only(run.store, True)
     recorded = len(await run.unanswered())

@@ -20,7 +20,6 @@ import pytest
 from fakediscord import FakeDiscord, Intent, RateLimits
 
 from bot.config import StampSettings
-from bot.discord.stamps import Stamps
 from bot.stamps import StampBook
 
 if TYPE_CHECKING:
@@ -51,9 +50,7 @@ async def start(harness: Harness, **stamps: Any) -> Running:
 
 
 def book_of(run: Running) -> StampBook:
-    cog = run.bot.get_cog("Stamps")
-    assert isinstance(cog, Stamps) and cog.book is not None
-    return cog.book
+    return run.book
 
 
 def replies_to(fake: FakeDiscord, message: dict[str, Any]) -> list[dict[str, Any]]:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import time
 from pathlib import Path
@@ -645,3 +646,33 @@ async def test_changes_survive_a_restart(harness: Harness):
     reply = await ask(fake, "stampy, what is a paperclip maximizer?")
     assert reply["embeds"][0]["title"] == NEW_QUESTION
     assert "agi??" in run.bot.service.question("what-is-agi").alternate_phrasings
+
+
+async def test_a_role_matching_only_up_to_case_is_a_moderator_everywhere(harness: Harness):
+    """One moderator rule: a member whose role matches ``moderator_roles`` only up to case
+    may run the moderators' commands and, stamping, is counted as a root of trust."""
+    fake = harness.fake
+    helper = fake.add_user("helper")
+    role = fake.add_role(fake.guild.id, "Moderators", 0)  # no Manage Messages
+    fake.add_member(fake.guild.id, helper.id, [role.id])
+    run = await start(harness, moderator_roles=("moderators",))
+    fake.enforce_default_permissions = False  # the admin allowed the role in Discord
+
+    options = {"question": "what-is-ai-alignment", "phrasing": "alignment, briefly"}
+    text = await said(await command(fake, "answer alias add", options, user=helper.id))
+    assert text.startswith("Done:")
+
+    answer = await ask(fake, "stampy, what is AI alignment?")
+    assert helper.id not in run.book.roots
+    await fake.add_reaction(fake.channel.id, int(answer["id"]), helper.id, "🏅", None)
+    await harness.eventually(
+        lambda: asyncio.sleep(0, helper.id in run.book.roots), 5.0, "the helper a root"
+    )
+    # ...and a member without the role is neither
+    text = await said(await command(fake, "answer alias add", options, user=fake.member.id))
+    assert text == TEXT["mod_not_moderator"]
+    await fake.add_reaction(fake.channel.id, int(answer["id"]), fake.member.id, "🏅", None)
+    await harness.eventually(
+        lambda: asyncio.sleep(0, run.book.user(fake.member.id).given > 0), 5.0, "the stamp"
+    )
+    assert fake.member.id not in run.book.roots

@@ -13,7 +13,7 @@ from botproc import BotProcess
 from fakediscord import FakeDiscord
 
 from bot.cli import main
-from bot.discord.client import API_BASE_ENV, GATEWAY_ENV
+from bot.discord.run import API_BASE_ENV, GATEWAY_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "subprocess-token-9d41c0b7e3a2"

@@ -21,7 +21,7 @@ from typing import Any
 
 from fakediscord import FakeDiscord
 
-from bot.discord.client import API_BASE_ENV, GATEWAY_ENV
+from bot.discord.run import API_BASE_ENV, GATEWAY_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 # Shaped like a real bot token: base64 of an id, a base64 timestamp, an HMAC.

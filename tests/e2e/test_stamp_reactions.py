@@ -11,11 +11,9 @@ from fakediscord import FakeDiscord, Intent
 
 from bot.config import StampSettings
 from bot.discord.render import TEXT
-from bot.discord.stamps import Stamps
 from bot.knowledge.base import KnowledgeBase
 from bot.knowledge.matcher import Matcher
 from bot.knowledge.model import Answer, Question
-from bot.service import Service
 from bot.stamps import StampBook
 
 if TYPE_CHECKING:
@@ -33,14 +31,14 @@ def stamps_field(message: dict[str, Any]) -> str:
 
 
 def book_of(run: Running) -> StampBook:
-    cog = run.bot.get_cog("Stamps")
-    assert isinstance(cog, Stamps) and cog.book is not None
-    return cog.book
+    return run.book
 
 
-async def start(harness: Harness, *, service: Service | None = None, **stamps: Any) -> Running:
+async def start(
+    harness: Harness, *, knowledge: KnowledgeBase | None = None, **stamps: Any
+) -> Running:
     settings = dataclasses.replace(harness.settings(), stamps=dataclasses.replace(FAST, **stamps))
-    return await harness.start(settings, service=service)
+    return await harness.start(settings, knowledge=knowledge)
 
 
 async def ask(fake: FakeDiscord, text: str = QUESTION, user: int | None = None) -> dict[str, Any]:
@@ -128,8 +126,9 @@ async def test_self_stamps_the_bots_reactions_and_other_emojis_change_nothing(ha
             Answer("what-is-a-stamp-1", "An endorsement.", canonical=True, author=f"<@{author}>"),
         ),
     )
-    service = Service(KnowledgeBase(Matcher(harness.settings().matching), [question]))
-    run = await start(harness, service=service)
+    run = await start(
+        harness, knowledge=KnowledgeBase(Matcher(harness.settings().matching), [question])
+    )
     reply = await ask(fake, "stampy, what is a stamp of approval?", fake.owner.id)
 
     await react(fake, reply, author)  # on her own answer
@@ -240,7 +239,7 @@ async def test_stamps_changed_while_stopped_are_reconciled_on_start(
     fake.model.react(message, "👍", None, fake.moderator.id, True)
     fake.model.delete_message(fake.channel, int(gone["id"]))
 
-    caplog.set_level(logging.INFO, logger="bot.discord.stamps")
+    caplog.set_level(logging.INFO, logger="bot.stamps.reconcile")
     # Discord rate-limits the first reaction listing: discord.py waits and retries it.
     fake.fail_next("GET", "/channels/{c}/messages/{m}/reactions/{e}", status=429)
     again = await start(harness)
@@ -262,7 +261,7 @@ async def test_no_reconcile_when_turned_off(harness: Harness, caplog: pytest.Log
     fake.model.react(
         fake.model.message(fake.channel.id, int(reply["id"])), *STAMP, fake.owner.id, True
     )
-    caplog.set_level(logging.INFO, logger="bot.discord.stamps")
+    caplog.set_level(logging.INFO, logger="bot.stamps.reconcile")
     again = await start(harness, reconcile_days=0)
     await ask(fake, user=fake.owner.id)
     assert await stored_stamps(again) == []

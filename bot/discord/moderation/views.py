@@ -1,37 +1,37 @@
 """What moderation looks like on Discord: modals, buttons, pages and the texts of results.
 
 The modals and views hold only what the form needs and hand the submitted values to the
-:class:`~bot.discord.moderation.Moderation` cog, which does the work. Strings come from
-:data:`bot.discord.render.TEXT`.
+:class:`~bot.discord.moderation.Moderation` cog, which does the work; their failures go
+through :mod:`bot.discord.errors`. Strings come from :mod:`bot.discord.strings`.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
 import discord
 
-from bot.curation import Change, HistoryEntry, KnowledgeDiff, ReloadReport
+from bot.curation import Change, Curator, HistoryEntry, KnowledgeDiff, ReloadReport
+from bot.discord.bot import StampyBot
+from bot.discord.checks import check_changes_here
+from bot.discord.errors import report
 from bot.discord.render import (
     CONTENT_LIMIT,
     DESCRIPTION_LIMIT,
     EMBED_TOTAL_LIMIT,
     FIELD_VALUE_LIMIT,
-    TEXT,
     TITLE_LIMIT,
     embed_units,
     shorten,
     truncate,
     units,
 )
-from bot.knowledge.loader import MAX_ANSWER_LENGTH, MAX_PHRASING_LENGTH
+from bot.discord.strings import TEXT
 from bot.knowledge.model import Answer, Question
+from bot.knowledge.rules import MAX_ANSWER_LENGTH, MAX_PHRASING_LENGTH
 from bot.store import ProposedPhrasing, UnansweredQuestion
-
-if TYPE_CHECKING:
-    from bot.discord.moderation import Moderation
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +113,9 @@ class QuestionModal(discord.ui.Modal):
         *,
         title: str,
         custom_id: str,
-        on_values: Callable[[discord.Interaction[Any], dict[str, str | None]], Awaitable[None]],
+        on_values: Callable[
+            [discord.Interaction[StampyBot], dict[str, str | None]], Awaitable[None]
+        ],
         question: str = "",
         phrasings: Sequence[str] = (),
         tags: Sequence[str] = (),
@@ -172,13 +174,13 @@ class QuestionModal(discord.ui.Modal):
         names = ("question", "phrasings", "tags", "answer", "canonical")
         return {name: _value(self.fields.get(name)) for name in names}
 
-    async def on_submit(self, interaction: discord.Interaction[Any]) -> None:
+    async def on_submit(self, interaction: discord.Interaction[StampyBot]) -> None:
         """Hand the values over to the cog."""
         await self._on_values(interaction, self.values())
 
-    async def on_error(self, interaction: discord.Interaction[Any], error: Exception) -> None:
+    async def on_error(self, interaction: discord.Interaction[StampyBot], error: Exception) -> None:
         """Log through the bot and apologise."""
-        await report_failure(interaction, "modal " + self.custom_id, error)
+        await report(interaction, error, "modal " + self.custom_id)
 
 
 class SaveModal(discord.ui.Modal):
@@ -189,7 +191,7 @@ class SaveModal(discord.ui.Modal):
         self,
         *,
         candidates: Sequence[Question],
-        on_values: Callable[[discord.Interaction[Any], str, str], Awaitable[None]],
+        on_values: Callable[[discord.Interaction[StampyBot], str, str], Awaitable[None]],
         custom_id: str,
     ) -> None:
         super().__init__(title=TEXT["mod_save_title"], custom_id=custom_id, timeout=1800)
@@ -222,13 +224,13 @@ class SaveModal(discord.ui.Modal):
         )
         self.add_item(self.new)
 
-    async def on_submit(self, interaction: discord.Interaction[Any]) -> None:
+    async def on_submit(self, interaction: discord.Interaction[StampyBot]) -> None:
         """Hand the choice over to the cog."""
         await self._on_values(interaction, _value(self.existing) or "", _value(self.new) or "")
 
-    async def on_error(self, interaction: discord.Interaction[Any], error: Exception) -> None:
+    async def on_error(self, interaction: discord.Interaction[StampyBot], error: Exception) -> None:
         """Log through the bot and apologise."""
-        await report_failure(interaction, "modal " + self.custom_id, error)
+        await report(interaction, error, "modal " + self.custom_id)
 
 
 # --------------------------------------------------------------------------------------------
@@ -240,7 +242,7 @@ class ConfirmView(discord.ui.View):
 
     def __init__(
         self,
-        on_confirm: Callable[[discord.Interaction[Any]], Awaitable[None]],
+        on_confirm: Callable[[discord.Interaction[StampyBot]], Awaitable[None]],
         *,
         owner_id: int,
     ) -> None:
@@ -248,7 +250,7 @@ class ConfirmView(discord.ui.View):
         self._on_confirm = on_confirm
         self.owner_id = owner_id
 
-    async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
+    async def interaction_check(self, interaction: discord.Interaction[StampyBot]) -> bool:
         """Only the moderator who asked may confirm."""
         return interaction.user.id == self.owner_id
 
@@ -256,7 +258,7 @@ class ConfirmView(discord.ui.View):
         label=TEXT["mod_remove_button"], style=discord.ButtonStyle.danger, custom_id="confirm"
     )
     async def confirm(
-        self, interaction: discord.Interaction[Any], button: discord.ui.Button[Any]
+        self, interaction: discord.Interaction[StampyBot], button: discord.ui.Button[Any]
     ) -> None:
         """Do it."""
         self.stop()
@@ -266,7 +268,7 @@ class ConfirmView(discord.ui.View):
         label=TEXT["mod_cancel_button"], style=discord.ButtonStyle.secondary, custom_id="cancel"
     )
     async def cancel(
-        self, interaction: discord.Interaction[Any], button: discord.ui.Button[Any]
+        self, interaction: discord.Interaction[StampyBot], button: discord.ui.Button[Any]
     ) -> None:
         """Leave everything as it is."""
         self.stop()
@@ -275,10 +277,10 @@ class ConfirmView(discord.ui.View):
         )
 
     async def on_error(
-        self, interaction: discord.Interaction[Any], error: Exception, item: Any
+        self, interaction: discord.Interaction[StampyBot], error: Exception, item: Any
     ) -> None:
         """Log through the bot and apologise."""
-        await report_failure(interaction, "confirm button", error)
+        await report(interaction, error, "confirm button")
 
 
 class PickAnswerView(discord.ui.View):
@@ -287,7 +289,7 @@ class PickAnswerView(discord.ui.View):
     def __init__(
         self,
         question: Question,
-        on_pick: Callable[[discord.Interaction[Any], str], Awaitable[None]],
+        on_pick: Callable[[discord.Interaction[StampyBot], str], Awaitable[None]],
         *,
         owner_id: int,
     ) -> None:
@@ -305,19 +307,19 @@ class PickAnswerView(discord.ui.View):
         self.select.callback = self._picked  # type: ignore[method-assign]
         self.add_item(self.select)
 
-    async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
+    async def interaction_check(self, interaction: discord.Interaction[StampyBot]) -> bool:
         """Only the moderator who asked may pick."""
         return interaction.user.id == self.owner_id
 
-    async def _picked(self, interaction: discord.Interaction[Any]) -> None:
+    async def _picked(self, interaction: discord.Interaction[StampyBot]) -> None:
         self.stop()
         await self._on_pick(interaction, self.select.values[0])
 
     async def on_error(
-        self, interaction: discord.Interaction[Any], error: Exception, item: Any
+        self, interaction: discord.Interaction[StampyBot], error: Exception, item: Any
     ) -> None:
         """Log through the bot and apologise."""
-        await report_failure(interaction, "answer picker", error)
+        await report(interaction, error, "answer picker")
 
 
 class PageButton(
@@ -341,20 +343,24 @@ class PageButton(
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: Any, /
+        cls, interaction: discord.Interaction[StampyBot], item: discord.ui.Item[Any], match: Any, /
     ) -> PageButton:
         """Rebuild the button from a clicked custom id."""
         return cls(match["kind"], int(match["offset"]), forward=match["label"] == "n")
 
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+    async def callback(self, interaction: discord.Interaction[StampyBot]) -> None:
         """Show that page, in place (checked again: only moderators of a home guild)."""
-        cog = cast("Moderation | None", interaction.client.get_cog("Moderation"))  # type: ignore[attr-defined]
-        if cog is None:
-            return
         try:
-            await cog.turn_page(interaction, self.kind, self.offset)
+            check_changes_here(interaction)
+            curator = interaction.client.curator
+            if curator is None:
+                return
+            content, view = await queue_page(curator, self.kind, self.offset)
+            await interaction.response.edit_message(
+                content=content, view=view, allowed_mentions=NO_MENTIONS
+            )
         except Exception as error:
-            await report_failure(interaction, f"page button {self.kind}:{self.offset}", error)
+            await report(interaction, error, f"page button {self.kind}:{self.offset}")
 
 
 def page_view(kind: str, offset: int, total: int) -> discord.ui.View | None:
@@ -373,28 +379,24 @@ def page_view(kind: str, offset: int, total: int) -> discord.ui.View | None:
 MODERATION_ITEMS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (PageButton,)
 
 
-async def report_failure(
-    interaction: discord.Interaction[Any], what: str, error: Exception
-) -> None:
-    """Log a failure in a modal or view through the bot, and apologise to the user."""
-    client = interaction.client
-    reporter = getattr(client, "report_error", None)
-    context = f"{what} used by user {interaction.user.id} in channel {interaction.channel_id}"
-    if reporter is not None:
-        reporter(context, error)
+async def queue_page(
+    curator: Curator, kind: str, offset: int
+) -> tuple[str, discord.ui.View | None]:
+    """The text and buttons of one page of the queue (``u``) or the proposals (``p``)."""
+    if kind == "u":
+        total = await curator.unanswered.count()
+        items = await curator.unanswered.list(limit=PAGE_SIZE, offset=offset)
+        content = unanswered_text(items, offset, total)
     else:
-        log.error("error in %s", context, exc_info=error)
-    try:
-        if interaction.response.is_done():
-            await interaction.followup.send(
-                TEXT["command_apology"], ephemeral=True, allowed_mentions=NO_MENTIONS
-            )
-        else:
-            await interaction.response.send_message(
-                TEXT["command_apology"], ephemeral=True, allowed_mentions=NO_MENTIONS
-            )
-    except discord.HTTPException:
-        log.warning("could not apologise for a failed moderation action", exc_info=True)
+        total = await curator.proposals.count()
+        proposals = await curator.proposals.list(limit=PAGE_SIZE, offset=offset)
+        texts = {
+            p.question_id: q.text
+            for p in proposals
+            if (q := curator.knowledge.get(p.question_id)) is not None
+        }
+        content = proposals_text(proposals, offset, total, texts)
+    return content, page_view(kind, offset, total)
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,42 +1,37 @@
 """Stamps on Discord: reaction events in, stamp counts on answer embeds, ``/stamps`` commands.
 
-Thin on purpose: the :class:`~bot.stamps.StampBook` decides what a reaction means and stores
-it. This cog turns raw reaction events (raw, so that messages sent before a restart or not
-in the cache count too) into :class:`~bot.stamps.StampOp` values, notes guild owners and
-moderators as roots of trust, edits an answer's embed (debounced) when its count changes,
-and on start reconciles the stamps on recent answer messages with what Discord shows, so
-that reactions added or removed while the bot was down are counted.
+Thin on purpose: the :class:`~bot.stamps.StampBook` (built by :class:`~bot.app.App`) decides
+what a reaction means and stores it. This cog turns raw reaction events (raw, so that
+messages sent before a restart or not in the cache count too) into
+:class:`~bot.stamps.StampOp` values, notes guild owners and moderators (by the one rule of
+:mod:`bot.discord.checks`) as roots of trust, edits an answer's embed (debounced) when its
+count changes, and on start has :func:`~bot.stamps.reconcile.reconcile_recent` compare the
+stamps on recent answer messages with what Discord shows.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
 from bot.discord import render
-from bot.discord.render import TEXT
+from bot.discord.bot import StampyBot
+from bot.discord.checks import member_is_moderator
+from bot.discord.errors import respond
+from bot.discord.strings import TEXT
 from bot.knowledge.model import Answer, Question
-from bot.stamps import StampBook, StampBookClosed, author_user_id
+from bot.stamps import StampBook, StampBookClosed
+from bot.stamps.reconcile import ReconcileTotals, Unreadable, reconcile_recent
 from bot.store.stamps import AnswerMessage, StampOp
-
-if TYPE_CHECKING:
-    from bot.discord.client import StampyBot
 
 log = logging.getLogger(__name__)
 
 NO_MENTIONS = discord.AllowedMentions.none()
 
-#: Answer messages whose reactions are fetched at the same time while reconciling; discord.py
-#: waits out Discord's rate limits on top of this.
-RECONCILE_CONCURRENCY = 4
-#: A progress line is logged at most this often (seconds) while reconciling.
-PROGRESS_SECONDS = 10.0
 #: Rows in the ``/stamps top`` leaderboard.
 LEADERBOARD_SIZE = 10
 #: Tries of one stamp-count edit when Discord answers 5xx (waits double from the debounce).
@@ -45,51 +40,12 @@ EDIT_ATTEMPTS = 4
 UNLOAD_EDIT_SECONDS = 5.0
 
 
-def stamps_cog(bot: commands.Bot) -> Stamps | None:
-    """The stamps cog of ``bot``, if it is loaded and has a database."""
-    cog = bot.get_cog("Stamps")
-    return cog if isinstance(cog, Stamps) and cog.book is not None else None
-
-
-def stamp_count(bot: commands.Bot, answer: Answer | None) -> int:
-    """The stamp count to show on ``answer``'s embed (0 without stamps or a database)."""
-    cog = stamps_cog(bot)
-    return cog.book.count(answer.id) if cog and cog.book and answer is not None else 0
-
-
-async def track_answer(
-    bot: StampyBot,
-    message_id: int,
-    *,
-    channel_id: int,
-    guild_id: int | None,
-    question: Question,
-    answer: Answer | None,
-) -> None:
-    """Record that the bot's message ``message_id`` shows ``answer``; never raises."""
-    cog = stamps_cog(bot)
-    if cog is None or cog.book is None:
-        return
-    try:
-        await cog.book.record_answer(
-            message_id,
-            channel_id=channel_id,
-            guild_id=guild_id,
-            question_id=question.id,
-            answer_id=answer.id if answer is not None else None,
-        )
-    except StampBookClosed:
-        log.warning("answer message %s not recorded: the bot is stopping", message_id)
-    except Exception as error:
-        bot.report_error(f"recording answer message {message_id} in channel {channel_id}", error)
-
-
 def find_answer(question: Question, answer_id: str | None) -> Answer | None:
     """The answer of ``question`` with this id, if it still has it."""
     return next((a for a in question.answers if a.id == answer_id), None)
 
 
-class Stamps(commands.Cog):
+class StampReactions(commands.Cog, name="Stamps"):
     """Stamp reactions, stamp counts on answers, ``/stamps show`` and ``/stamps top``."""
 
     group = app_commands.Group(name="stamps", description=TEXT["stamps_group"])
@@ -97,7 +53,7 @@ class Stamps(commands.Cog):
     def __init__(self, bot: StampyBot) -> None:
         self.bot = bot
         self.settings = bot.settings.stamps
-        self.book: StampBook | None = None
+        self.book: StampBook | None = bot.stamps
         # Edits still waiting out the debounce, by message; and every edit task not finished
         # (waiting, editing or retrying) with its (message, channel), to flush when stopping.
         self._edits: dict[int, asyncio.Task[None]] = {}
@@ -108,22 +64,8 @@ class Stamps(commands.Cog):
 
     # ------------------------------------------------------------------ lifecycle
 
-    async def cog_load(self) -> None:
-        """Open the stamp book on the bot's store and let the service rank by it."""
-        if self.bot.store is None:
-            return
-        book = StampBook(
-            self.bot.store,
-            self.settings,
-            answer_author=self._answer_author,
-            bot_user_id=self.bot.user.id if self.bot.user else None,
-        )
-        await book.start()
-        self.book = book
-        self.bot.service.stamps = book
-
     async def cog_unload(self) -> None:
-        """Stop reconciling and editing, then write what is queued and close the book."""
+        """Stop reconciling; send the pending stamp-count edits (the App closes the book)."""
         self._closing = True
         pending = dict(self._edit_tasks.values())
         tasks = [*self._edit_tasks]
@@ -146,15 +88,6 @@ class Stamps(commands.Cog):
             await asyncio.gather(*late, return_exceptions=True)
             if late:
                 log.warning("%d stamp counts not updated on Discord: stopping", len(late))
-        if self.book is not None:
-            if self.bot.service.stamps is self.book:
-                self.bot.service.stamps = None
-            await self.book.close()
-
-    def _answer_author(self, question_id: str, answer_id: str) -> int | None:
-        question = self.bot.service.question(question_id)
-        answer = find_answer(question, answer_id) if question is not None else None
-        return author_user_id(answer.author) if answer is not None else None
 
     @commands.Cog.listener()
     async def on_ready(self) -> None:
@@ -232,7 +165,9 @@ class Stamps(commands.Cog):
             if change is not None and change.row.answer_id is not None:
                 self.schedule_edit(payload.message_id, payload.channel_id)
             if add and payload.member is not None:
-                await self._note_moderator(book, payload.guild_id, payload.member)
+                await self._note_moderator(
+                    book, payload.guild_id, payload.member, payload.channel_id
+                )
         except StampBookClosed:
             log.warning("%s: not recorded, the bot is stopping", where)
         except Exception as error:
@@ -286,11 +221,11 @@ class Stamps(commands.Cog):
             if edit and any(c.row.answer_id for c in changes):
                 self.schedule_edit(message_id, channel_id)
 
-    async def _note_moderator(self, book: StampBook, guild_id: int, member: discord.Member) -> None:
-        roles = set(self.bot.settings.discord.moderator_roles)
-        moderator = member.guild_permissions.manage_messages or any(
-            role.name in roles for role in member.roles
-        )
+    async def _note_moderator(
+        self, book: StampBook, guild_id: int, member: discord.Member, channel_id: int
+    ) -> None:
+        roles = self.bot.settings.discord.moderator_roles
+        moderator = member_is_moderator(member, channel_id, roles)
         await book.note_root(guild_id, member.id, moderator=moderator)
 
     async def _message_author(self, payload: discord.RawReactionActionEvent) -> int | None:
@@ -379,62 +314,31 @@ class Stamps(commands.Cog):
                 return  # the store closed under it while stopping: nothing lost
             self.bot.report_error("reconciling stamps on recent answer messages", error)
 
-    async def reconcile(self) -> tuple[int, int, int]:
+    async def reconcile(self) -> ReconcileTotals | None:
         """Re-read the stamps on answer messages of the last ``reconcile_days`` days and fix
-        the database to match; returns (messages, stamps added, stamps removed)."""
+        the database to match (None without a stamp book)."""
         book = self.book
         if book is None:
-            return (0, 0, 0)
-        messages = await book.recent_answer_messages(self.settings.reconcile_days)
-        pending = iter(messages)
-        totals = {"done": 0, "added": 0, "removed": 0, "skipped": 0}
-        last_log = time.monotonic()
+            return None
 
-        async def worker() -> None:
-            nonlocal last_log
-            for tracked in pending:
-                with book.watching() as mark:
-                    try:
-                        present = await self._fetch_stamps(book, tracked)
-                    except discord.HTTPException as error:
-                        totals["skipped"] += 1
-                        log.warning(
-                            "reconcile: cannot read message %s: %s", tracked.message_id, error
-                        )
-                        continue
-                    result = await book.reconcile(tracked, present, since=mark)
-                totals["done"] += 1
-                totals["added"] += result.added
-                totals["removed"] += result.removed
-                if (result.added or result.removed) and present is not None:
-                    self.schedule_edit(tracked.message_id, tracked.channel_id)
-                if time.monotonic() - last_log >= PROGRESS_SECONDS:
-                    last_log = time.monotonic()
-                    log.info(
-                        "reconciling stamps: %d of %d answer messages",
-                        totals["done"],
-                        len(messages),
-                    )
+        def changed(message: AnswerMessage) -> None:
+            self.schedule_edit(message.message_id, message.channel_id)
 
-        await asyncio.gather(*(worker() for _ in range(RECONCILE_CONCURRENCY)))
-        log.info(
-            "reconciled %d answer messages: +%d stamps, -%d stamps%s",
-            totals["done"],
-            totals["added"],
-            totals["removed"],
-            f" ({totals['skipped']} unreadable)" if totals["skipped"] else "",
+        return await reconcile_recent(
+            book, self.settings.reconcile_days, self._fetch_stamps, changed=changed
         )
-        return (totals["done"], totals["added"], totals["removed"])
 
-    async def _fetch_stamps(
-        self, book: StampBook, tracked: AnswerMessage
-    ) -> dict[str, set[int]] | None:
+    async def _fetch_stamps(self, tracked: AnswerMessage) -> dict[str, set[int]] | None:
         """Who reacted to an answer message with each stamp emoji; None if it is gone."""
+        book = self.book
+        assert book is not None
         channel = self.bot.get_partial_messageable(tracked.channel_id, guild_id=tracked.guild_id)
         try:
             message = await channel.fetch_message(tracked.message_id)
         except discord.NotFound:
             return None
+        except discord.HTTPException as error:
+            raise Unreadable(str(error)) from error
         present: dict[str, set[int]] = {emoji: set() for emoji in book.weights}
         for reaction in message.reactions:
             emoji = reaction.emoji
@@ -444,8 +348,11 @@ class Stamps(commands.Cog):
                 name = book.stamp_name(emoji.name, custom=emoji.id is not None)
             if name is None:
                 continue
-            async for user in reaction.users():
-                present[name].add(user.id)
+            try:
+                async for user in reaction.users():
+                    present[name].add(user.id)
+            except discord.HTTPException as error:
+                raise Unreadable(str(error)) from error
         return present
 
     # ------------------------------------------------------------------ commands
@@ -453,7 +360,7 @@ class Stamps(commands.Cog):
     @group.command(name="show", description=TEXT["stamps_show"])
     @app_commands.describe(member=TEXT["stamps_show_member"])
     async def show(
-        self, interaction: discord.Interaction[Any], member: discord.User | None = None
+        self, interaction: discord.Interaction[StampyBot], member: discord.User | None = None
     ) -> None:
         """A member's stamp score and the stamps they received and gave (ephemeral)."""
         book = self.book
@@ -468,7 +375,7 @@ class Stamps(commands.Cog):
         await self._say(interaction, text)
 
     @group.command(name="top", description=TEXT["stamps_top"])
-    async def top(self, interaction: discord.Interaction[Any]) -> None:
+    async def top(self, interaction: discord.Interaction[StampyBot]) -> None:
         """The stamp leaderboard (ephemeral)."""
         book = self.book
         if book is None:
@@ -486,9 +393,5 @@ class Stamps(commands.Cog):
         await self._say(interaction, "\n".join(lines))
 
     @staticmethod
-    async def _say(interaction: discord.Interaction[Any], text: str) -> None:
-        await interaction.response.send_message(
-            render.truncate(text, render.CONTENT_LIMIT, note=""),
-            ephemeral=True,
-            allowed_mentions=NO_MENTIONS,
-        )
+    async def _say(interaction: discord.Interaction[StampyBot], text: str) -> None:
+        await respond(interaction, render.truncate(text, render.CONTENT_LIMIT, note=""))

@@ -1,7 +1,10 @@
-"""The Discord bot object and its lifecycle: intents, cogs, buttons, command sync, shutdown.
+"""The Discord bot object and its lifecycle: intents, command sync, shutdown.
 
-Everything the bot needs is passed to :class:`StampyBot` (settings, service, store); there is
-no module-level state. :func:`serve` runs it until it is closed or the process is told to stop.
+:class:`StampyBot` is given the open :class:`~bot.app.App` (typed attributes for what cogs
+use: settings, service, curator, stamps) and a function that installs the cogs
+(:func:`bot.discord.install.install`); it imports no cog, so cogs and views can import it
+for their types without a cycle. There is no module-level state. :mod:`bot.discord.run`
+runs it until it is closed or the process is told to stop.
 """
 
 from __future__ import annotations
@@ -9,34 +12,17 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import signal
 import sys
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import discord
 import discord.gateway
-import discord.http
-import yarl
-from discord import app_commands
 from discord.ext import commands
 
-from bot.config import Settings
-from bot.discord.asking import Asking
-from bot.discord.moderation import setup_moderation
-from bot.discord.render import TEXT
-from bot.discord.stamps import Stamps
-from bot.discord.views import DYNAMIC_ITEMS
-from bot.service import Service
-from bot.store import Store
+from bot.app import App
 
 log = logging.getLogger(__name__)
-
-#: For testing against a fake Discord only: the REST base, e.g. http://127.0.0.1:8080/api/v10
-API_BASE_ENV = "STAMPY_DISCORD_API_BASE"
-#: For testing against a fake Discord only: the gateway URL, e.g. ws://127.0.0.1:8080/gateway
-GATEWAY_ENV = "STAMPY_DISCORD_GATEWAY"
 
 # Names listed in the ready line; a bot in hundreds of guilds logs a count for the rest.
 _READY_NAMES = 20
@@ -48,8 +34,6 @@ MESSAGE_CACHE = 1000
 
 #: On stopping, how long the handlers already running may take to finish (seconds).
 HANDLER_GRACE_SECONDS = 10.0
-#: On a signal during start-up, how long a gateway connection being opened may take to end.
-STOP_GATEWAY_SECONDS = 5.0
 #: Names discord.py gives the tasks that run handlers: events, slash commands, buttons, modals.
 _HANDLER_TASKS = (
     "discord.py: ",
@@ -93,41 +77,8 @@ def intents() -> discord.Intents:
     return wanted
 
 
-@dataclass(frozen=True)
-class Endpoints:
-    """Where Discord is. Both None (the default) means the real Discord.
-
-    Set through :data:`API_BASE_ENV` and :data:`GATEWAY_ENV`, which exist to run the bot
-    against a fake Discord in tests and benchmarks; a bot pointed there also skips the
-    waits meant to pace reconnects to the real service.
-    """
-
-    api_base: str | None = None
-    gateway: str | None = None
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> Endpoints:
-        """Read the two testing variables (empty counts as unset)."""
-        return cls(
-            (env.get(API_BASE_ENV) or "").strip() or None,
-            (env.get(GATEWAY_ENV) or "").strip() or None,
-        )
-
-    @property
-    def custom(self) -> bool:
-        """Whether either endpoint points somewhere other than Discord."""
-        return self.api_base is not None or self.gateway is not None
-
-    def apply(self) -> None:
-        """Point discord.py at these endpoints (process-wide; call before connecting)."""
-        if self.api_base is not None:
-            discord.http.Route.BASE = self.api_base  # type: ignore[misc]
-        if self.gateway is not None:
-            discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(self.gateway)
-
-
 class StampyBot(commands.Bot):
-    """The bot: answers questions through ``service``; ``store`` is the open database.
+    """The bot on an open :class:`~bot.app.App`; ``install(bot)`` adds the cogs.
 
     ``fast_start`` (for a fake Discord) waits only briefly for guilds before ``on_ready``
     and does not sleep before re-IDENTIFYing.
@@ -135,9 +86,8 @@ class StampyBot(commands.Bot):
 
     def __init__(
         self,
-        settings: Settings,
-        service: Service,
-        store: Store | None = None,
+        app: App,
+        install: Callable[[StampyBot], Awaitable[None]],
         *,
         fast_start: bool = False,
     ) -> None:
@@ -152,12 +102,14 @@ class StampyBot(commands.Bot):
             guild_ready_timeout=0.05 if fast_start else 2.0,
             max_messages=MESSAGE_CACHE,
         )
-        self.settings = settings
-        self.service = service
-        self.store = store
+        self.app = app
+        self.settings = app.settings
+        self.service = app.service
+        self.curator = app.curator
+        self.stamps = app.stamps
+        self._install = install
         self.fast_start = fast_start
         self.ready_once = asyncio.Event()
-        self.tree.on_error = self._on_tree_error  # type: ignore[method-assign]
         # Stopping (see close): the task doing it, and a lock that setup_hook holds so that
         # the cogs are never removed while they are being added.
         self._stop_task: asyncio.Task[None] | None = None
@@ -182,6 +134,7 @@ class StampyBot(commands.Bot):
         :data:`HANDLER_GRACE_SECONDS`; the HTTP session stays open so that they can still
         reply), remove the cogs (the stamp book writes every queued event), then close the
         HTTP session. discord.py's own order removes the cogs while events still arrive.
+        The stamp book writes every queued event when the :class:`~bot.app.App` closes.
         """
         if self._stop_task is None:
             caller = asyncio.current_task()  # maybe a handler: not waited for
@@ -211,15 +164,11 @@ class StampyBot(commands.Bot):
             log.warning("stopping: %d event handler(s) still running are abandoned", len(late))
 
     async def setup_hook(self) -> None:
-        """Add the cogs and the buttons that must work on messages sent before a restart
-        (nothing if the bot is already stopping)."""
+        """Install the cogs (nothing if the bot is already stopping)."""
         async with self._setup_lock:
             if self.stopping:
                 return
-            self.add_dynamic_items(*DYNAMIC_ITEMS)
-            await self.add_cog(Asking(self, self.service, self.settings.discord))
-            await setup_moderation(self)  # applies stored edits; /answer, /unanswered, /stampy
-            await self.add_cog(Stamps(self))
+            await self._install(self)
         # The knowledge base and its index live as long as the process: moved out of the
         # collector's generations, full collections no longer walk them (80-180 ms pauses
         # were measured with 10k questions).
@@ -264,95 +213,3 @@ class StampyBot(commands.Bot):
         """An event handler raised: log it with the event's name (the bot carries on)."""
         error = sys.exc_info()[1]
         self.report_error(f"handling event {event_method}", error or RuntimeError("unknown"))
-
-    async def _on_tree_error(
-        self, interaction: discord.Interaction[Any], error: app_commands.AppCommandError
-    ) -> None:
-        """A slash command failed: log it (a failed check is not an error) and tell the user."""
-        if isinstance(error, app_commands.CheckFailure):
-            message = TEXT["command_refused"]
-        else:
-            command = interaction.command.qualified_name if interaction.command else "?"
-            self.report_error(f"running command {command!r}", error)
-            message = TEXT["command_apology"]
-        none = discord.AllowedMentions.none()
-        try:
-            if interaction.response.is_done():
-                await interaction.followup.send(message, ephemeral=True, allowed_mentions=none)
-            else:
-                await interaction.response.send_message(
-                    message, ephemeral=True, allowed_mentions=none
-                )
-        except discord.HTTPException:
-            log.warning("could not tell the user that a command failed", exc_info=True)
-
-
-async def serve(settings: Settings, service: Service, token: str, endpoints: Endpoints) -> None:
-    """Open the store, run the bot until it is closed or sent SIGTERM/SIGINT, close the store.
-
-    A signal at any point, start-up included, stops the bot cleanly (:meth:`StampyBot.close`:
-    the gateway is closed, queued stamp events are written) and this returns normally.
-    Raises what connecting raises (e.g. :class:`discord.LoginFailure` for a bad token) unless
-    a signal came first, and :class:`bot.store.StoreError` if the database cannot be opened.
-    """
-    endpoints.apply()
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    signals = _catch_signals(loop, stop)
-    try:
-        store = await Store.open(settings.database.location, pool_size=settings.database.pool_size)
-        try:
-            bot = StampyBot(settings, service.with_store(store), store, fast_start=endpoints.custom)
-            await _run_until_stopped(bot, token, stop)
-            log.info("Stampy stopped")
-        finally:
-            await store.close()
-    finally:
-        for sig in signals:
-            loop.remove_signal_handler(sig)
-
-
-def _catch_signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> list[int]:
-    """Make SIGTERM and SIGINT set ``stop``; the signals handled (none on some platforms)."""
-    caught = []
-    for sig in (signal.SIGTERM, signal.SIGINT):
-
-        def received(sig: int = sig) -> None:
-            if not stop.is_set():
-                log.info("%s received: stopping", signal.Signals(sig).name)
-            stop.set()
-
-        try:
-            loop.add_signal_handler(sig, received)
-        except (NotImplementedError, RuntimeError):  # not on this platform / thread
-            continue
-        caught.append(sig)
-    return caught
-
-
-async def _run_until_stopped(bot: StampyBot, token: str, stop: asyncio.Event) -> None:
-    """Run ``bot`` until it ends by itself (raising what ended it) or ``stop`` is set."""
-    async with bot:
-        if stop.is_set():
-            return  # a signal while opening the store: never connect
-        running = asyncio.create_task(bot.start(token), name="stampy-run")
-        told = asyncio.create_task(stop.wait(), name="stampy-signal")
-        try:
-            await asyncio.wait({running, told}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            told.cancel()
-        if not stop.is_set():
-            await bot.close()
-            running.result()  # what ended it, if it failed
-            return
-        await bot.close()
-        # The gateway loop ends once it sees the bot closed; a connection that was still
-        # being opened when stopping began is not waited for long.
-        done, _ = await asyncio.wait({running}, timeout=STOP_GATEWAY_SECONDS)
-        if not done:
-            running.cancel()
-        try:
-            await running
-        except (Exception, asyncio.CancelledError) as error:  # stopping anyway
-            log.debug("the connection ended while stopping: %r", error)
-        await close_gateway(bot.ws)  # one opened while stopping

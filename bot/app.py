@@ -1,0 +1,165 @@
+"""The application, assembled in one place.
+
+``async with App.open(settings) as app:`` builds, in this order, and closes in reverse:
+
+1. the knowledge base from the YAML files (files with errors left out and reported in
+   ``app.loaded``), with its matcher;
+2. the store (the database named in ``[database]``), when one is wanted;
+3. the :class:`~bot.curation.Curator` on both, started: moderators' stored edits are applied
+   to the knowledge base, so every front end answers from the same questions;
+4. the :class:`~bot.stamps.StampBook`, its answer-author lookup wired to the knowledge base;
+5. the :class:`~bot.service.Service` every front end asks.
+
+``stampy run``, the console, every command, the tests and the benchmarks build through here;
+nothing else constructs these objects, and nothing looks one up by name. Front ends (the
+Discord bot, the console) take the open :class:`App` and keep no objects of their own but
+what they render with.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from enum import Enum
+
+from bot.config import Settings
+from bot.curation import Curator
+from bot.knowledge import semantic
+from bot.knowledge.abstain import load_model
+from bot.knowledge.base import KnowledgeBase
+from bot.knowledge.loader import LoadResult, load_directory
+from bot.knowledge.matcher import Matcher
+from bot.service import Service
+from bot.stamps import StampBook, author_user_id
+from bot.store import Store
+from bot.store.db import MEMORY
+from bot.store.migrations import Migration
+
+__all__ = ["App", "Database", "load_knowledge"]
+
+log = logging.getLogger(__name__)
+
+
+class Database(Enum):
+    """Which database an :class:`App` opens."""
+
+    #: The configured database, created if missing (the bot, ``stampy import``).
+    OPEN = "open"
+    #: The configured database if the file exists, else none (the console and ``ask``:
+    #: answer as the bot does, with its stored edits and stamps, but create nothing).
+    EXISTING = "existing"
+    #: The configured database if it exists, else a private in-memory one (``export``).
+    EXISTING_OR_MEMORY = "existing-or-memory"
+    #: No database: the files alone.
+    NONE = "none"
+
+
+def load_knowledge(settings: Settings) -> tuple[KnowledgeBase, LoadResult]:
+    """The knowledge base of the configured YAML files (files with errors left out)."""
+    loaded = load_directory(settings.knowledge.answers_dir)
+    model = load_model(settings.matching.model, settings.knowledge.answers_dir)
+    index = semantic.from_settings(settings.matching)  # the optional semantic tier
+    matcher = Matcher(settings.matching, model=model, semantic=index)
+    knowledge = KnowledgeBase(matcher, loaded.questions)
+    if index is not None:
+        index.save()  # a restart then encodes nothing
+    return knowledge, loaded
+
+
+@dataclass
+class App:
+    """Everything a front end needs, built once (see the module docstring).
+
+    ``store``, ``curator`` and ``stamps`` are None without a database.
+    """
+
+    settings: Settings
+    knowledge: KnowledgeBase
+    loaded: LoadResult
+    store: Store | None
+    curator: Curator | None
+    stamps: StampBook | None
+    service: Service
+
+    @classmethod
+    def offline(
+        cls, settings: Settings, *, knowledge: tuple[KnowledgeBase, LoadResult] | None = None
+    ) -> App:
+        """The application without a database: the files alone, nothing recorded, nothing to
+        close (``stampy check``, the console when the database cannot be read, tests)."""
+        kb, loaded = knowledge if knowledge is not None else load_knowledge(settings)
+        return cls(settings, kb, loaded, None, None, None, Service(kb))
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def open(
+        cls,
+        settings: Settings,
+        *,
+        database: Database = Database.OPEN,
+        record: bool = True,
+        curate: bool = True,
+        knowledge: tuple[KnowledgeBase, LoadResult] | None = None,
+        migrations: Sequence[Migration] | None = None,
+    ) -> AsyncIterator[App]:
+        """Build the application; close it in order on the way out.
+
+        ``record`` False keeps the service from recording what it could not answer (the
+        console). ``curate`` False builds no curator (a report on a database from before
+        moderators' edits, which must not be upgraded). ``knowledge`` is an already loaded
+        knowledge base to use instead of the files (tests and benchmarks). ``migrations``
+        opens the database at that schema. Raises :class:`~bot.store.StoreError` when the
+        database cannot be opened.
+        """
+        kb, loaded = knowledge if knowledge is not None else load_knowledge(settings)
+        path = _database_path(settings, database)
+        store = (
+            None
+            if path is None
+            else await Store.open(
+                path, migrations=migrations, pool_size=settings.database.pool_size
+            )
+        )
+        stamps: StampBook | None = None
+        try:
+            curator = None
+            if store is not None:
+                if curate:
+                    curator = Curator(kb, store, settings.knowledge.answers_dir)
+                    report = await curator.start()
+                    for message in report.skipped:
+                        log.warning("stored change not applied: %s", message)
+                stamps = StampBook(store, settings.stamps, answer_author=_authors(kb))
+                await stamps.start()
+            service = Service(kb, store if record else None, stamps=stamps)
+            yield cls(settings, kb, loaded, store, curator, stamps, service)
+        finally:
+            if stamps is not None:
+                await stamps.close()
+            if store is not None:
+                await store.close()
+
+
+def _database_path(settings: Settings, database: Database) -> str | None:
+    if database is Database.NONE:
+        return None
+    location = settings.database.location
+    if database is Database.OPEN or settings.database.shared or os.path.exists(location):
+        return location
+    return MEMORY if database is Database.EXISTING_OR_MEMORY else None
+
+
+def _authors(knowledge: KnowledgeBase) -> Callable[[str, str], int | None]:
+    """Who an answer credits, looked up in the live knowledge base when a stamp arrives."""
+
+    def author(question_id: str, answer_id: str) -> int | None:
+        question = knowledge.get(question_id)
+        if question is None:
+            return None
+        answer = next((a for a in question.answers if a.id == answer_id), None)
+        return author_user_id(answer.author) if answer is not None else None
+
+    return author

@@ -91,7 +91,7 @@ class App:
         """The application without a database: the files alone, nothing recorded, nothing to
         close (``stampy check``, the console when the database cannot be read, tests)."""
         kb, loaded = knowledge if knowledge is not None else load_knowledge(settings)
-        return cls(settings, kb, loaded, None, None, None, Service(kb))
+        return cls(settings, kb, loaded, None, None, None, Service(kb, reports=settings.reports))
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -134,8 +134,11 @@ class App:
                         log.warning("stored change not applied: %s", message)
                 stamps = StampBook(store, settings.stamps, answer_author=_authors(kb))
                 await stamps.start()
-            service = Service(kb, store if record else None, stamps=stamps)
-            yield cls(settings, kb, loaded, store, curator, stamps, service)
+            service = Service(kb, store, stamps=stamps, record=record, reports=settings.reports)
+            try:
+                yield cls(settings, kb, loaded, store, curator, stamps, service)
+            finally:
+                await service.settle()
         finally:
             if stamps is not None:
                 await stamps.close()

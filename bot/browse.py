@@ -44,12 +44,10 @@ class TagPage:
 def tag_counts(knowledge: KnowledgeBase, *, internal: bool = False) -> list[tuple[Tag, int]]:
     """Every tag with how many questions carry it, sorted by name; internal tags only when
     ``internal``."""
-    counts: dict[str, int] = {}
-    for question in knowledge:
-        for name in question.tags:
-            counts[name] = counts.get(name, 0) + 1
     return [
-        (tag, counts.get(tag.name, 0)) for tag in knowledge.tags() if internal or not tag.internal
+        (tag, knowledge.count_tagged(tag.name))
+        for tag in knowledge.tags()
+        if internal or not tag.internal
     ]
 
 
@@ -120,8 +118,11 @@ def _nearest(
     ranked: list[tuple[int, float, int, Question]] = []
     order = 0
     pool: Iterable[Question | None]
-    if tags:
-        pool = knowledge  # every question: the ones sharing tags may not match the words
+    if tags:  # the ones sharing a tag (they may not match the words) and the ones matching
+        wanted = set(scores)
+        for name in tags:
+            wanted.update(question.id for question in knowledge.tagged(name))
+        pool = knowledge.in_stored_order(wanted)
     else:
         pool = (knowledge.get(question_id) for question_id in scores)
     for other in _visible(knowledge, pool, own_id):

@@ -22,6 +22,10 @@ __all__ = ["AnswerView", "Home", "QuestionView", "Views"]
 
 #: Most-stamped answers on the home page.
 TOP_ANSWERS = 8
+#: Questions whose related questions are kept at most (then the memo starts afresh).
+MAX_RELATED_KEPT = 50_000
+#: Longest part of an address matched for "did you mean" (characters).
+MAX_ADDRESS_WORDS = 200
 #: Seconds the home page's aggregates (tags, most stamped) are reused before recomputing.
 HOME_SECONDS = 1.0
 
@@ -74,6 +78,10 @@ class Views:
         self.service = app.service
         self._clock = clock
         self._home: tuple[float, Home] | None = None
+        # Related questions by question id, kept while the knowledge base does not change
+        # (they depend on its questions and tags only, not on stamps).
+        self._related: dict[str, tuple[Question, ...]] = {}
+        self._related_generation = -1
 
     # -- questions ------------------------------------------------------------------------------
 
@@ -91,7 +99,20 @@ class Views:
         if question is None:
             return None
         answers = tuple(self.answer_view(a) for a in self.service.ranked_answers(question))
-        return QuestionView(question, answers, tuple(self.service.related(question.id)))
+        return QuestionView(question, answers, self.related(question.id))
+
+    def related(self, question_id: str) -> tuple[Question, ...]:
+        """The service's related questions, kept until the knowledge base changes."""
+        generation = self.app.knowledge.generation
+        if generation != self._related_generation:
+            self._related.clear()
+            self._related_generation = generation
+        found = self._related.get(question_id)
+        if found is None:
+            if len(self._related) >= MAX_RELATED_KEPT:
+                self._related.clear()
+            found = self._related[question_id] = tuple(self.service.related(question_id))
+        return found
 
     def question_json(self, view: QuestionView, url: str) -> dict[str, Any]:
         question = view.question
@@ -150,20 +171,15 @@ class Views:
         }
 
     def did_you_mean(self, words: str, limit: int = 3) -> list[Question]:
-        """Questions close to ``words`` (a mistyped address): the bot's suggestions or
-        answer, else the best candidates."""
-        text = words.replace("-", " ").replace("_", " ").strip()
+        """Questions close to ``words`` (a mistyped address): the matcher's best candidates
+        that share a word with it. Not a question asked: nothing is counted or recorded."""
+        text = words.replace("-", " ").replace("_", " ").strip()[:MAX_ADDRESS_WORDS]
         if not text:
             return []
-        reply = self.service.ask(text)
-        if reply.question is not None:
-            return [reply.question]
-        found = [s.question for s in reply.suggestions]
-        for candidate in reply.match.candidates:
-            if len(found) >= limit:
-                break
+        found: list[Question] = []
+        for candidate in self.app.knowledge.matcher.match(text, k=limit).candidates:
             question = self.service.question(candidate.question_id)
-            if question is not None and question not in found and candidate.shares_content:
+            if question is not None and candidate.shares_content and question not in found:
                 found.append(question)
         return found[:limit]
 

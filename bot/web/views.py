@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.app import App
+from bot.browse import TagPage
 from bot.knowledge.matcher import Decision
 from bot.knowledge.model import Answer, Question, Tag
 from bot.service import Reply
@@ -26,8 +27,12 @@ TOP_ANSWERS = 8
 MAX_RELATED_KEPT = 50_000
 #: Longest part of an address matched for "did you mean" (characters).
 MAX_ADDRESS_WORDS = 200
-#: Seconds the home page's aggregates (tags, most stamped) are reused before recomputing.
+#: Seconds the home page's aggregates (tags, most stamped), a tag's page and a page of
+#: /unanswered are reused before recomputing (stamps reorder them; a change to the knowledge
+#: base shows at once).
 HOME_SECONDS = 1.0
+#: Tag pages and pages of /unanswered kept at most.
+MAX_PAGES_KEPT = 1000
 
 
 @dataclass(frozen=True)
@@ -78,6 +83,7 @@ class Views:
         self.service = app.service
         self._clock = clock
         self._home: tuple[float, Home] | None = None
+        self._pages: dict[tuple[str, object], tuple[float, int, Any]] = {}
         # Related questions by question id, kept while the knowledge base does not change
         # (they depend on its questions and tags only, not on stamps).
         self._related: dict[str, tuple[Question, ...]] = {}
@@ -192,6 +198,44 @@ class Views:
         """Tag names that look like ``name`` (for a tag page that does not exist)."""
         names = [tag.name for tag, _count in self.service.tags()]
         return difflib.get_close_matches(name.lower(), names, n=limit, cutoff=0.5)
+
+    # -- pages reused for a moment ---------------------------------------------------------------
+
+    def tag_page(self, name: str) -> TagPage | None:
+        """The service's page of tag ``name`` (reused for :data:`HOME_SECONDS`)."""
+        return self._kept(("tag", name.strip().lower()), lambda: self.service.tag_page(name))
+
+    async def unanswered(self, limit: int, offset: int) -> list[tuple[Question, int]]:
+        """Known questions without an answer, most asked first (reused for
+        :data:`HOME_SECONDS`: reading the ask counts is a database read)."""
+        key = ("unanswered", (limit, offset))
+        kept = self._fresh(key)
+        if kept is not None:
+            return kept
+        rows = await self.service.unanswered_canonical(None, limit=limit, offset=offset)
+        self._keep(key, rows)
+        return rows
+
+    def _kept(self, key: tuple[str, object], make: Callable[[], Any]) -> Any:
+        kept = self._fresh(key)
+        if kept is None:
+            kept = make()
+            self._keep(key, kept)
+        return kept
+
+    def _fresh(self, key: tuple[str, object]) -> Any:
+        found = self._pages.get(key)
+        if found is None:
+            return None
+        made, generation, value = found
+        if generation != self.app.knowledge.generation or self._clock() - made >= HOME_SECONDS:
+            return None
+        return value
+
+    def _keep(self, key: tuple[str, object], value: Any) -> None:
+        if len(self._pages) >= MAX_PAGES_KEPT:
+            self._pages.clear()
+        self._pages[key] = (self._clock(), self.app.knowledge.generation, value)
 
     # -- home -----------------------------------------------------------------------------------
 

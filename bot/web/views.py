@@ -23,8 +23,6 @@ __all__ = ["AnswerView", "Home", "QuestionView", "Views"]
 
 #: Most-stamped answers on the home page.
 TOP_ANSWERS = 8
-#: Questions whose related questions are kept at most (then the memo starts afresh).
-MAX_RELATED_KEPT = 50_000
 #: Longest part of an address matched for "did you mean" (characters).
 MAX_ADDRESS_WORDS = 200
 #: Seconds the home page's aggregates (tags, most stamped), a tag's page and a page of
@@ -84,10 +82,6 @@ class Views:
         self._clock = clock
         self._home: tuple[float, Home] | None = None
         self._pages: dict[tuple[str, object], tuple[float, int, Any]] = {}
-        # Related questions by question id, kept while the knowledge base does not change
-        # (they depend on its questions and tags only, not on stamps).
-        self._related: dict[str, tuple[Question, ...]] = {}
-        self._related_generation = -1
 
     # -- questions ------------------------------------------------------------------------------
 
@@ -105,20 +99,7 @@ class Views:
         if question is None:
             return None
         answers = tuple(self.answer_view(a) for a in self.service.ranked_answers(question))
-        return QuestionView(question, answers, self.related(question.id))
-
-    def related(self, question_id: str) -> tuple[Question, ...]:
-        """The service's related questions, kept until the knowledge base changes."""
-        generation = self.app.knowledge.generation
-        if generation != self._related_generation:
-            self._related.clear()
-            self._related_generation = generation
-        found = self._related.get(question_id)
-        if found is None:
-            if len(self._related) >= MAX_RELATED_KEPT:
-                self._related.clear()
-            found = self._related[question_id] = tuple(self.service.related(question_id))
-        return found
+        return QuestionView(question, answers, tuple(self.service.related(question.id)))
 
     def question_json(self, view: QuestionView, url: str) -> dict[str, Any]:
         question = view.question
@@ -228,14 +209,14 @@ class Views:
         if found is None:
             return None
         made, generation, value = found
-        if generation != self.app.knowledge.generation or self._clock() - made >= HOME_SECONDS:
+        if generation != self.app.knowledge.version or self._clock() - made >= HOME_SECONDS:
             return None
         return value
 
     def _keep(self, key: tuple[str, object], value: Any) -> None:
         if len(self._pages) >= MAX_PAGES_KEPT:
             self._pages.clear()
-        self._pages[key] = (self._clock(), self.app.knowledge.generation, value)
+        self._pages[key] = (self._clock(), self.app.knowledge.version, value)
 
     # -- home -----------------------------------------------------------------------------------
 

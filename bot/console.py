@@ -259,6 +259,7 @@ def reply_to_json(reply: Reply) -> dict:
         "score": None if best is None else round(best.score, 4),
         "margin": round(reply.match.margin, 4),
         "probability": round(reply.match.probability, 4),
+        "tier": reply.match.tier,
         "small_talk": reply.small_talk,
         "alternatives": [{"id": q.id, "text": q.text} for q in reply.alternatives],
     }

@@ -33,7 +33,6 @@ from bot.store import migrations as migrations_module
 from bot.store import unanswered as unanswered_module
 from bot.store.db import check_migrations
 from bot.store.migrations import MIGRATIONS, Migration
-from bot.store.sqlite import SQLiteStore
 from bot.store.unanswered import closest
 
 LATEST = MIGRATIONS[-1].number
@@ -777,25 +776,3 @@ async def test_proposal_input_is_validated(proposals: ProposedPhrasings) -> None
     long = await proposals.propose("q1", "word " * 3000, proposer_id=1, channel_id=1)
     assert len(long.text) <= MAX_TEXT_CHARS
     assert await proposals.count() == 2
-
-
-async def test_a_transaction_cancelled_while_it_begins_leaves_none_open(store: Store) -> None:
-    # A task cancelled at shutdown while SQLite runs its BEGIN: the worker thread began the
-    # transaction, but the task never got to its end. The next one must still work.
-    if not isinstance(store, SQLiteStore):
-        pytest.skip("SQLite's single connection; PostgreSQL connections are pooled")
-    begin = store._begin  # type: ignore[attr-defined]
-
-    async def begun_then_cancelled(conn: object, sql: str, wait: float | None) -> None:
-        await begin(conn, sql, wait)
-        raise asyncio.CancelledError
-
-    store._begin = begun_then_cancelled  # type: ignore[attr-defined]
-    with pytest.raises(asyncio.CancelledError):
-        async with store.transaction(wait=0.5):
-            pass
-    del store._begin  # type: ignore[attr-defined]
-    async with store.transaction() as conn:
-        await conn.execute("INSERT INTO reputation (user_id, score) VALUES (1, 1.0)")
-    async with store.read() as conn:
-        assert list(await conn.execute_fetchall("SELECT count(*) FROM reputation"))[0][0] == 1

@@ -111,6 +111,9 @@ class Overlay:
         self._phrasing_owner: dict[str, str] = {}
         self._answer_owner: dict[str, str] = {}
         self.skipped: tuple[str, ...] = ()
+        # The display name each member had when they last changed a question (from the
+        # stored versions): how front ends name an answer's author without showing an id.
+        self._names: dict[int, str] = {}
 
     # -- start, reload --------------------------------------------------------------------------
 
@@ -220,6 +223,11 @@ class Overlay:
         for tag in target.values():
             self.knowledge.upsert_tag(tag)
 
+    def display_names(self) -> dict[int, str]:
+        """Members' display names as captured when they changed the knowledge base (their
+        latest), by Discord id: an answer crediting ``<@id>`` is shown by this name."""
+        return dict(self._names)
+
     def _applied_version(self, question_id: str) -> int:
         row = self._latest.get(question_id)
         return 0 if row is None else row.version
@@ -245,6 +253,8 @@ class Overlay:
             self._note_row(row)
 
     def _note_row(self, row: QuestionVersion) -> None:
+        if row.member_id is not None and row.member_name:
+            self._names[row.member_id] = row.member_name
         self._latest[row.question_id] = row
         self._first_row.setdefault(row.question_id, row.id)
         self._ever_questions.add(row.question_id)

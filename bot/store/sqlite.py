@@ -217,8 +217,9 @@ class SQLiteStore(Store):
                 try:
                     await self._begin(conn, begin, wait)
                 except BaseException:
-                    # Cancelled while SQLite ran BEGIN (a task cancelled at shutdown): the
-                    # worker thread may have begun the transaction all the same.
+                    # Cancelled (a handler stopped at shutdown) or failed after BEGIN was
+                    # sent: aiosqlite still runs it, so roll back behind it, or the next
+                    # transaction would find this one open.
                     await _rollback(conn)
                     raise
                 try:

@@ -30,6 +30,7 @@ from enum import Enum
 
 from bot.config import Settings
 from bot.curation import Curator
+from bot.knowledge import semantic
 from bot.knowledge.abstain import load_model
 from bot.knowledge.base import KnowledgeBase
 from bot.knowledge.loader import LoadResult
@@ -68,11 +69,22 @@ def load_knowledge(settings: Settings) -> tuple[KnowledgeBase, LoadResult]:
     have not changed since it was written (:mod:`bot.knowledge.snapshot`).
     """
     model = load_model(settings.matching.model, settings.knowledge.answers_dir)
-    snapshot = snapshot_path(settings.database.path) if settings.knowledge.snapshot else None
-    loaded = load_indexed(
-        settings.knowledge.answers_dir, lambda: Matcher(settings.matching, model=model), snapshot
+    index = semantic.from_settings(settings.matching)  # the optional semantic tier
+    # The snapshot holds the word index only: with the semantic tier, the full load.
+    snapshot = (
+        snapshot_path(settings.database.path)
+        if settings.knowledge.snapshot and index is None
+        else None
     )
-    return KnowledgeBase.indexed(loaded.matcher, loaded.result.questions), loaded.result
+    loaded = load_indexed(
+        settings.knowledge.answers_dir,
+        lambda: Matcher(settings.matching, model=model, semantic=index),
+        snapshot,
+    )
+    knowledge = KnowledgeBase.indexed(loaded.matcher, loaded.result.questions, loaded.result.tags)
+    if index is not None:
+        index.save()  # a restart then encodes nothing
+    return knowledge, loaded.result
 
 
 @dataclass

@@ -492,23 +492,29 @@ async def test_questions_are_answered_and_recording_fails_quietly(
     )
 
 
-async def test_a_transaction_cancelled_at_any_point_leaves_the_connection_usable(db_path: Path):
-    # A task cancelled while waiting for its BEGIN (the bot stopping mid-burst): SQLite may
-    # have begun the transaction in the connection's thread all the same.
-    async with await Store.open(db_path) as store:
-        for steps in range(12):
+async def test_a_transaction_cancelled_as_it_begins_leaves_none_open(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A task cancelled right after BEGIN was sent (at shutdown, the stamp-count edits are
+    cancelled mid-read) must not leave the connection inside a transaction: the next one
+    would fail with "cannot start a transaction within a transaction"."""
+    store = await Store.open(db_path)
+    try:
+        begin = store._begin
 
-            async def reading() -> None:
-                async with store.read() as conn:
-                    await conn.execute("SELECT 1")
-                    await asyncio.sleep(1)
+        async def begin_then_cancelled(conn: Any, sql: str, wait: float | None) -> None:
+            await begin(conn, sql, wait)
+            raise asyncio.CancelledError
 
-            task = asyncio.create_task(reading())
-            for _ in range(steps):
-                await asyncio.sleep(0)
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-            async with store.read() as conn:  # the next reader begins cleanly
-                rows = await conn.execute_fetchall("SELECT 1")
-            assert [tuple(row) for row in rows] == [(1,)]
+        monkeypatch.setattr(store, "_begin", begin_then_cancelled)
+        with pytest.raises(asyncio.CancelledError):
+            async with store.read():
+                pass
+        monkeypatch.undo()
+        assert not store.connection.in_transaction
+        await UnansweredQuestions(store).record(
+            "still works?", asker_id=1, channel_id=2, guild_id=3
+        )
+        assert await UnansweredQuestions(store).count() == 1
+    finally:
+        await store.close()

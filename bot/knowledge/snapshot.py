@@ -42,7 +42,7 @@ import numpy as np
 from bot.knowledge import loader, matcher, model, text
 from bot.knowledge.loader import MAX_FILE_BYTES, LoadError, LoadResult
 from bot.knowledge.matcher import IndexState, Matcher
-from bot.knowledge.model import Answer, Origin, Question
+from bot.knowledge.model import Answer, Origin, Question, Tag
 
 __all__ = [
     "FORMAT",
@@ -57,7 +57,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: Bumped whenever the layout of the file changes.
-FORMAT = 1
+FORMAT = 2
 MAGIC = b"STAMPY-KNOWLEDGE-SNAPSHOT\n"
 _LENGTH_BYTES = 8
 _ARRAYS = ("word_terms", "term_offsets", "term_ids", "posting_offsets", "posting_ids")
@@ -160,6 +160,10 @@ def _encode(result: LoadResult, index: IndexState) -> tuple[bytes, list[np.ndarr
         "errors": [[e.path, e.line, e.message] for e in result.errors],
         "files": list(result.files),
         "rejected_files": list(result.rejected_files),
+        "tags": [
+            [t.name, t.description, t.link, t.main_question, t.internal, *path_id(t.origin)]
+            for t in result.tags
+        ],
         "stems": index.stems,
         "words": index.words,
         "owners": index.owners,
@@ -204,6 +208,17 @@ def _decode(body: dict[str, Any], arrays: dict[str, np.ndarray]) -> tuple[LoadRe
         tuple(LoadError(path, line, message) for path, line, message in body["errors"]),
         tuple(body["files"]),
         tuple(body["rejected_files"]),
+        tuple(
+            Tag(
+                name=name,
+                description=description,
+                link=link,
+                main_question=main_question,
+                internal=internal,
+                origin=origin(tpath, tline),
+            )
+            for name, description, link, main_question, internal, tpath, tline in body["tags"]
+        ),
     )
     index = IndexState(
         stems=body["stems"],

@@ -217,8 +217,9 @@ class SQLiteStore(Store):
                 try:
                     await self._begin(conn, begin, wait)
                 except BaseException:
-                    # Cancelled while waiting for it, the BEGIN may still have run in the
-                    # connection's thread: never leave that transaction open.
+                    # Cancelled (a handler stopped at shutdown) or failed after BEGIN was
+                    # sent: aiosqlite still runs it, so roll back behind it, or the next
+                    # transaction would find this one open.
                     await _rollback(conn)
                     raise
                 try:

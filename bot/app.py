@@ -65,18 +65,12 @@ def load_knowledge(settings: Settings) -> tuple[KnowledgeBase, LoadResult]:
     """The knowledge base of the configured YAML files (files with errors left out)."""
     loaded = load_directory(settings.knowledge.answers_dir)
     model = load_model(settings.matching.model, settings.knowledge.answers_dir)
-<<<<<<< HEAD
-    return KnowledgeBase(
-        Matcher(settings.matching, model=model), loaded.questions, loaded.tags
-    ), loaded
-=======
     index = semantic.from_settings(settings.matching)  # the optional semantic tier
     matcher = Matcher(settings.matching, model=model, semantic=index)
-    knowledge = KnowledgeBase(matcher, loaded.questions)
+    knowledge = KnowledgeBase(matcher, loaded.questions, loaded.tags)
     if index is not None:
         index.save()  # a restart then encodes nothing
     return knowledge, loaded
->>>>>>> main
 
 
 @dataclass

@@ -84,7 +84,16 @@ def _parser() -> argparse.ArgumentParser:
     def command(name: str, help: str, **kwargs: object) -> argparse.ArgumentParser:
         return commands.add_parser(name, help=help, parents=[common], **kwargs)  # type: ignore[arg-type]
 
-    command("run", "run the Discord bot (needs DISCORD_TOKEN)")
+    run = command("run", "run the Discord bot (needs DISCORD_TOKEN)")
+    run.add_argument(
+        "--shard-ids",
+        metavar="IDS",
+        help="run only these shards, e.g. 0,1 (other processes run the others; needs a "
+        "shared PostgreSQL database)",
+    )
+    run.add_argument(
+        "--shard-count", type=int, metavar="N", help="how many shards the bot has in all"
+    )
     command(
         "console",
         "ask questions in an interactive terminal session",
@@ -229,7 +238,7 @@ def _main(argv: Sequence[str] | None) -> int:
 
         return migrate_db(args.source, args.target, sys.stdout, sys.stderr)
     if command == "run":
-        return _run(settings)
+        return _run(settings, getattr(args, "shard_ids", None), getattr(args, "shard_count", None))
     service = _answering_service(settings)
     if command == "ask":
         reply = service.ask(" ".join(args.question))
@@ -426,15 +435,31 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def _run(settings: Settings) -> int:
-    """Run the Discord bot until SIGTERM/SIGINT; 2 for a missing or rejected token."""
+def _run(settings: Settings, shard_ids: str | None = None, shard_count: int | None = None) -> int:
+    """Run the Discord bot until SIGTERM/SIGINT; 2 for a missing or rejected token, or shards
+    that cannot be."""
     import asyncio
     import logging
 
     import discord
 
+    from bot.discord.bot import Shards
     from bot.discord.run import Endpoints, serve
     from bot.store import StoreError
+
+    try:
+        shards = Shards.parse(shard_ids, shard_count)
+    except ValueError as error:
+        print(f"stampy: {error}", file=sys.stderr)
+        return CANNOT_START
+    if shards.ids is not None and not settings.database.shared:
+        print(
+            "stampy: --shard-ids runs part of the bot in this process; the processes must share "
+            "a PostgreSQL database ([database] url), not the SQLite file "
+            f"{settings.database.path}",
+            file=sys.stderr,
+        )
+        return CANNOT_START
 
     if not settings.token:
         print(
@@ -459,7 +484,14 @@ def _run(settings: Settings) -> int:
         signal.signal(signal.SIGTERM, previous)
     endpoints = Endpoints.from_env(os.environ)
     try:
-        asyncio.run(serve(lambda: App.open(settings, knowledge=loaded), settings.token, endpoints))
+        asyncio.run(
+            serve(
+                lambda: App.open(settings, knowledge=loaded, follow=True),
+                settings.token,
+                endpoints,
+                shards,
+            )
+        )
     except discord.LoginFailure:
         print(
             "stampy: Discord rejected the token in DISCORD_TOKEN; check that it is the bot "

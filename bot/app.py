@@ -87,7 +87,7 @@ class App:
         """The application without a database: the files alone, nothing recorded, nothing to
         close (``stampy check``, the console when the database cannot be read, tests)."""
         kb, loaded = knowledge if knowledge is not None else load_knowledge(settings)
-        return cls(settings, kb, loaded, None, None, None, Service(kb))
+        return cls(settings, kb, loaded, None, None, None, Service(kb, reports=settings.reports))
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -141,8 +141,11 @@ class App:
                     feeds.append(StampFeed(stamps, store))
                     for feed in feeds:
                         await feed.start()
-            service = Service(kb, store if record else None, stamps=stamps)
-            yield cls(settings, kb, loaded, store, curator, stamps, service)
+            service = Service(kb, store, stamps=stamps, record=record, reports=settings.reports)
+            try:
+                yield cls(settings, kb, loaded, store, curator, stamps, service)
+            finally:
+                await service.settle()
         finally:
             for feed in reversed(feeds):
                 await feed.close()

@@ -281,6 +281,11 @@ class StampSettings(SettingsSection):
     reputation_delay_seconds: float = setting(5.0, ge=0.0, le=3600.0)
     #: An answer's embed is edited to show its new stamp count this long after a change.
     embed_update_seconds: float = setting(2.0, ge=0.0, le=3600.0)
+    #: A non-canonical answer is proposed as canonical when its reputation-weighted stamps
+    #: are at least this share of those of all the question's answers ...
+    promote_share: float = setting(0.5, ge=0.01, le=1.0)
+    #: ... and it has at least this many stamps (its stamp count).
+    promote_min_stamps: int = setting(3, ge=1)
 
     def check(self) -> None:
         """Every ``emojis`` entry must be ``name=weight`` with a weight of 1 or more, once."""
@@ -316,6 +321,16 @@ class StampSettings(SettingsSection):
 
 
 @dataclass(frozen=True)
+class ReportSettings(SettingsSection):
+    """Members' reports of problems with answers (``[reports]``)."""
+
+    #: A member may send at most this many reports ...
+    per_member: int = setting(3, ge=1)
+    #: ... within this many minutes.
+    window_minutes: float = setting(60.0, ge=0.0)
+
+
+@dataclass(frozen=True)
 class Settings:
     """All settings. Each field holding a :class:`SettingsSection` is a TOML table.
 
@@ -329,6 +344,7 @@ class Settings:
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     discord: DiscordSettings = field(default_factory=DiscordSettings)
     stamps: StampSettings = field(default_factory=StampSettings)
+    reports: ReportSettings = field(default_factory=ReportSettings)
     token: str | None = field(default=None, repr=False)
     source: str | None = None
 

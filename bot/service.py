@@ -1,13 +1,21 @@
-"""The application core every front end uses: ask a question, get a plain-value reply."""
+"""The application core every front end uses: ask a question, get a plain-value reply;
+browse tags and related questions; report a problem; see which answers stamps promote."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
+from bot import browse
+from bot.browse import TagPage
+from bot.config import ReportSettings
+from bot.curation.model import UNWRITABLE, Refused, clean_text
 from bot.knowledge.base import KnowledgeBase
 from bot.knowledge.matcher import Candidate, Decision, MatchResult
-from bot.knowledge.model import Answer, Question
+from bot.knowledge.model import Answer, Question, Tag
 from bot.knowledge.smalltalk import small_talk
 from bot.knowledge.text import normalize
 from bot.stamps import StampBook, StampBookClosed, break_ties, rank_answers
@@ -19,6 +27,10 @@ from bot.store import (
     UnansweredQuestion,
     UnansweredQuestions,
 )
+from bot.store.asked import KnownAsked
+from bot.store.db import utc_now
+from bot.store.promotions import Promotion, Promotions
+from bot.store.reports import MAX_REPORT_CHARS, Report, Reports
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +57,9 @@ class Reply:
     """What the bot makes of one question, for any front end to render.
 
     ``decision`` is ANSWER with ``question`` set (``answers`` may be empty when the question
-    is known but nobody has answered it yet), SUGGEST with ``suggestions``, NONE, or
-    SMALL_TALK with ``small_talk`` the friendly reply (never recorded as unanswered).
+    is known but nobody has answered it yet: then ``alternatives`` holds the nearest answered
+    questions to offer instead), SUGGEST with ``suggestions``, NONE, or SMALL_TALK with
+    ``small_talk`` the friendly reply (never recorded as unanswered).
     """
 
     query: str
@@ -58,6 +71,13 @@ class Reply:
     small_talk: str | None = None
     #: The stamp count of the answer shown (``answers[0]``); 0 without one or without stamps.
     stamps: int = 0
+    #: For a known question without an answer: the nearest answered questions (up to 3).
+    alternatives: tuple[Question, ...] = ()
+
+    @property
+    def answered(self) -> bool:
+        """Whether the reply shows an answer (False also for a known unanswered question)."""
+        return self.decision is Decision.ANSWER and bool(self.answers)
 
     @property
     def answer(self) -> Answer | None:
@@ -73,9 +93,11 @@ class Reply:
 class Service:
     """Answers questions from a knowledge base, and records what it could not answer.
 
-    ``store`` is optional: without one (the console, ``stampy ask``) nothing is recorded.
-    ``stamps`` (optional) ranks answers by their stamps (see :mod:`bot.stamps` for the
-    order), gives replies their stamp count and records which message showed which answer.
+    ``store`` is optional: without one (``stampy ask`` without a database) nothing is
+    recorded, reported or promoted; ``record`` False (the console) keeps a store but records
+    nothing of what is asked. ``stamps`` (optional) ranks answers by their stamps (see
+    :mod:`bot.stamps` for the order), gives replies their stamp count, records which message
+    showed which answer and decides promotions. ``reports`` limits members' reports.
     Built by :class:`bot.app.App`.
     """
 
@@ -85,10 +107,18 @@ class Service:
         store: Store | None = None,
         *,
         stamps: StampBook | None = None,
+        record: bool = True,
+        reports: ReportSettings | None = None,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.knowledge = knowledge
         self.store = store
         self.stamps = stamps
+        self.record = record
+        self.reports = reports or ReportSettings()
+        self.clock = clock
+        # Counts of asks of known unanswered questions, being written (see :meth:`settle`).
+        self._pending: set[asyncio.Task[None]] = set()
 
     def ranked_answers(self, question: Question) -> tuple[Answer, ...]:
         """The question's answers: canonical first, then by stamps (if there are stamps)."""
@@ -115,7 +145,10 @@ class Service:
         if result.decision is Decision.ANSWER and result.best:
             question = self.knowledge.get(result.best.question_id)
             if question is not None:
-                return self._answer(text, question, result)
+                reply = self._answer(text, question, result)
+                if not question.answers:
+                    self._count_ask(question.id)
+                return reply
         if result.decision is Decision.SUGGEST:
             found = [
                 Suggestion(question, candidate)
@@ -149,7 +182,211 @@ class Service:
         answers = self.ranked_answers(question)
         shown = answers[0] if answers else None
         stamps = self.stamp_count(shown)
-        return Reply(text, Decision.ANSWER, question, answers, (), result, stamps=stamps)
+        alternatives = (
+            () if answers else browse.nearest_answered(self.knowledge, question, text, limit=3)
+        )
+        return Reply(
+            text,
+            Decision.ANSWER,
+            question,
+            answers,
+            (),
+            result,
+            stamps=stamps,
+            alternatives=alternatives,
+        )
+
+    # -- known questions without an answer ------------------------------------------------------
+
+    def _count_ask(self, question_id: str) -> None:
+        """Count an ask of a known unanswered question, in the background (``ask`` stays
+        synchronous); nothing without a store, when not recording, or outside an event loop."""
+        if self.store is None or not self.record:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        task = loop.create_task(self._write_ask(question_id))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def _write_ask(self, question_id: str) -> None:
+        assert self.store is not None
+        try:
+            await KnownAsked(self.store, wait=RECORD_WAIT_SECONDS).record(question_id)
+        except StoreError as error:
+            log.warning("ask of %r not counted: %s", question_id, error)
+        except Exception:
+            log.exception("error while counting an ask of %r", question_id)
+
+    async def settle(self) -> None:
+        """Wait for the counts of asks still being written (before closing the store, and in
+        tests)."""
+        while self._pending:
+            await asyncio.gather(*list(self._pending), return_exceptions=True)
+
+    async def unanswered_canonical(
+        self, tag: str | None = None, limit: int = 25, offset: int = 0
+    ) -> list[tuple[Question, int]]:
+        """Known questions without an answer, with how often members asked them, most asked
+        first (then as stored); of one tag if ``tag`` is given (an unknown tag: none).
+        Questions whose every tag is internal are left out unless ``tag`` names one."""
+        if limit < 0 or offset < 0:
+            raise ValueError("limit and offset must not be negative")
+        kb = self.knowledge
+        if tag is not None:
+            found = kb.tag(tag)
+            if found is None:
+                return []
+            questions = [q for q in kb.tagged(found.name) if not q.answers]
+        else:
+            questions = [q for q in kb if not q.answers and not kb.internal_only(q)]
+        counts: dict[str, int] = {}
+        if self.store is not None and questions:
+            try:
+                counts = await KnownAsked(self.store).counts()
+            except StoreError as error:
+                log.warning("ask counts not read: %s", error)
+        ranked = sorted(
+            enumerate(questions), key=lambda item: (-counts.get(item[1].id, 0), item[0])
+        )
+        return [(q, counts.get(q.id, 0)) for _, q in ranked[offset : offset + limit]]
+
+    # -- browsing -------------------------------------------------------------------------------
+
+    def tags(self, *, internal: bool = False) -> list[tuple[Tag, int]]:
+        """Every tag with its question count, sorted by name (internal ones only when
+        ``internal``)."""
+        return browse.tag_counts(self.knowledge, internal=internal)
+
+    def tag(self, name: str, *, internal: bool = False) -> Tag | None:
+        """The tag named ``name`` (None when unknown, or internal unless ``internal``)."""
+        tag = self.knowledge.tag(name)
+        return None if tag is None or (tag.internal and not internal) else tag
+
+    def tag_page(self, name: str, *, internal: bool = False) -> TagPage | None:
+        """The page of a tag (see :class:`~bot.browse.TagPage`); None for an unknown tag and
+        for an internal one unless ``internal``."""
+        return browse.tag_page(
+            self.knowledge, name, internal=internal, stamps=self._question_stamps
+        )
+
+    def related(self, question_id: str, limit: int = 3) -> tuple[Question, ...]:
+        """Up to ``limit`` questions related to ``question_id`` (see
+        :func:`bot.browse.related`)."""
+        return browse.related(self.knowledge, question_id, limit)
+
+    # -- reports --------------------------------------------------------------------------------
+
+    async def report(
+        self,
+        question_id: str,
+        answer_id: str | None,
+        reporter_id: int | None,
+        reporter_name: str,
+        text: str,
+        channel_id: int | None = None,
+        guild_id: int | None = None,
+        message_id: int | None = None,
+    ) -> Report:
+        """Store a member's report of a problem with an answer, for moderators' review.
+
+        :class:`~bot.curation.Refused`, nothing stored, for: no database, an unknown
+        question or answer, an empty or too long text, or a member over the rate limit
+        (``[reports] per_member`` within ``window_minutes``), or a database that cannot be
+        written.
+        """
+        if self.store is None:
+            raise Refused("reports need the bot's database, and there is none here")
+        question = self.knowledge.get(question_id)
+        if question is None:
+            raise Refused(f"there is no question with the id {question_id!r} any more")
+        if answer_id is not None and all(a.id != answer_id for a in question.answers):
+            raise Refused(f"question {question_id!r} has no answer {answer_id!r} any more")
+        body = clean_text(text)
+        if not body:
+            raise Refused("the report is empty; say what is wrong with the answer")
+        if len(body) > MAX_REPORT_CHARS:
+            raise Refused(
+                f"the report is too long ({len(body)} characters; at most {MAX_REPORT_CHARS})"
+            )
+        records = Reports(self.store, wait=RECORD_WAIT_SECONDS)
+        try:
+            if reporter_id is not None:
+                window = timedelta(minutes=self.reports.window_minutes)
+                made = await records.recent(reporter_id, self.clock() - window)
+                if made >= self.reports.per_member:
+                    raise Refused(
+                        f"you have already sent {made} reports in the last "
+                        f"{_minutes(self.reports.window_minutes)}; thank you, moderators will "
+                        "look at them. Try again later"
+                    )
+            return await records.add(
+                question_id,
+                answer_id,
+                reporter_id=reporter_id,
+                reporter_name=reporter_name,
+                text=body,
+                channel_id=channel_id,
+                guild_id=guild_id,
+                message_id=message_id,
+                at=self.clock(),
+            )
+        except StoreError as error:
+            reason = UNWRITABLE.get(error.kind)
+            if reason is None:
+                raise
+            raise Refused(reason) from error
+
+    # -- promotion by stamps --------------------------------------------------------------------
+
+    def promotion_share(self, answer_id: str) -> tuple[Question, Answer, float] | None:
+        """The question and answer ``answer_id`` and the share of the question's
+        reputation-weighted stamps that the answer has; None for an unknown answer or
+        without stamps."""
+        if self.stamps is None:
+            return None
+        for question in self.knowledge:
+            for answer in question.answers:
+                if answer.id == answer_id:
+                    total = sum(self.stamps.score(a.id) for a in question.answers)
+                    share = self.stamps.score(answer.id) / total if total > 0 else 0.0
+                    return question, answer, share
+        return None
+
+    async def check_promotion(self, answer_id: str) -> Promotion | None:
+        """Call after a stamp on ``answer_id`` changed: when the answer is not canonical, has
+        at least ``[stamps] promote_min_stamps`` stamps and its reputation-weighted stamps
+        are at least ``promote_share`` of all its question's answers', it is proposed to
+        moderators as canonical (``Curator.promotions``). The new proposal, or None (no
+        change, already proposed once, no database; a database fault is logged)."""
+        if self.stamps is None or self.store is None:
+            return None
+        found = self.promotion_share(answer_id)
+        if found is None:
+            return None
+        question, answer, share = found
+        settings = self.stamps.settings
+        count = self.stamps.count(answer.id)
+        if answer.canonical or count < settings.promote_min_stamps:
+            return None
+        if share < settings.promote_share:
+            return None
+        try:
+            return await Promotions(self.store, wait=RECORD_WAIT_SECONDS).propose(
+                question.id,
+                answer.id,
+                score=self.stamps.score(answer.id),
+                share=share,
+                stamps=count,
+                at=self.clock(),
+            )
+        except StoreError as error:
+            if error.kind == "error":
+                raise
+            log.warning("promotion of answer %r not recorded: %s", answer.id, error)
+            return None
 
     async def answer_shown(
         self,
@@ -200,7 +437,9 @@ class Service:
         count goes up.
         """
         query = text.strip()[:MAX_QUERY_CHARS]
-        if self.store is None or not normalize(query) or small_talk(query) is not None:
+        if self.store is None or not self.record:
+            return None
+        if not normalize(query) or small_talk(query) is not None:
             return None
         try:
             return await UnansweredQuestions(self.store, wait=RECORD_WAIT_SECONDS).record(
@@ -229,7 +468,7 @@ class Service:
         question = self.knowledge.get(question_id)
         wording = text.strip()[:MAX_QUERY_CHARS]
         key = normalize(wording)
-        if self.store is None or question is None or not key:
+        if self.store is None or not self.record or question is None or not key:
             return None
         if key in {normalize(phrasing) for phrasing in question.phrasings}:
             return None
@@ -242,3 +481,10 @@ class Service:
                 raise  # not the database's state but a bug: the front end reports it
             log.warning("proposed phrasing not recorded: %s", error)
             return None
+
+
+def _minutes(minutes: float) -> str:
+    if minutes % 60 == 0 and minutes >= 60:
+        hours = int(minutes // 60)
+        return "hour" if hours == 1 else f"{hours} hours"
+    return f"{minutes:g} minutes"

@@ -29,15 +29,18 @@ from bot.curation.model import (
     HistoryEntry,
     Moderator,
     Refused,
+    TagChange,
+    TagHistoryEntry,
     clean_text,
     quote,
 )
 from bot.curation.queues import ReviewQueue, Row
 from bot.curation.transfer import Transfer
 from bot.knowledge.base import KnowledgeBase
-from bot.knowledge.model import Answer, Question
+from bot.knowledge.model import Answer, Question, Tag
+from bot.knowledge.rules import validate_tag
 from bot.knowledge.text import normalize
-from bot.knowledge.writer import question_from_data
+from bot.knowledge.writer import question_from_data, tag_from_data, tag_to_data
 from bot.store import (
     ProposedPhrasing,
     ProposedPhrasings,
@@ -46,6 +49,8 @@ from bot.store import (
     UnansweredQuestions,
 )
 from bot.store.db import utc_now
+from bot.store.promotions import Promotion, Promotions
+from bot.store.reports import Report, Reports
 
 __all__ = ["Curator"]
 
@@ -55,8 +60,9 @@ class Curator(Transfer):
 
     ``knowledge`` is the live knowledge base the bot answers from, ``store`` the open
     database, ``answers_dir`` the shipped YAML files. Call :meth:`start` once before use: it
-    applies the stored changes to ``knowledge`` (loaded from the files). ``unanswered`` and
-    ``proposals`` are the review queues.
+    applies the stored changes to ``knowledge`` (loaded from the files). ``unanswered``,
+    ``proposals``, ``reports`` (members' reports of problems with answers) and
+    ``promotions`` (answers stamps propose as canonical) are the review queues.
     """
 
     def __init__(
@@ -74,6 +80,10 @@ class Curator(Transfer):
         )
         self.proposals: ReviewQueue[ProposedPhrasing] = ReviewQueue(
             ProposedPhrasings(store, wait=edit_wait), "proposed phrasing"
+        )
+        self.reports: ReviewQueue[Report] = ReviewQueue(Reports(store, wait=edit_wait), "report")
+        self.promotions: ReviewQueue[Promotion] = ReviewQueue(
+            Promotions(store, wait=edit_wait), "promotion"
         )
 
     # -- changes ------------------------------------------------------------------------------
@@ -506,3 +516,168 @@ class Curator(Transfer):
             item = await queue.open_item(item_id)
             await queue.closing(item.id, status)()
             return replace(item, status=status)  # type: ignore[type-var]
+
+    # -- reports and promotions ---------------------------------------------------------------
+
+    async def resolve_report(self, moderator: Moderator, report_id: int) -> Report:
+        """Mark a report resolved (the problem was fixed)."""
+        return await self._settle(self.reports, report_id, "resolved")
+
+    async def dismiss_report(self, moderator: Moderator, report_id: int) -> Report:
+        """Dismiss a report (nothing to fix)."""
+        return await self._settle(self.reports, report_id, "dismissed")
+
+    async def confirm_promotion(self, moderator: Moderator, promotion_id: int) -> Change:
+        """Make a promoted answer canonical: a normal versioned change, committed with the
+        promotion marked approved."""
+        async with self._changing():
+            promotion = await self.promotions.open_item(promotion_id)
+            before = self._live(promotion.question_id)
+            answer = self.answer_of(before, promotion.answer_id)
+            if answer.canonical:
+                raise Refused(
+                    f"answer {answer.id!r} is already canonical; reject promotion "
+                    f"#{promotion.id} to close it"
+                )
+            changed = replace(answer, canonical=True)
+            after = replace(
+                before, answers=tuple(changed if a.id == answer.id else a for a in before.answers)
+            )
+            return await self._replace(
+                moderator,
+                before,
+                after,
+                f"marked answer {answer.id!r} as canonical (promotion #{promotion.id} by stamps)",
+                also=self.promotions.closing(promotion.id, "approved"),
+            )
+
+    async def reject_promotion(self, moderator: Moderator, promotion_id: int) -> Promotion:
+        """Reject a promotion (the answer stays as it is and is not proposed again)."""
+        return await self._settle(self.promotions, promotion_id, "rejected")
+
+    # -- related questions ----------------------------------------------------------------------
+
+    async def add_related(self, moderator: Moderator, question_id: str, other_id: str) -> Change:
+        """List ``other_id`` (an id or wording) as related to ``question_id``."""
+        async with self._changing():
+            before = self._live(question_id)
+            other = self.require(clean_text(other_id))
+            if other.id == before.id:
+                raise Refused("a question cannot be related to itself")
+            if other.id in before.related:
+                raise Refused(f"question {before.id!r} already lists {other.id!r} as related")
+            after = replace(before, related=(*before.related, other.id))
+            return await self._replace(
+                moderator, before, after, f"added the related question {other.id!r}"
+            )
+
+    async def remove_related(self, moderator: Moderator, question_id: str, other_id: str) -> Change:
+        """Stop listing ``other_id`` as related to ``question_id``."""
+        async with self._changing():
+            before = self._live(question_id)
+            wanted = clean_text(other_id)
+            found = self.find(wanted)
+            key = found.id if found is not None and found.id in before.related else wanted
+            if key not in before.related:
+                raise Refused(f"question {before.id!r} does not list {quote(wanted)} as related")
+            after = replace(before, related=tuple(r for r in before.related if r != key))
+            return await self._replace(
+                moderator, before, after, f"removed the related question {key!r}"
+            )
+
+    # -- tag records ----------------------------------------------------------------------------
+
+    async def set_tag(self, moderator: Moderator, tag: Tag) -> TagChange:
+        """Add or replace a tag record (description, link, main question, internal), as a new
+        version. Text is cleaned as in forms; an empty description or link means none; the
+        main question may be given by id or wording."""
+        async with self._changing():
+            name = clean_text(tag.name).lower()
+            main = clean_text(tag.main_question) if tag.main_question is not None else ""
+            if main:
+                main = self.require(main).id
+            after = Tag(
+                name=name,
+                description=clean_text(tag.description) or None,
+                link=clean_text(tag.link) or None,
+                main_question=main or None,
+                internal=bool(tag.internal),
+            )
+            problems = validate_tag(after, {q.id: q for q in self.knowledge})
+            if problems:
+                raise Refused("; ".join(problems))
+            before = self.knowledge.tag(name) if self.knowledge.is_declared(name) else None
+            if before == after:
+                raise Refused(f"nothing to change: tag {name!r} already looks like that")
+            action = "added the tag record" if before is None else "edited the tag record"
+            return await self._write_tag(moderator, name, "set", after, action)
+
+    async def remove_tag_record(self, moderator: Moderator, name: str) -> TagChange:
+        """Remove a tag's record (questions keep the tag; it shows with no description)."""
+        async with self._changing():
+            key = clean_text(name).lower()
+            if not self.knowledge.is_declared(key):
+                raise Refused(f"there is no record of the tag {quote(name)}")
+            return await self._write_tag(moderator, key, "removed", None, "removed the tag record")
+
+    async def tag_history(self, name: str, limit: int = 25) -> list[TagHistoryEntry]:
+        """The versions of a tag record, newest first, ending with version 0 when the YAML
+        files declare it. Refused for a tag that never had a record."""
+        key = clean_text(name).lower()
+        rows = await self._tag_versions.history(key, limit=limit)
+        shipped = self._shipped_tags.get(key)
+        if not rows and shipped is None:
+            raise Refused(f"the tag {quote(name)} has no record and no history")
+        latest = self._tag_latest.get(key)
+        entries = []
+        for row in rows:
+            tag: Tag | None = None
+            if row.state == "set" and row.content is not None:
+                try:
+                    tag = tag_from_data(json.loads(row.content))
+                except ValueError:
+                    tag = None
+            elif row.state == "shipped":
+                tag = shipped
+            entries.append(
+                TagHistoryEntry(
+                    row.version,
+                    row.state,
+                    tag,
+                    row.member_name,
+                    row.member_id,
+                    row.created_at,
+                    row.action,
+                    current=latest is not None and latest.version == row.version,
+                )
+            )
+        if shipped is not None and len(rows) < limit:
+            entries.append(
+                TagHistoryEntry(
+                    0, "shipped", shipped, None, None, None, "as shipped", current=latest is None
+                )
+            )
+        return entries
+
+    async def _write_tag(
+        self, moderator: Moderator, name: str, state: str, after: Tag | None, action: str
+    ) -> TagChange:
+        before = self.knowledge.tag(name) if self.knowledge.is_declared(name) else None
+        content = json.dumps(tag_to_data(after), ensure_ascii=False) if after else None
+        async with self.store.transaction(wait=self.edit_wait):
+            row = await self._tag_versions.append(
+                name,
+                state=state,
+                content=content,
+                member_id=moderator.id,
+                member_name=moderator.name,
+                guild_id=moderator.guild_id,
+                action=action,
+                at=self.clock(),
+            )
+        self._tag_latest[name] = row
+        if after is None:
+            self.knowledge.remove_tag(name)
+        else:
+            self.knowledge.upsert_tag(after)
+        return TagChange(name, row.version, action, before, after)

@@ -46,6 +46,7 @@ class ChangeFeed:
 
     async def _on_connect(self) -> None:
         diff = await self._overlay.catch_up()
+        await self._overlay.catch_up_tags()
         if diff:
             log.info("caught up with changes made in other processes: %s", diff)
 
@@ -56,6 +57,10 @@ class ChangeFeed:
             if diff:
                 self.applied += 1
                 log.info("applied a change made in another process: %s", diff)
+        elif kind == "tag" and argument:
+            await self._overlay.catch_up_tags()
+            self.applied += 1
+            log.info("applied a change to tag %r made in another process", argument)
         elif kind == RELOAD:
             report = await self._overlay.reload(announce=False)
             if report.errors:

@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 
 from bot.knowledge.loader import LoadError
-from bot.knowledge.model import Question
+from bot.knowledge.model import Question, Tag
 from bot.knowledge.rules import MAX_ID_LENGTH
 from bot.knowledge.text import normalize
 from bot.store.db import BUSY, CORRUPT, FULL, IO, READ_ONLY
@@ -85,6 +85,31 @@ class Change:
     action: str
     before: Question | None
     after: Question | None
+
+
+@dataclass(frozen=True)
+class TagChange:
+    """A change to a tag record: the record before and after (None: none) and its version."""
+
+    name: str
+    version: int
+    action: str
+    before: Tag | None
+    after: Tag | None
+
+
+@dataclass(frozen=True)
+class TagHistoryEntry:
+    """One version of a tag record (version 0: as in the YAML files)."""
+
+    version: int
+    state: str
+    tag: Tag | None
+    member_name: str | None
+    member_id: int | None
+    at: datetime | None
+    action: str
+    current: bool
 
 
 @dataclass(frozen=True)

@@ -39,12 +39,13 @@ from bot.curation.model import (
 )
 from bot.knowledge.base import KnowledgeBase
 from bot.knowledge.loader import load_directory
-from bot.knowledge.model import Answer, Question
-from bot.knowledge.rules import MAX_ID_LENGTH, validate_question
+from bot.knowledge.model import Answer, Question, Tag
+from bot.knowledge.rules import MAX_ID_LENGTH, validate_question, validate_tag
 from bot.knowledge.text import normalize
-from bot.knowledge.writer import question_from_data, question_to_data
+from bot.knowledge.writer import question_from_data, question_to_data, tag_from_data
 from bot.store import Store, StoreError
 from bot.store.db import utc_now
+from bot.store.tag_versions import TagVersion, TagVersions
 from bot.store.versions import CHANGES_CHANNEL, QuestionVersion, QuestionVersions
 
 __all__ = ["RELOAD", "Overlay"]
@@ -87,7 +88,11 @@ class Overlay:
         self.clock = clock
         self.edit_wait = edit_wait  # seconds a change waits for another program's lock
         self._versions = QuestionVersions(store)
+        self._tag_versions = TagVersions(store)
         self._lock = asyncio.Lock()
+        # Tag records: as in the YAML files, and the latest stored version of each.
+        self._shipped_tags: dict[str, Tag] = {}
+        self._tag_latest: dict[str, TagVersion] = {}
         # The YAML files as last loaded.
         self._shipped: dict[str, Question] = {}
         self._shipped_file: dict[str, str] = {}
@@ -114,6 +119,9 @@ class Overlay:
             self._remember_rows(rows)
             self._set_shipped(list(self.knowledge))
             diff = self._rebuild()
+            self._shipped_tags = {tag.name: tag for tag in self.knowledge.declared_tags()}
+            self._remember_tag_rows(await self._tag_versions.all())
+            self._rebuild_tags()
         return ReloadReport((), diff, self.skipped)
 
     async def reload(self, *, announce: bool = True) -> ReloadReport:
@@ -130,6 +138,9 @@ class Overlay:
             self._remember_rows(await self._versions.all())  # e.g. from ``stampy import``
             self._set_shipped(result.questions)
             diff = self._rebuild()
+            self._shipped_tags = {tag.name: tag for tag in result.tags}
+            self._remember_tag_rows(await self._tag_versions.all())
+            self._rebuild_tags()
         if announce:
             try:
                 await self.store.announce(CHANGES_CHANNEL, RELOAD)
@@ -158,6 +169,51 @@ class Overlay:
                 return KnowledgeDiff()
             self._remember_rows(rows)
             return self._rebuild()
+
+    async def catch_up_tags(self) -> None:
+        """Apply the tag versions other processes stored (tags are few: all are re-read)."""
+        async with self._lock:
+            self._remember_tag_rows(await self._tag_versions.all())
+            self._rebuild_tags()
+
+    def _remember_tag_rows(self, rows: Iterable[TagVersion]) -> None:
+        for row in rows:
+            self._tag_latest[row.name] = row
+
+    def _overlay_tag(self, row: TagVersion) -> Tag:
+        """The tag a "set" row holds; ValueError if it cannot be read or is invalid."""
+        assert row.content is not None
+        try:
+            tag = tag_from_data(json.loads(row.content))
+        except ValueError as exc:
+            raise ValueError(f"cannot be read ({exc})") from None
+        problems = validate_tag(tag) if tag.name == row.name else [f"holds tag {tag.name!r}"]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return tag
+
+    def _rebuild_tags(self) -> None:
+        """Compose the files' tag records and the stored versions into the live knowledge
+        base (a version that cannot be read is skipped and logged)."""
+        target = dict(self._shipped_tags)
+        for name, row in sorted(self._tag_latest.items(), key=lambda item: item[1].id):
+            if row.state == "removed":
+                target.pop(name, None)
+            elif row.state == "shipped":
+                if name in self._shipped_tags:
+                    target[name] = self._shipped_tags[name]
+                else:
+                    target.pop(name, None)
+            else:
+                try:
+                    target[name] = self._overlay_tag(row)
+                except ValueError as exc:
+                    log.warning("version %d of tag %r not applied: %s", row.version, name, exc)
+        for tag in self.knowledge.declared_tags():
+            if tag.name not in target:
+                self.knowledge.remove_tag(tag.name)
+        for tag in target.values():
+            self.knowledge.upsert_tag(tag)
 
     def _applied_version(self, question_id: str) -> int:
         row = self._latest.get(question_id)

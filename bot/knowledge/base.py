@@ -1,4 +1,5 @@
-"""The live knowledge base: questions by id, kept in step with the matcher's index."""
+"""The live knowledge base: questions by id, kept in step with the matcher's index, and the
+tag records."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from bot.knowledge.matcher import Matcher
-from bot.knowledge.model import Question
+from bot.knowledge.model import Question, Tag
 
 
 @dataclass(frozen=True)
@@ -29,11 +30,16 @@ class Summary:
 class KnowledgeBase:
     """Questions by id. Every change goes through here so the index never drifts."""
 
-    def __init__(self, matcher: Matcher, questions: Iterable[Question] = ()) -> None:
+    def __init__(
+        self, matcher: Matcher, questions: Iterable[Question] = (), tags: Iterable[Tag] = ()
+    ) -> None:
         self.matcher = matcher
         self._questions: dict[str, Question] = {}
+        self._tags: dict[str, Tag] = {}
         for question in questions:
             self.upsert(question)
+        for tag in tags:
+            self.upsert_tag(tag)
 
     def __len__(self) -> int:
         return len(self._questions)
@@ -60,6 +66,59 @@ class KnowledgeBase:
             self.matcher.remove(question_id)
         return question
 
+    # -- tags -----------------------------------------------------------------------------------
+
+    def declared_tags(self) -> list[Tag]:
+        """The tag records declared (in the files or by moderators), sorted by name."""
+        return [self._tags[name] for name in sorted(self._tags)]
+
+    def tags(self) -> list[Tag]:
+        """Every tag, sorted by name: the declared ones, and ``Tag(name)`` for a tag that
+        questions use but nobody declared."""
+        found = dict(self._tags)
+        for question in self._questions.values():
+            for name in question.tags:
+                if name not in found:
+                    found[name] = Tag(name)
+        return [found[name] for name in sorted(found)]
+
+    def tag(self, name: str) -> Tag | None:
+        """The tag with this name (case-insensitive): its record, ``Tag(name)`` when
+        questions use it undeclared, None when nothing has it."""
+        key = (name or "").strip().lower()
+        if key in self._tags:
+            return self._tags[key]
+        if key and any(key in question.tags for question in self._questions.values()):
+            return Tag(key)
+        return None
+
+    def is_declared(self, name: str) -> bool:
+        """Whether a record of this tag exists (not only questions using it)."""
+        return name in self._tags
+
+    def upsert_tag(self, tag: Tag) -> None:
+        """Add or replace a tag record (its name is stored lowercase)."""
+        if tag.name != tag.name.lower():
+            raise ValueError(f"tag names are stored lowercase, got {tag.name!r}")
+        self._tags[tag.name] = tag
+
+    def remove_tag(self, name: str) -> Tag | None:
+        """Remove a tag record (questions keep using the name); returns what was removed."""
+        return self._tags.pop(name, None)
+
+    def tagged(self, name: str) -> list[Question]:
+        """The questions that carry tag ``name``, in stored order."""
+        return [question for question in self._questions.values() if name in question.tags]
+
+    def internal_only(self, question: Question) -> bool:
+        """Whether every tag of ``question`` is internal (hidden from members); False for an
+        untagged question."""
+        if not question.tags:
+            return False
+        return all(
+            (tag := self._tags.get(name)) is not None and tag.internal for name in question.tags
+        )
+
     def summary(self) -> Summary:
         """Counts of questions, phrasings, answers and tags."""
         questions = list(self._questions.values())
@@ -68,5 +127,5 @@ class KnowledgeBase:
             phrasings=sum(len(q.phrasings) for q in questions),
             answers=sum(len(q.answers) for q in questions),
             unanswered=sum(not q.answers for q in questions),
-            tags=len({tag for q in questions for tag in q.tags}),
+            tags=len({tag for q in questions for tag in q.tags} | set(self._tags)),
         )

@@ -36,12 +36,13 @@ from pathlib import Path
 import yaml
 
 from bot.knowledge.hints import explain
-from bot.knowledge.model import Answer, Origin, Question
+from bot.knowledge.model import Answer, Origin, Question, Tag
 from bot.knowledge.rules import (
     MAX_ANSWER_LENGTH,
     MAX_AUTHOR_LENGTH,
     MAX_ID_LENGTH,
     MAX_PHRASING_LENGTH,
+    MAX_RELATED,
     MAX_SOURCE_LENGTH,
     MAX_TAG_LENGTH,
     Record,
@@ -50,6 +51,7 @@ from bot.knowledge.rules import (
     check_author,
     check_id,
     check_phrasing,
+    check_related,
     check_source,
     check_tag,
     duplicates,
@@ -110,7 +112,7 @@ _BOOL_VALUES = {"yes": True, "no": False, "true": True, "false": False, "on": Tr
 _ANCHOR_MESSAGE = "YAML anchors and aliases are not supported"
 
 _TOP_KEYS = ("topic", "questions")
-_QUESTION_KEYS = ("id", "question", "alternate_phrasings", "tags", "answers")
+_QUESTION_KEYS = ("id", "question", "alternate_phrasings", "tags", "related", "answers")
 _ANSWER_KEYS = ("id", "canonical", "author", "source", "text")
 
 
@@ -140,6 +142,7 @@ class LoadResult:
     errors: tuple[LoadError, ...]
     files: tuple[str, ...]  # every file examined
     rejected_files: tuple[str, ...]  # files that had errors (and contributed nothing)
+    tags: tuple[Tag, ...] = ()  # tag records of the accepted files, in file order
 
     @property
     def ok(self) -> bool:
@@ -477,6 +480,21 @@ class _Walker:
                     self.error(item, problem)
                     continue
                 tags.setdefault(tag.lower(), None)
+        related: dict[str, None] = {}
+        if "related" in values:
+            own_id = question_id[0] if question_id is not None else None
+            for item in self.sequence(values["related"], "'related'"):
+                other = self.string(item, "a related question id")
+                if other is None:
+                    continue
+                problem = check_related(other, own_id, related)
+                if problem is None and len(related) >= MAX_RELATED:
+                    problem = f"at most {MAX_RELATED} related questions"
+                if problem is not None:
+                    self.error(item, problem)
+                    continue
+                related[other] = None
+                record.related.append((other, item.start_mark.line + 1))
         answers: list[Answer] = []
         if "answers" in values:
             for item in self.sequence(values["answers"], "'answers'"):
@@ -491,6 +509,7 @@ class _Walker:
                 tags=tuple(tags),
                 answers=tuple(answers),
                 origin=Origin(self.path, record.line),
+                related=tuple(related),
             )
         return record
 

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from bot.knowledge.model import Origin, Question
+from bot.knowledge.model import Origin, Question, Tag
 from bot.knowledge.text import normalize
 
 MAX_ID_LENGTH = 64
@@ -23,6 +23,8 @@ MAX_ANSWER_LENGTH = 4000
 MAX_AUTHOR_LENGTH = 100
 MAX_SOURCE_LENGTH = 500
 MAX_TAG_LENGTH = 32
+MAX_TAG_DESCRIPTION_LENGTH = 4096  # Discord's embed description limit
+MAX_RELATED = 10
 _ID_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 _TAG_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,31}")
 _NOT_TAG_CHARS = re.compile(r"[^A-Za-z0-9]+")
@@ -82,16 +84,34 @@ def check_author(value: str) -> str | None:
     return check_text(value, "author", MAX_AUTHOR_LENGTH)
 
 
-def check_source(value: str) -> str | None:
+def check_source(value: str, what: str = "source") -> str | None:
     if len(value) > MAX_SOURCE_LENGTH:
-        return f"source is too long ({len(value)} characters; at most {MAX_SOURCE_LENGTH})"
+        return f"{what} is too long ({len(value)} characters; at most {MAX_SOURCE_LENGTH})"
     lowered = value.lower()
     scheme = next((s for s in ("http://", "https://") if lowered.startswith(s)), None)
     if scheme is None or len(value) == len(scheme):
-        return f"source {quote(value)} must be a link starting with http:// or https://"
+        return f"{what} {quote(value)} must be a link starting with http:// or https://"
     if _WHITESPACE.search(value):
-        return f"source {quote(value)} must not contain spaces (encode them as %20)"
+        return f"{what} {quote(value)} must not contain spaces (encode them as %20)"
     return None
+
+
+def check_link(value: str) -> str | None:
+    return check_source(value, "link")
+
+
+def check_description(value: str) -> str | None:
+    return check_text(value, "tag description", MAX_TAG_DESCRIPTION_LENGTH)
+
+
+def check_related(other: str, question_id: str | None, listed: object) -> str | None:
+    """A related question id: valid, not the question's own, not listed before."""
+    problem = check_id(other, "related question id")
+    if problem is None and other == question_id:
+        problem = f"question {other!r} lists itself as related"
+    elif problem is None and other in listed:  # type: ignore[operator]
+        problem = f"related question {other!r} is listed twice"
+    return problem
 
 
 def check_tag(value: str) -> str | None:
@@ -119,6 +139,7 @@ class Record:
     id_line: int | None = None
     phrasings: list[tuple[str, int | None]] = field(default_factory=list)
     answer_ids: list[tuple[str, int | None]] = field(default_factory=list)
+    related: list[tuple[str, int | None]] = field(default_factory=list)
     question: Question | None = None  # set only if the question itself had no errors
 
 
@@ -262,6 +283,14 @@ def validate_question(question: Question, existing: Mapping[str, Question]) -> l
         if answer.source is not None and is_text(answer.source, "source"):
             check(check_source(answer.source))
 
+    if len(question.related) > MAX_RELATED:
+        problems.append(f"at most {MAX_RELATED} related questions ({len(question.related)} listed)")
+    related: set[str] = set()
+    for other_id in question.related:
+        if is_text(other_id, "a related question id"):
+            check(check_related(other_id, question.id, related))
+            related.add(other_id)
+
     others = Seen()
     for key, other in existing.items():
         if question.id in (key, other.id):
@@ -272,4 +301,40 @@ def validate_question(question: Question, existing: Mapping[str, Question]) -> l
         for answer in other.answers:
             others.answer_ids.setdefault(answer.id, (other.id, None))
     problems += [message for _, message in duplicates(record, None, others, Seen())]
+    return problems
+
+
+def validate_tag(tag: Tag, questions: Mapping[str, Question] | None = None) -> list[str]:
+    """Problems of a tag record built in code (a moderator's edit), as plain messages; [] if
+    fine. The name must be a valid tag in stored (lowercase) form; the description within
+    Discord's embed description limit; the link http(s); ``main_question`` the id of a
+    question in ``questions`` (when given)."""
+    if not isinstance(tag.name, str):
+        return [f"a tag name must be a string, not {type(tag.name).__name__}"]
+    problems: list[str] = []
+
+    def check(problem: str | None) -> None:
+        if problem is not None:
+            problems.append(problem)
+
+    problem = check_tag(tag.name)
+    if problem is None and tag.name != tag.name.lower():
+        problem = f"tag {quote(tag.name)} must be lowercase"
+    check(problem)
+    for value, rule, label in (
+        (tag.description, check_description, "description"),
+        (tag.link, check_link, "link"),
+        (tag.main_question, lambda v: check_id(v, "main question id"), "main question"),
+    ):
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            problems.append(f"the {label} must be a string, not {type(value).__name__}")
+            continue
+        check(rule(value))
+    main = tag.main_question
+    if isinstance(main, str) and questions is not None and not problems and main not in questions:
+        problems.append(f"the main question {main!r} does not exist")
+    if not isinstance(tag.internal, bool):
+        problems.append("internal must be true or false")
     return problems

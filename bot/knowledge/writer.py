@@ -1,8 +1,9 @@
 """Write questions as knowledge-base YAML, in a stable, diff-friendly layout.
 
 The layout follows the shipped files: ``topic`` then ``questions``; each question's keys in
-the loader's order (``id``, ``question``, ``alternate_phrasings``, ``tags``, ``answers``),
-always all of them (empty lists as ``[]``), tags as a one-line list, each answer's keys in
+the loader's order (``id``, ``question``, ``alternate_phrasings``, ``tags``, ``related``,
+``answers``), always all of them (empty lists as ``[]``) but ``related`` (only when a
+question lists some), tags and related ids as one-line lists, each answer's keys in
 order (``id``, ``canonical``, then ``author`` and ``source`` when set, then ``text``) with
 the text as a literal block (``|``), and a blank line between questions. Nothing depends on
 dictionary order, time or the machine, so the same questions always give the same bytes,
@@ -35,7 +36,7 @@ from ruamel.yaml.error import YAMLError as RoundTripError
 from ruamel.yaml.scalarstring import LiteralScalarString, SingleQuotedScalarString
 
 from bot.knowledge.loader import _Loader, load_directory, parse_text
-from bot.knowledge.model import Answer, Question
+from bot.knowledge.model import Answer, Question, Tag
 
 __all__ = [
     "dump_file",
@@ -43,6 +44,8 @@ __all__ = [
     "question_from_data",
     "question_to_data",
     "read_topics",
+    "tag_from_data",
+    "tag_to_data",
     "write_files",
 ]
 
@@ -61,13 +64,16 @@ def question_to_data(question: Question) -> dict[str, Any]:
             item["source"] = answer.source
         item["text"] = answer.text
         answers.append(item)
-    return {
+    data: dict[str, Any] = {
         "id": question.id,
         "question": question.text,
         "alternate_phrasings": list(question.alternate_phrasings),
         "tags": list(question.tags),
-        "answers": answers,
     }
+    if question.related:
+        data["related"] = list(question.related)
+    data["answers"] = answers
+    return data
 
 
 def question_from_data(data: Mapping[str, Any]) -> Question:
@@ -92,9 +98,38 @@ def question_from_data(data: Mapping[str, Any]) -> Question:
             alternate_phrasings=tuple(data.get("alternate_phrasings", ())),
             tags=tuple(data.get("tags", ())),
             answers=answers,
+            related=tuple(data.get("related", ())),
         )
     except (KeyError, TypeError, AttributeError) as exc:
         raise ValueError(f"not a stored question: {exc!r}") from None
+
+
+def tag_to_data(tag: Tag) -> dict[str, Any]:
+    """The tag record as plain data in the tags file's key order (unset keys left out)."""
+    data: dict[str, Any] = {"name": tag.name}
+    if tag.description is not None:
+        data["description"] = tag.description
+    if tag.link is not None:
+        data["link"] = tag.link
+    if tag.main_question is not None:
+        data["main_question"] = tag.main_question
+    if tag.internal:
+        data["internal"] = True
+    return data
+
+
+def tag_from_data(data: Mapping[str, Any]) -> Tag:
+    """The tag written by :func:`tag_to_data` (not validated). ValueError if malformed."""
+    try:
+        return Tag(
+            name=data["name"],
+            description=data.get("description"),
+            link=data.get("link"),
+            main_question=data.get("main_question"),
+            internal=bool(data.get("internal", False)),
+        )
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(f"not a stored tag: {exc!r}") from None
 
 
 class _FlowList(list):  # type: ignore[type-arg]
@@ -131,6 +166,8 @@ _Dumper.add_representer(_Block, _represent_block)
 def _file_data(question: Question) -> dict[str, Any]:
     data = question_to_data(question)
     data["tags"] = _FlowList(data["tags"])
+    if "related" in data:
+        data["related"] = _FlowList(data["related"])
     for item in data["answers"]:
         item["text"] = _Block(item["text"])
     return data
@@ -300,6 +337,11 @@ def _edit_question(node: CommentedMap, before: Question, after: Question) -> Non
         _edit_strings(node, "alternate_phrasings", after.alternate_phrasings, flow=False)
     if before.tags != after.tags:
         _edit_strings(node, "tags", after.tags, flow=True)
+    if before.related != after.related:
+        if after.related:
+            _edit_strings(node, "related", after.related, flow=True)
+        else:
+            node.pop("related", None)
     if before.answers != after.answers:
         answers = node.get("answers")
         if not isinstance(answers, CommentedSeq):
@@ -346,7 +388,7 @@ def _edit_answer(node: CommentedMap, answer: Answer) -> None:
         _set_key(node, "text", _block(answer.text), _ANSWER_ORDER)
 
 
-_QUESTION_ORDER = ("id", "question", "alternate_phrasings", "tags", "answers")
+_QUESTION_ORDER = ("id", "question", "alternate_phrasings", "tags", "related", "answers")
 _ANSWER_ORDER = ("id", "canonical", "author", "source", "text")
 
 
@@ -368,6 +410,10 @@ def _question_node(question: Question) -> CommentedMap:
     tags = CommentedSeq(_scalar(tag) for tag in question.tags)
     tags.fa.set_flow_style()
     node["tags"] = tags
+    if question.related:
+        related = CommentedSeq(_scalar(other) for other in question.related)
+        related.fa.set_flow_style()
+        node["related"] = related
     answers = CommentedSeq(_answer_node(answer) for answer in question.answers)
     if not question.answers:
         answers.fa.set_flow_style()

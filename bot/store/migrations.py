@@ -201,6 +201,67 @@ CREATE TABLE reputation (
 );
 """
 
+_WIKI = """
+-- How often members asked a known question that has no answer yet (the "unanswered
+-- canonical questions" writers pick from, most asked first). One row per question.
+CREATE TABLE known_asked (
+    question_id    TEXT    PRIMARY KEY CHECK (length(question_id) BETWEEN 1 AND 64),
+    count          INTEGER NOT NULL CHECK (count >= 1),
+    first_asked_at TEXT    NOT NULL,
+    last_asked_at  TEXT    NOT NULL
+);
+
+-- Problems members reported with an answer, for moderators to review.
+CREATE TABLE reports (
+    id            INTEGER PRIMARY KEY,
+    question_id   TEXT    NOT NULL CHECK (length(question_id) BETWEEN 1 AND 64),
+    answer_id     TEXT,
+    reporter_id   INTEGER,
+    reporter_name TEXT    NOT NULL CHECK (length(reporter_name) BETWEEN 1 AND 100),
+    text          TEXT    NOT NULL CHECK (length(text) BETWEEN 1 AND 1000),
+    channel_id    INTEGER,
+    guild_id      INTEGER,
+    message_id    INTEGER,
+    reported_at   TEXT    NOT NULL,
+    status        TEXT    NOT NULL DEFAULT 'open'
+                  CHECK (status IN ('open', 'resolved', 'dismissed'))
+);
+CREATE INDEX reports_status ON reports (status, id);
+-- The rate limit: a member's recent reports.
+CREATE INDEX reports_reporter ON reports (reporter_id, reported_at);
+
+-- Non-canonical answers whose stamps passed the promotion share, proposed as canonical.
+-- An answer is proposed once (whatever moderators decided, it is not proposed again).
+CREATE TABLE promotions (
+    id          INTEGER PRIMARY KEY,
+    question_id TEXT    NOT NULL CHECK (length(question_id) BETWEEN 1 AND 64),
+    answer_id   TEXT    NOT NULL UNIQUE CHECK (length(answer_id) BETWEEN 1 AND 64),
+    score       REAL    NOT NULL,
+    share       REAL    NOT NULL,
+    stamps      INTEGER NOT NULL,
+    proposed_at TEXT    NOT NULL,
+    status      TEXT    NOT NULL DEFAULT 'open'
+                CHECK (status IN ('open', 'approved', 'rejected'))
+);
+CREATE INDEX promotions_status ON promotions (status, id);
+
+-- Moderators' changes to tag records, as question_versions is for questions: the latest row
+-- of a tag is the overlay on the tags of the YAML files.
+CREATE TABLE tag_versions (
+    id          INTEGER PRIMARY KEY,
+    name        TEXT    NOT NULL CHECK (length(name) BETWEEN 1 AND 32),
+    version     INTEGER NOT NULL CHECK (version >= 1),
+    state       TEXT    NOT NULL CHECK (state IN ('set', 'removed', 'shipped')),
+    content     TEXT    CHECK ((state = 'set') = (content IS NOT NULL)),
+    member_id   INTEGER,
+    member_name TEXT    NOT NULL CHECK (length(member_name) BETWEEN 1 AND 100),
+    guild_id    INTEGER,
+    created_at  TEXT    NOT NULL,
+    action      TEXT    NOT NULL CHECK (length(action) BETWEEN 1 AND 500),
+    UNIQUE (name, version)
+);
+"""
+
 #: Every migration, in order. Numbers must run 1..N without gaps (a test checks this).
 MIGRATIONS: list[Migration] = [
     Migration(1, "unanswered questions and proposed phrasings", _INITIAL),
@@ -209,4 +270,5 @@ MIGRATIONS: list[Migration] = [
     Migration(4, "unanswered questions: an index of the recently asked", _UNANSWERED_RECENT),
     Migration(5, "open questions and proposals unique by text", _FOLD_IN_ONE_STATEMENT),
     Migration(6, "reputation computed once and shared", _REPUTATION),
+    Migration(7, "the wiki: known questions asked, reports, promotions, tag versions", _WIKI),
 ]

@@ -115,6 +115,52 @@ TABLES: Final = (
         identity="id",
     ),
     Table("reputation", ("user_id", "score"), ("user_id",)),
+    Table(
+        "known_asked",
+        ("question_id", "count", "first_asked_at", "last_asked_at"),
+        ("question_id",),
+    ),
+    Table(
+        "reports",
+        (
+            "id",
+            "question_id",
+            "answer_id",
+            "reporter_id",
+            "reporter_name",
+            "text",
+            "channel_id",
+            "guild_id",
+            "message_id",
+            "reported_at",
+            "status",
+        ),
+        ("id",),
+        identity="id",
+    ),
+    Table(
+        "promotions",
+        ("id", "question_id", "answer_id", "score", "share", "stamps", "proposed_at", "status"),
+        ("id",),
+        identity="id",
+    ),
+    Table(
+        "tag_versions",
+        (
+            "id",
+            "name",
+            "version",
+            "state",
+            "content",
+            "member_id",
+            "member_name",
+            "guild_id",
+            "created_at",
+            "action",
+        ),
+        ("id",),
+        identity="id",
+    ),
 )
 
 

@@ -1,0 +1,136 @@
+"""Browsing the knowledge base as a wiki: tag pages, the tag list, related questions and the
+nearest answered questions to one that has no answer.
+
+Plain functions over the live :class:`~bot.knowledge.base.KnowledgeBase`; the
+:class:`~bot.service.Service` exposes them to the front ends (``/tag``, ``/tags``, the
+"Related" buttons, the console's ``:tags``, ``:tag`` and ``:related``, the web pages).
+Internal tags, and questions whose every tag is internal, are never shown to members.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from bot.knowledge.base import KnowledgeBase
+from bot.knowledge.model import Question, Tag
+
+__all__ = ["TagPage", "nearest_answered", "related", "tag_counts", "tag_page"]
+
+#: How many of the matcher's best candidates are looked at for related questions.
+RELATED_POOL = 40
+
+
+@dataclass(frozen=True)
+class TagPage:
+    """A tag's page: its record and its questions in three sections, as on Stampy's Wiki.
+
+    ``canonical``: questions with a canonical answer; ``non_canonical``: questions with
+    answers, none of them canonical; ``unanswered``: questions with no answer yet. Each
+    section is ordered by the stamps of the question's answers (most first), then as stored.
+    """
+
+    tag: Tag
+    canonical: tuple[Question, ...]
+    non_canonical: tuple[Question, ...]
+    unanswered: tuple[Question, ...]
+
+    @property
+    def questions(self) -> tuple[Question, ...]:
+        """Every question of the page, section by section."""
+        return (*self.canonical, *self.non_canonical, *self.unanswered)
+
+
+def tag_counts(knowledge: KnowledgeBase, *, internal: bool = False) -> list[tuple[Tag, int]]:
+    """Every tag with how many questions carry it, sorted by name; internal tags only when
+    ``internal``."""
+    counts: dict[str, int] = {}
+    for question in knowledge:
+        for name in question.tags:
+            counts[name] = counts.get(name, 0) + 1
+    return [
+        (tag, counts.get(tag.name, 0)) for tag in knowledge.tags() if internal or not tag.internal
+    ]
+
+
+def tag_page(
+    knowledge: KnowledgeBase,
+    name: str,
+    *,
+    internal: bool = False,
+    stamps: Callable[[Question], float] | None = None,
+) -> TagPage | None:
+    """The page of tag ``name`` (case-insensitive); None for an unknown tag, and for an
+    internal one unless ``internal``. ``stamps`` scores a question for the order within a
+    section (none: as stored)."""
+    tag = knowledge.tag(name)
+    if tag is None or (tag.internal and not internal):
+        return None
+    questions = knowledge.tagged(tag.name)
+    if stamps is not None:
+        scores = {question.id: stamps(question) for question in questions}
+        questions.sort(key=lambda question: -scores[question.id])
+    return TagPage(
+        tag,
+        tuple(q for q in questions if q.canonical),
+        tuple(q for q in questions if q.answers and not q.canonical),
+        tuple(q for q in questions if not q.answers),
+    )
+
+
+def related(knowledge: KnowledgeBase, question_id: str, limit: int = 3) -> tuple[Question, ...]:
+    """Questions related to ``question_id``: the ones it lists under ``related:`` (in that
+    order); when it lists none, the answered questions nearest to it, by the number of tags
+    shared, then by the matcher's score of its text. Never the question itself, never a
+    question whose every tag is internal. Empty for an unknown id."""
+    question = knowledge.get(question_id)
+    if question is None or limit <= 0:
+        return ()
+    if question.related:
+        listed = (knowledge.get(other) for other in question.related)
+        return tuple(_visible(knowledge, listed, question.id))[:limit]
+    return _nearest(knowledge, question.text, question.id, set(question.tags), limit)
+
+
+def nearest_answered(
+    knowledge: KnowledgeBase, question: Question, text: str | None = None, limit: int = 3
+) -> tuple[Question, ...]:
+    """The answered questions nearest to ``question`` (which has none): by tags shared,
+    then by the matcher's score of ``text`` (what the member typed) or the question's own."""
+    return _nearest(knowledge, text or question.text, question.id, set(question.tags), limit)
+
+
+def _visible(
+    knowledge: KnowledgeBase, questions: Iterable[Question | None], own_id: str
+) -> Iterable[Question]:
+    seen = {own_id}
+    for other in questions:
+        if other is None or other.id in seen or knowledge.internal_only(other):
+            continue
+        seen.add(other.id)
+        yield other
+
+
+def _nearest(
+    knowledge: KnowledgeBase, text: str, own_id: str, tags: set[str], limit: int
+) -> tuple[Question, ...]:
+    if limit <= 0:
+        return ()
+    scores = {c.question_id: c.score for c in knowledge.matcher.search(text, k=RELATED_POOL)}
+    ranked: list[tuple[int, float, int, Question]] = []
+    order = 0
+    pool: Iterable[Question | None]
+    if tags:
+        pool = knowledge  # every question: the ones sharing tags may not match the words
+    else:
+        pool = (knowledge.get(question_id) for question_id in scores)
+    for other in _visible(knowledge, pool, own_id):
+        if not other.answers:
+            continue
+        shared = len(tags.intersection(other.tags))
+        score = scores.get(other.id)
+        if shared or score is not None:
+            ranked.append((-shared, -(score or 0.0), order, other))
+            order += 1
+    ranked.sort(key=lambda item: item[:3])
+    return tuple(item[3] for item in ranked[:limit])

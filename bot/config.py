@@ -253,6 +253,12 @@ class DiscordSettings(SettingsSection):
     home_guilds: tuple[int, ...] = setting((), item_ge=1)
     #: Role names counted as moderators (besides Manage Messages), compared ignoring case.
     moderator_roles: tuple[str, ...] = setting((), nonempty_items=True)
+    #: Role names of writers (ignoring case): besides moderators, they may list the known
+    #: questions nobody has answered (``/unanswered canonical``) and answer them there.
+    writer_roles: tuple[str, ...] = setting((), nonempty_items=True)
+    #: The moderators' channel id where members' reports (and answers stamps propose as
+    #: canonical) are posted; 0: none (they are still in ``/unanswered reports``).
+    reports_channel: int = setting(0, ge=0)
     #: Seconds a user must wait between questions.
     user_cooldown_seconds: float = setting(3.0, ge=0.0)
     #: Seconds between answers in one channel.

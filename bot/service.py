@@ -421,6 +421,48 @@ class Service:
         """A stored question by id."""
         return self.knowledge.get(question_id)
 
+    # -- what members may see -------------------------------------------------------------------
+
+    def hidden(self, question: Question) -> bool:
+        """Whether ``question`` is hidden from members (filed only under internal tags)."""
+        return self.knowledge.internal_only(question)
+
+    def visible_tags(self, question: Question) -> tuple[str, ...]:
+        """The tags of ``question`` members may see (internal ones left out)."""
+        kb = self.knowledge
+        return tuple(name for name in question.tags if not ((tag := kb.tag(name)) and tag.internal))
+
+    def question_choices(self, text: str, limit: int = 25) -> list[Question]:
+        """Questions to offer a member typing ``text`` (autocomplete), best first: the
+        matcher's ranking, then questions whose text contains it; with nothing typed, the
+        answered questions as stored. Never one hidden from members."""
+        kb = self.knowledge
+        typed = (text or "").strip()[:MAX_QUERY_CHARS]
+        found: dict[str, Question] = {}
+        if typed:
+            for candidate in kb.matcher.search(typed, k=limit * 2):
+                question = kb.get(candidate.question_id)
+                if question is not None and not self.hidden(question):
+                    found.setdefault(question.id, question)
+            needle = typed.casefold()
+            pool = (q for q in kb if needle in q.text.casefold())
+        else:
+            pool = (q for q in kb if q.answers)
+        for question in pool:
+            if len(found) >= limit:
+                break
+            if not self.hidden(question):
+                found.setdefault(question.id, question)
+        return list(found.values())[:limit]
+
+    def find_answer(self, answer_id: str) -> tuple[Question, Answer] | None:
+        """The question and answer with this answer id (None: no such answer any more)."""
+        for question in self.knowledge:
+            for answer in question.answers:
+                if answer.id == answer_id:
+                    return question, answer
+        return None
+
     async def note_unanswered(
         self,
         text: str,

@@ -134,9 +134,11 @@ class Asking(commands.Cog):
             await self._note(message, addressed.text)
 
     async def _answer(self, message: discord.Message, reply: Reply) -> None:
-        sent = await self._reply(
-            message, embed=render.reply_embed(reply), view=views.answer_view(reply, picked=False)
-        )
+        assert reply.question is not None
+        related = self.service.related(reply.question.id) if reply.answers else ()
+        view = views.answer_view(reply, picked=False, related=related)
+        embed = render.reply_embed(reply, tags=self.service.visible_tags(reply.question))
+        sent = await self._reply(message, embed=embed, view=view)
         await self.service.answer_shown(
             sent.id,
             channel_id=sent.channel.id,

@@ -23,7 +23,11 @@ __all__ = [
     "NoHomeGuilds",
     "NotHomeGuild",
     "NotModerator",
+    "NotWriter",
+    "check_writer",
+    "check_writes_here",
     "check_changes_here",
+    "interaction_is_writer",
     "is_moderator",
     "member_is_moderator",
     "moderators_only",
@@ -37,6 +41,10 @@ T = TypeVar("T")
 
 class NotModerator(app_commands.CheckFailure):
     """The member is not a moderator."""
+
+
+class NotWriter(app_commands.CheckFailure):
+    """The member is neither a moderator nor a writer."""
 
 
 class NoHomeGuilds(app_commands.CheckFailure):
@@ -90,9 +98,36 @@ def check_moderator(interaction: discord.Interaction[StampyBot]) -> bool:
     return True
 
 
+def interaction_is_writer(interaction: discord.Interaction[StampyBot]) -> bool:
+    """A moderator, or a member with a role named in ``[discord] writer_roles`` (ignoring
+    case): who may list and answer the known questions nobody has answered."""
+    if interaction_is_moderator(interaction):
+        return True
+    wanted = {name.casefold() for name in interaction.client.settings.discord.writer_roles}
+    roles = getattr(interaction.user, "roles", ())
+    return bool(wanted) and any(role.name.casefold() in wanted for role in roles)
+
+
+def check_writer(interaction: discord.Interaction[StampyBot]) -> bool:
+    """:func:`interaction_is_writer`, raising :class:`NotWriter` when not."""
+    if not interaction_is_writer(interaction):
+        raise NotWriter()
+    return True
+
+
+def check_writes_here(interaction: discord.Interaction[StampyBot]) -> bool:
+    """A writer (or moderator) may answer here: in a home guild."""
+    check_writer(interaction)
+    return _check_home(interaction)
+
+
 def check_changes_here(interaction: discord.Interaction[StampyBot]) -> bool:
     """A change to the shared knowledge base may be made here: a moderator, in a home guild."""
     check_moderator(interaction)
+    return _check_home(interaction)
+
+
+def _check_home(interaction: discord.Interaction[StampyBot]) -> bool:
     home = interaction.client.settings.discord.home_guilds
     if not home:
         raise NoHomeGuilds()

@@ -21,7 +21,7 @@ from discord import app_commands
 
 from bot.curation import Refused
 from bot.discord.bot import StampyBot
-from bot.discord.checks import NoHomeGuilds, NotHomeGuild, NotModerator
+from bot.discord.checks import NoHomeGuilds, NotHomeGuild, NotModerator, NotWriter
 from bot.discord.render import shorten
 from bot.discord.strings import TEXT
 
@@ -78,6 +78,8 @@ def message_for(error: BaseException) -> str | None:
         return refusal(error)
     if isinstance(error, NotModerator):
         return TEXT["mod_not_moderator"]
+    if isinstance(error, NotWriter):
+        return TEXT["mod_not_writer"]
     if isinstance(error, NoHomeGuilds):
         return TEXT["mod_no_home"]
     if isinstance(error, NotHomeGuild):

@@ -7,7 +7,7 @@ cycle between the bot and what it runs. The command tree's errors go to
 
 from __future__ import annotations
 
-from bot.discord import moderation
+from bot.discord import browsing, moderation
 from bot.discord.asking import Asking
 from bot.discord.bot import StampyBot
 from bot.discord.errors import on_app_command_error
@@ -17,8 +17,9 @@ __all__ = ["install"]
 
 
 async def install(bot: StampyBot) -> None:
-    """Add every cog: asking, moderation (with a database) and stamps."""
+    """Add every cog: asking, members' commands, moderation (with a database) and stamps."""
     bot.tree.on_error = on_app_command_error  # type: ignore[method-assign]
     await bot.add_cog(Asking(bot))
+    await browsing.setup(bot)
     await moderation.setup(bot)
     await bot.add_cog(StampReactions(bot))  # without a database, /stamps says so

@@ -17,6 +17,7 @@ import discord
 from bot.discord.strings import TEXT
 from bot.knowledge.model import Answer, Question
 from bot.service import Reply
+from bot.store.reports import Report
 
 # Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
 TITLE_LIMIT = 256
@@ -155,20 +156,27 @@ def stamps_text(count: int) -> str:
     return TEXT["stamp"] if count == 1 else TEXT["stamps"].format(count=count)
 
 
-def answer_embed(question: Question, answer: Answer | None, *, stamps: int = 0) -> discord.Embed:
+def answer_embed(
+    question: Question,
+    answer: Answer | None,
+    *,
+    stamps: int = 0,
+    no_answer: str | None = None,
+    tags: Sequence[str] | None = None,
+) -> discord.Embed:
     """The embed of an answer: the stored question as title, the answer as description.
 
-    Fields show tags, the stamp count, the author and the source; the footer invites a
-    stamp. The description is cut to what is left of Discord's 6,000-character budget.
+    Fields show tags (``tags``: the ones members may see, default all), the stamp count, the
+    author and the source; the footer invites a stamp. The description is cut to what is
+    left of Discord's 6,000-character budget.
     """
+    tags = question.tags if tags is None else tags
     embed = discord.Embed(
         title=shorten(question.text, TITLE_LIMIT),
         colour=discord.Colour.gold() if answer and answer.canonical else discord.Colour.blurple(),
     )
-    if question.tags:
-        embed.add_field(
-            name=TEXT["tags_field"], value=shorten(", ".join(question.tags), FIELD_VALUE_LIMIT)
-        )
+    if tags:
+        embed.add_field(name=TEXT["tags_field"], value=shorten(", ".join(tags), FIELD_VALUE_LIMIT))
     embed.add_field(name=TEXT["stamps_field"], value=stamps_text(stamps))
     author = shorten(answer.author, FIELD_VALUE_LIMIT) if answer and answer.author else ""
     if author:  # an author of only blanks shows no field (Discord refuses an empty one)
@@ -178,16 +186,53 @@ def answer_embed(question: Question, answer: Answer | None, *, stamps: int = 0) 
             name=TEXT["source_field"], value=truncate(answer.source, FIELD_VALUE_LIMIT, note="")
         )
     embed.set_footer(text=TEXT["footer"])
-    text = answer.text.strip() if answer is not None else TEXT["no_answer_yet"]
+    text = answer.text.strip() if answer is not None else no_answer or TEXT["no_answer_yet"]
     room = min(DESCRIPTION_LIMIT, EMBED_TOTAL_LIMIT - embed_units(embed))
     embed.description = truncate(text, room)
     return embed
 
 
-def reply_embed(reply: Reply) -> discord.Embed:
-    """The embed of an answering reply: its question, the answer shown and its stamps."""
+def reply_embed(reply: Reply, *, tags: Sequence[str] | None = None) -> discord.Embed:
+    """The embed of an answering reply: its question, the answer shown and its stamps; for a
+    known question nobody has answered, that it is known (and noted), pointing to the nearest
+    answered questions offered as buttons. ``tags``: those members may see."""
     assert reply.question is not None
-    return answer_embed(reply.question, reply.answer, stamps=reply.stamps)
+    if reply.answer is None:
+        text = TEXT["unanswered_known"]
+        if reply.alternatives:
+            text += TEXT["unanswered_known_alternatives"]
+        return answer_embed(reply.question, None, no_answer=text, tags=tags)
+    return answer_embed(reply.question, reply.answer, stamps=reply.stamps, tags=tags)
+
+
+def report_embed(report: Report, question: Question, answer: Answer) -> discord.Embed:
+    """A member's report as posted in the moderators' channel: the question, the answer's
+    start, the report, who sent it (a mention, which in an embed pings nobody) and a link to
+    the message it was about."""
+    embed = discord.Embed(
+        title=shorten(TEXT["report_posted_title"].format(question=question.text), TITLE_LIMIT),
+        colour=discord.Colour.red(),
+    )
+    embed.add_field(
+        name=TEXT["report_posted_answer"],
+        value=shorten(f"`{answer.id}`: {answer.text}", 300),
+        inline=False,
+    )
+    reporter = f"<@{report.reporter_id}>" if report.reporter_id else ""
+    name = shorten(report.reporter_name, 100)
+    embed.add_field(
+        name=TEXT["report_posted_by"], value=f"{reporter} ({name})" if reporter else name or "?"
+    )
+    if report.message_id and report.channel_id:
+        guild = report.guild_id or "@me"
+        link = f"https://discord.com/channels/{guild}/{report.channel_id}/{report.message_id}"
+    else:
+        link = TEXT["report_no_link"]
+    embed.add_field(name=TEXT["report_posted_message"], value=link)
+    embed.set_footer(text=TEXT["report_posted_footer"].format(id=report.id))
+    room = min(DESCRIPTION_LIMIT, EMBED_TOTAL_LIMIT - embed_units(embed))
+    embed.description = truncate(report.text, room, note="")
+    return embed
 
 
 def other_answers_embeds(question: Question, answers: Sequence[Answer]) -> list[discord.Embed]:

@@ -22,6 +22,7 @@ from bot.discord import render
 from bot.discord.bot import StampyBot
 from bot.discord.checks import member_is_moderator
 from bot.discord.errors import respond
+from bot.discord.moderation.views import PromoteButton
 from bot.discord.strings import TEXT
 from bot.knowledge.model import Answer, Question
 from bot.stamps import StampBook, StampBookClosed
@@ -164,6 +165,7 @@ class StampReactions(commands.Cog, name="Stamps"):
             change = await book.apply(op)
             if change is not None and change.row.answer_id is not None:
                 self.schedule_edit(payload.message_id, payload.channel_id)
+                await self._check_promotion(change.row.answer_id)
             if add and payload.member is not None:
                 await self._note_moderator(
                     book, payload.guild_id, payload.member, payload.channel_id
@@ -220,6 +222,37 @@ class StampReactions(commands.Cog, name="Stamps"):
                 continue
             if edit and any(c.row.answer_id for c in changes):
                 self.schedule_edit(message_id, channel_id)
+
+    async def _check_promotion(self, answer_id: str) -> None:
+        """After a stamp change: the answer may now be proposed as canonical; a new proposal
+        is posted to the moderators' channel (if there is one) with its confirm button."""
+        promotion = await self.bot.service.check_promotion(answer_id)
+        if promotion is None:
+            return
+        log.info(
+            "answer %s proposed as canonical by stamps (promotion #%s)", answer_id, promotion.id
+        )
+        channel_id = self.bot.settings.discord.reports_channel
+        question = self.bot.service.question(promotion.question_id)
+        if not channel_id or question is None:
+            return
+        text = TEXT["promo_posted"].format(
+            answer=promotion.answer_id,
+            question=render.shorten(question.text, 200),
+            stamps=render.stamps_text(promotion.stamps),
+            share=promotion.share,
+            id=promotion.id,
+        )
+        view = discord.ui.View(timeout=None)
+        view.add_item(PromoteButton(promotion.id))
+        try:
+            await self.bot.get_partial_messageable(channel_id).send(
+                text, view=view, allowed_mentions=NO_MENTIONS
+            )
+        except discord.HTTPException as error:
+            log.warning(
+                "promotion #%s not posted to channel %s: %s", promotion.id, channel_id, error
+            )
 
     async def _note_moderator(
         self, book: StampBook, guild_id: int, member: discord.Member, channel_id: int
@@ -298,7 +331,8 @@ class StampReactions(commands.Cog, name="Stamps"):
         answer = find_answer(question, tracked.answer_id)
         if answer is None:
             return
-        embed = render.answer_embed(question, answer, stamps=book.count(answer.id))
+        tags = self.bot.service.visible_tags(question)
+        embed = render.answer_embed(question, answer, stamps=book.count(answer.id), tags=tags)
         message = self.bot.get_partial_messageable(channel_id).get_partial_message(message_id)
         await message.edit(embed=embed, allowed_mentions=NO_MENTIONS)
 

@@ -11,6 +11,10 @@ TEXT = {
         "Only moderators can do that: members with the Manage Messages permission or a "
         "moderator role."
     ),
+    "mod_not_writer": (
+        "Only moderators and writers can do that: members with the Manage Messages "
+        "permission, a moderator role or a writer role."
+    ),
     "mod_not_home": (
         "This server can't change the shared knowledge base: only the bot's home server(s) "
         "can. Nothing was changed."
@@ -140,11 +144,124 @@ TEXT = {
     "stamps_top_row": "{rank}. {user}: {score:.2f}",
     "stamps_top_empty": "Nobody has a stamp score yet.",
     "stamps_off": "Stamps are not recorded here (the bot has no database).",
+    # -- members' commands and browsing (bot/discord/browsing/) ---------------------------
+    "ask_choice_id": "id:{id}",
+    "ask_empty": "Type a question after `/ask`, for example: what is AI alignment?",
+    "help_title": "How to use Stampy",
+    "help_ask_name": "Ask",
+    "help_ask": (
+        "Use `/ask` (pick a question from the list, or type your own), mention me, start a "
+        "message with `stampy,`, or message me directly. When I'm not sure I offer up to three "
+        "“Did you mean” choices; when I don't know, I say so and note the question for the "
+        "writers."
+    ),
+    "help_stamp_name": "Stamp",
+    "help_stamp": (
+        "React to an answer with :stamp: (1) or :goldstamp: (5), or 🏅 where there are no "
+        "stamp emojis, to endorse it. Stamps count for the answer's author, weighted by the "
+        "stamper's reputation (`/stamps show`, `/stamps top`). Well-stamped answers are "
+        "proposed to moderators as canonical."
+    ),
+    "help_browse_name": "Browse",
+    "help_browse": (
+        "`/tags` lists the topics; `/tag` shows one: its description, the questions with a "
+        "canonical answer, those with other answers only, and those nobody has answered yet. "
+        "Every question there is a button that shows its answer to you alone. Answers offer "
+        "related questions, and *Report a problem* if one is wrong."
+    ),
+    "help_moderate_name": "Moderators",
+    "help_moderate": (
+        "Members with Manage Messages or a moderator role curate the knowledge base: "
+        "`/answer` (add, edit, phrasings, tags, related questions, canonical, history, "
+        "revert), `/unanswered` (unanswered, unanswered canonical, reports, promotions, "
+        "proposed phrasings) and `/stampy reload`. Writers (a writer role) can use "
+        "`/unanswered canonical` to find questions that need an answer."
+    ),
+    "tags_title": "Tags",
+    "tags_row": "`{name}` · {count} question{plural}",
+    "tags_more": "…and {count} more tag(s); type one in `/tag`.",
+    "tags_empty": "There are no tags yet.",
+    "tag_title": "Tag: {name}",
+    "tag_missing": (
+        "*This tag has no description yet.* A moderator can add one, so that members know "
+        "what it covers."
+    ),
+    "tag_link": "More: {link}",
+    "tag_main": "Start with: **{question}**",
+    "tag_canonical": "Canonically answered",
+    "tag_non_canonical": "Non-canonical answers",
+    "tag_non_canonical_hint": "Show your endorsement by giving an answer a stamp of approval.",
+    "tag_unanswered": "Unanswered canonical questions",
+    "tag_row": "{number}. {text}",
+    "tag_row_stamps": "{number}. {text} · {stamps}",
+    "tag_empty": "No questions have this tag yet.",
+    "tag_footer": "Page {page} of {pages} · {total} question(s) · buttons show an answer to you",
+    "tag_unknown": "There is no tag called {name}. `/tags` lists them.",
+    "related_button": "Related: {text}",
+    "alternative_button": "{text}",
+    "unanswered_known": (
+        "That's a known question, but nobody has written an answer yet; it's been noted for "
+        "the writers."
+    ),
+    "unanswered_known_alternatives": " These answered questions are close:",
+    "report_button": "Report a problem",
+    "report_title": "Report a problem with this answer",
+    "report_field": "What is wrong?",
+    "report_hint": "e.g. outdated, wrong, a broken link, unclear",
+    "report_thanks": "Thank you: the moderators have your report.",
+    "report_gone": "That answer is no longer in the knowledge base, so it can't be reported.",
+    "report_posted_title": "Problem reported: {question}",
+    "report_posted_answer": "Answer",
+    "report_posted_by": "Reported by",
+    "report_posted_message": "Message",
+    "report_posted_text": "Report",
+    "report_posted_footer": "Report #{id} · /unanswered reports",
+    "report_no_link": "(shown privately; no message to link)",
+    "cmd_ask": "Ask Stampy a question",
+    "cmd_tag_page": "A tag's page: its description and its questions",
+    "cmd_tags": "Every tag, with how many questions it has",
+    "cmd_help": "How to ask, stamp and browse, and what moderators can do",
+    "opt_ask_question": "Your question (or pick one from the list)",
+    "opt_tag_name": "The tag",
+    # -- wiki work for moderators and writers -------------------------------------------
+    "canon_title": ("Known questions nobody has answered{tag}, {first}-{last}, most asked first:"),
+    "canon_tag": " tagged `{tag}`",
+    "canon_row": "`{number}.` ({count}×) {text}",
+    "canon_hint": "The buttons open a form to answer a question.",
+    "canon_empty": "Every known question{tag} has an answer. 🎉",
+    "canon_answer_button": "Answer {number}",
+    "canon_form_title": "Answer a question",
+    "canon_form_question": "The question (as stored; not changed here)",
+    "report_queue_title": "Reports {first}-{last} of {total}:",
+    "report_queue_row": "`#{id}` {question} · answer `{answer}` · by {who}: {text}",
+    "report_queue_hint": "Fix the answer with `/answer edit`.",
+    "report_queue_empty": "No reports to look at.",
+    "promo_title": "Answers stamps propose as canonical {first}-{last} of {total}:",
+    "promo_row": "`#{id}` {question} · answer `{answer}` · {stamps} ({share:.0%} of the stamps)",
+    "promo_hint": "A button makes that answer canonical (a normal, versioned change).",
+    "promo_empty": "No answers proposed by stamps.",
+    "promo_button": "Make #{id} canonical",
+    "promo_posted": (
+        "Stamps propose answer `{answer}` of **{question}** as canonical: {stamps}, "
+        "{share:.0%} of the question's reputation-weighted stamps. (`#{id}` in "
+        "`/unanswered promotions`)"
+    ),
+    "related_added": "related questions of `{id}` now: {related}",
+    "cmd_related": "Related questions of a question",
+    "cmd_related_add": "List another question as related to a question",
+    "cmd_related_remove": "Stop listing a question as related",
+    "cmd_unanswered_canonical": "Known questions nobody has answered, most asked first",
+    "cmd_unanswered_reports": "Problems members reported with answers",
+    "cmd_unanswered_promotions": "Answers that stamps propose as canonical",
+    "opt_related_other": "The related question",
+    "opt_canon_tag": "Only questions with this tag (optional)",
     # -- command and option descriptions -------------------------------------------------
     "cmd_answer": "Curate the knowledge base (moderators)",
     "cmd_alias": "Alternate phrasings of a question",
     "cmd_tag": "Tags of a question",
-    "cmd_unanswered": "Questions nobody has answered yet, and proposed phrasings (moderators)",
+    "cmd_unanswered": (
+        "Questions nobody has answered, reports, proposals (moderators and writers)"
+    ),
     "cmd_stampy": "Run the bot (moderators)",
     "cmd_answer_add": "Add a question and its answer (opens a form)",
     "cmd_answer_edit": "Edit a question and one of its answers",

@@ -10,7 +10,7 @@ one the bot's message replies to.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import discord
@@ -20,8 +20,9 @@ from bot.discord.addressing import question_text
 from bot.discord.bot import StampyBot
 from bot.discord.errors import report, respond
 from bot.discord.strings import TEXT
-from bot.knowledge.model import Question
+from bot.knowledge.model import Answer, Question
 from bot.service import Reply
+from bot.store.reports import MAX_REPORT_CHARS
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,10 @@ _QID = r"(?P<qid>[a-z0-9][a-z0-9-]{0,63})"
 # Scores travel as whole hundredths ("87" for 0.87), phrasings as an index into
 # Question.phrasings (0 is the question text itself).
 _MATCH = r"(?P<score>\d{1,3}):(?P<index>\d{1,3})"
+# Answer ids follow the same rule as question ids.
+_AID = r"(?P<aid>[a-z0-9][a-z0-9-]{0,63})"
+#: "Related" buttons under an answer, and answered questions offered for an unanswered one.
+RELATED_BUTTONS = 3
 
 
 def _hundredths(score: float) -> int:
@@ -236,8 +241,14 @@ class PickButton(
             return
         question = reply.question
         sent = await interaction.response.send_message(
-            embed=render.reply_embed(reply),
-            view=answer_view(reply, picked=True, score=self.score, index=self.index),
+            embed=render.reply_embed(reply, tags=bot.service.visible_tags(question)),
+            view=answer_view(
+                reply,
+                picked=True,
+                score=self.score,
+                index=self.index,
+                related=bot.service.related(question.id),
+            ),
             allowed_mentions=NO_MENTIONS,
         )
         if isinstance(sent.resource, discord.InteractionMessage) and interaction.channel_id:
@@ -261,18 +272,184 @@ class PickButton(
         )
 
 
+class QuestionButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"stampy:q:{_QID}"):
+    """A question as a button (on a tag page, "Related", the answered questions offered for
+    an unanswered one): a click shows its answer to the clicker alone, with that answer's
+    own buttons, so that browsing does not fill the channel."""
+
+    def __init__(self, question_id: str, *, label: str = "…") -> None:
+        self.question_id = question_id
+        super().__init__(
+            discord.ui.Button(
+                label=label,
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"stampy:q:{question_id}",
+            )
+        )
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[StampyBot], item: discord.ui.Item[Any], match: Any, /
+    ) -> QuestionButton:
+        """Rebuild the button from a clicked custom id."""
+        return cls(match["qid"], label=getattr(item, "label", None) or "…")
+
+    async def callback(self, interaction: discord.Interaction[StampyBot]) -> None:
+        """Show the question's answer, privately to the clicker."""
+        await _guarded(interaction, self._show)
+
+    async def _show(self, interaction: discord.Interaction[StampyBot]) -> None:
+        service = interaction.client.service
+        reply = service.answer(self.question_id)
+        if reply is None or reply.question is None or service.hidden(reply.question):
+            await _gone(interaction)
+            return
+        view = browse_view(reply, related=service.related(reply.question.id))
+        embed = render.reply_embed(reply, tags=service.visible_tags(reply.question))
+        await respond(interaction, embed=embed, view=view)
+
+
+class ReportButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"stampy:report:{_AID}"
+):
+    """ "Report a problem" under an answer: opens a short form; the report goes to the
+    moderators (see :class:`ReportModal`)."""
+
+    def __init__(self, answer_id: str) -> None:
+        self.answer_id = answer_id
+        super().__init__(
+            discord.ui.Button(
+                label=TEXT["report_button"],
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"stampy:report:{answer_id}",
+            )
+        )
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[StampyBot], item: discord.ui.Item[Any], match: Any, /
+    ) -> ReportButton:
+        """Rebuild the button from a clicked custom id."""
+        return cls(match["aid"])
+
+    async def callback(self, interaction: discord.Interaction[StampyBot]) -> None:
+        """Open the report form."""
+        await _guarded(interaction, self._open)
+
+    async def _open(self, interaction: discord.Interaction[StampyBot]) -> None:
+        found = interaction.client.service.find_answer(self.answer_id)
+        if found is None:
+            await respond(interaction, TEXT["report_gone"])
+            return
+        question, answer = found
+        message = interaction.message
+        shown = message is not None and not message.flags.ephemeral
+        await interaction.response.send_modal(
+            ReportModal(question, answer, message_id=message.id if shown and message else None)
+        )
+
+
+class ReportModal(discord.ui.Modal):
+    """The "Report a problem" form: one text. On submit the service stores the report (or
+    refuses, e.g. past the per-member limit: the reason is shown) and it is posted to the
+    moderators' channel, naming the reporter without pinging them."""
+
+    def __init__(self, question: Question, answer: Answer, *, message_id: int | None) -> None:
+        super().__init__(
+            title=TEXT["report_title"][:45],
+            custom_id=f"stampy:report-form:{answer.id}",
+            timeout=1800,
+        )
+        self.question, self.answer, self.message_id = question, answer, message_id
+        self.text: discord.ui.TextInput[Any] = discord.ui.TextInput(
+            custom_id="text",
+            style=discord.TextStyle.paragraph,
+            placeholder=TEXT["report_hint"],
+            max_length=MAX_REPORT_CHARS,
+        )
+        self.add_item(discord.ui.Label(text=TEXT["report_field"], component=self.text))
+
+    async def on_submit(self, interaction: discord.Interaction[StampyBot]) -> None:
+        """Store the report, post it to the moderators' channel, thank the reporter."""
+        bot = interaction.client
+        user = interaction.user
+        stored = await bot.service.report(
+            self.question.id,
+            self.answer.id,
+            user.id,
+            user.display_name,
+            self.text.value,
+            interaction.channel_id,
+            interaction.guild_id,
+            self.message_id,
+        )
+        await respond(interaction, TEXT["report_thanks"])
+        channel_id = bot.settings.discord.reports_channel
+        if not channel_id:
+            return
+        embed = render.report_embed(stored, self.question, self.answer)
+        try:
+            await bot.get_partial_messageable(channel_id).send(
+                embed=embed, allowed_mentions=NO_MENTIONS
+            )
+        except discord.HTTPException as error:
+            log.warning("report #%s not posted to channel %s: %s", stored.id, channel_id, error)
+
+    async def on_error(self, interaction: discord.Interaction[StampyBot], error: Exception) -> None:
+        """A refusal (the reason) or a bug (logged, an apology)."""
+        await report(interaction, error, "report form")
+
+
 #: The button classes the bot registers at start-up, so old messages' buttons work.
 DYNAMIC_ITEMS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (
     WhyButton,
     OtherAnswersButton,
     PickButton,
+    QuestionButton,
+    ReportButton,
 )
 
 
+def _related_buttons(view: discord.ui.View, related: Sequence[Question]) -> None:
+    for question in related[:RELATED_BUTTONS]:
+        label = render.suggestion_label(TEXT["related_button"].format(text=question.text))
+        view.add_item(QuestionButton(question.id, label=label))
+
+
+def _alternative_buttons(view: discord.ui.View, reply: Reply) -> None:
+    for question in reply.alternatives[:RELATED_BUTTONS]:
+        view.add_item(QuestionButton(question.id, label=render.suggestion_label(question.text)))
+
+
+def browse_view(reply: Reply, *, related: Sequence[Question] = ()) -> discord.ui.View:
+    """The buttons under an answer shown privately (from a tag page or a "Related" button):
+    "Other answers", "Report a problem" and "Related" (no "Why": nothing was matched); for a
+    question without an answer, the nearest answered ones."""
+    question = reply.question
+    assert question is not None
+    view = discord.ui.View(timeout=None)
+    if not reply.answers:
+        _alternative_buttons(view, reply)
+        return view
+    if len(question.answers) > 1:
+        view.add_item(OtherAnswersButton(question.id))
+    assert reply.answer is not None
+    view.add_item(ReportButton(reply.answer.id))
+    _related_buttons(view, related)
+    return view
+
+
 def answer_view(
-    reply: Reply, *, picked: bool, score: float | None = None, index: int | None = None
+    reply: Reply,
+    *,
+    picked: bool,
+    score: float | None = None,
+    index: int | None = None,
+    related: Sequence[Question] = (),
 ) -> discord.ui.View:
-    """The buttons under an answer: "Other answers" (if there are any) and "Why this answer?".
+    """The buttons under an answer: "Other answers" (if there are any), "Why this answer?",
+    "Report a problem" and up to three "Related" questions. For a known question nobody has
+    answered: "Why" and the nearest answered questions instead.
 
     ``score`` and ``index`` (the phrasing matched) default to the reply's own match."""
     question = reply.question
@@ -283,9 +460,14 @@ def answer_view(
     if index is None:
         index = phrasing_index(question, best.phrasing) if best else 0
     view = discord.ui.View(timeout=None)
-    if len(question.answers) > 1:
+    if len(question.answers) > 1 and reply.answers:
         view.add_item(OtherAnswersButton(question.id))
     view.add_item(WhyButton(question.id, score=score, index=index, picked=picked))
+    if reply.answer is None:
+        _alternative_buttons(view, reply)
+        return view
+    view.add_item(ReportButton(reply.answer.id))
+    _related_buttons(view, related)
     return view
 
 

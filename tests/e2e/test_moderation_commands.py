@@ -134,8 +134,8 @@ async def test_commands_are_global_guild_only_and_need_manage_messages(harness: 
         assert command_.get("contexts") in ([0], None) and command_["dm_permission"] is False
     answer = registered[("answer", 1)]
     names = {o["name"] for o in answer["options"]}
-    assert names == {"add", "edit", "alias", "tag", "canonical", "remove", "show", "history",
-                     "revert"}  # fmt: skip
+    assert names == {"add", "edit", "alias", "tag", "related", "canonical", "remove", "show",
+                     "history", "revert"}  # fmt: skip
 
 
 # -- adding and answering --------------------------------------------------------------------

@@ -35,17 +35,20 @@ from bot.discord.checks import (
     MODERATOR_PERMISSIONS,
     check_changes_here,
     check_moderator,
+    check_writer,
     moderators_only,
 )
 from bot.discord.errors import refusal, respond
 from bot.discord.moderation.transformers import (
     QUEUE_CHOICES,
     AnswerArg,
+    AnyTagArg,
     HistoryIdArg,
     PhrasingArg,
     ProposalArg,
     QuestionArg,
     QueueCache,
+    RelatedArg,
     TagArg,
     UnansweredArg,
 )
@@ -56,6 +59,7 @@ from bot.discord.moderation.views import (
     PickAnswerView,
     QuestionModal,
     SaveModal,
+    canonical_page,
     change_text,
     history_text,
     question_embed,
@@ -97,6 +101,7 @@ class Moderation(commands.Cog):
     )
     alias = app_commands.Group(name="alias", description=TEXT["cmd_alias"], parent=answer)
     tag = app_commands.Group(name="tag", description=TEXT["cmd_tag"], parent=answer)
+    related = app_commands.Group(name="related", description=TEXT["cmd_related"], parent=answer)
     unanswered = app_commands.Group(
         name="unanswered",
         description=TEXT["cmd_unanswered"],
@@ -134,7 +139,11 @@ class Moderation(commands.Cog):
         self.bot.remove_dynamic_items(*MODERATION_ITEMS)
 
     async def interaction_check(self, interaction: Interaction) -> bool:  # type: ignore[override]
-        """Every command of the cog: moderators only (checked again, whatever Discord shows)."""
+        """Every command of the cog: moderators only (checked again, whatever Discord shows);
+        the commands marked ``extras={"writers": True}`` writers too."""
+        command = interaction.command
+        if command is not None and command.extras.get("writers"):
+            return check_writer(interaction)
         return check_moderator(interaction)
 
     async def done(self, interaction: Interaction, change: Change | str) -> None:
@@ -279,6 +288,31 @@ class Moderation(commands.Cog):
         moderator = moderator_of(interaction)
         await self.done(interaction, await self.curator.remove_tag(moderator, question.id, tag))
 
+    @related.command(name="add", description=TEXT["cmd_related_add"])
+    @app_commands.describe(question=TEXT["opt_question"], other=TEXT["opt_related_other"])
+    @changes
+    async def related_add(
+        self, interaction: Interaction, question: QuestionOption, other: QuestionOption
+    ) -> None:
+        """List ``other`` as related to ``question`` (shown as a "Related" button)."""
+        moderator = moderator_of(interaction)
+        change = await self.curator.add_related(moderator, question.id, other.id)
+        await self.done(interaction, change)
+
+    @related.command(name="remove", description=TEXT["cmd_related_remove"])
+    @app_commands.describe(question=TEXT["opt_question"], other=TEXT["opt_related_other"])
+    @changes
+    async def related_remove(
+        self,
+        interaction: Interaction,
+        question: QuestionOption,
+        other: app_commands.Transform[str, RelatedArg],
+    ) -> None:
+        """Stop listing ``other`` as related to ``question``."""
+        moderator = moderator_of(interaction)
+        change = await self.curator.remove_related(moderator, question.id, other)
+        await self.done(interaction, change)
+
     @answer.command(name="canonical", description=TEXT["cmd_answer_canonical"])
     @app_commands.describe(
         question=TEXT["opt_question"], answer=TEXT["opt_answer"], canonical=TEXT["opt_canonical"]
@@ -400,6 +434,30 @@ class Moderation(commands.Cog):
     async def unanswered_proposals(self, interaction: Interaction) -> None:
         """The first page of proposed phrasings."""
         content, view = await queue_page(self.curator, "p", 0)
+        await respond(interaction, content, view=view)
+
+    @unanswered.command(
+        name="canonical", description=TEXT["cmd_unanswered_canonical"], extras={"writers": True}
+    )
+    @app_commands.describe(tag=TEXT["opt_canon_tag"])
+    async def unanswered_canonical(
+        self, interaction: Interaction, tag: app_commands.Transform[str, AnyTagArg] | None = None
+    ) -> None:
+        """Known questions nobody has answered, most asked first, each with an answer button
+        (writers and moderators; anywhere, the buttons check the home guild)."""
+        content, view = await canonical_page(self.bot.service, tag, 0)
+        await respond(interaction, content, view=view)
+
+    @unanswered.command(name="reports", description=TEXT["cmd_unanswered_reports"])
+    async def unanswered_reports(self, interaction: Interaction) -> None:
+        """The first page of members' reports."""
+        content, view = await queue_page(self.curator, "r", 0)
+        await respond(interaction, content, view=view)
+
+    @unanswered.command(name="promotions", description=TEXT["cmd_unanswered_promotions"])
+    async def unanswered_promotions(self, interaction: Interaction) -> None:
+        """The first page of answers stamps propose as canonical, each with a confirm button."""
+        content, view = await queue_page(self.curator, "m", 0)
         await respond(interaction, content, view=view)
 
     @unanswered.command(name="answer", description=TEXT["cmd_unanswered_answer"])

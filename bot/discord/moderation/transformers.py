@@ -21,7 +21,7 @@ from discord import app_commands
 
 from bot.curation import Curator, Refused
 from bot.discord.bot import StampyBot
-from bot.discord.checks import interaction_is_moderator
+from bot.discord.checks import interaction_is_moderator, interaction_is_writer
 from bot.discord.moderation.views import CHOICES, answer_label, choice_name
 from bot.discord.render import shorten
 from bot.discord.strings import TEXT
@@ -30,11 +30,13 @@ from bot.store import ProposedPhrasing, UnansweredQuestion
 
 __all__ = [
     "AnswerArg",
+    "AnyTagArg",
     "HistoryIdArg",
     "PhrasingArg",
     "ProposalArg",
     "QueueCache",
     "QuestionArg",
+    "RelatedArg",
     "TagArg",
     "UnansweredArg",
 ]
@@ -241,6 +243,52 @@ class TagArg(app_commands.Transformer):
             return []
         typed = _typed(value)
         return [app_commands.Choice(name=t, value=t) for t in question.tags if typed in t][:CHOICES]
+
+
+class RelatedArg(app_commands.Transformer):
+    """A question the picked question lists as related (by id)."""
+
+    async def transform(self, interaction: Interaction, value: str) -> str:
+        found = _curator(interaction).find(value)
+        return found.id if found is not None else value.strip()
+
+    async def autocomplete(  # type: ignore[override]
+        self, interaction: Interaction, value: str
+    ) -> list[app_commands.Choice[str]]:
+        question = _offered(interaction)
+        if question is None:
+            return []
+        typed = _typed(value)
+        knowledge = _curator(interaction).knowledge
+        choices = []
+        for other_id in question.related:
+            other = knowledge.get(other_id)
+            text = other.text if other is not None else other_id
+            if typed in other_id or typed in text.casefold():
+                choices.append(app_commands.Choice(name=choice_name(text), value=other_id))
+        return choices[:CHOICES]
+
+
+class AnyTagArg(app_commands.Transformer):
+    """Any tag, internal ones included (for writers and moderators); autocomplete over all."""
+
+    async def transform(self, interaction: Interaction, value: str) -> str:
+        tag = interaction.client.service.tag(value.strip(), internal=True)
+        if tag is None:
+            raise Refused(f"there is no tag {shorten(value, 40)!r}")
+        return tag.name
+
+    async def autocomplete(  # type: ignore[override]
+        self, interaction: Interaction, value: str
+    ) -> list[app_commands.Choice[str]]:
+        if not interaction_is_writer(interaction):
+            return []
+        typed = _typed(value)
+        return [
+            app_commands.Choice(name=choice_name(f"{tag.name} ({count})"), value=tag.name)
+            for tag, count in interaction.client.service.tags(internal=True)
+            if typed in tag.name
+        ][:CHOICES]
 
 
 class _QueueArg(app_commands.Transformer, Generic[Item]):

@@ -13,10 +13,16 @@ from typing import Any
 
 import discord
 
-from bot.curation import Change, Curator, HistoryEntry, KnowledgeDiff, ReloadReport
+from bot.curation import Change, Curator, HistoryEntry, KnowledgeDiff, Moderator, ReloadReport
 from bot.discord.bot import StampyBot
-from bot.discord.checks import check_changes_here
-from bot.discord.errors import report
+from bot.discord.checks import (
+    check_changes_here,
+    check_moderator,
+    check_writer,
+    check_writes_here,
+    interaction_is_moderator,
+)
+from bot.discord.errors import report, respond
 from bot.discord.render import (
     CONTENT_LIMIT,
     DESCRIPTION_LIMIT,
@@ -25,13 +31,17 @@ from bot.discord.render import (
     TITLE_LIMIT,
     embed_units,
     shorten,
+    stamps_text,
     truncate,
     units,
 )
 from bot.discord.strings import TEXT
 from bot.knowledge.model import Answer, Question
 from bot.knowledge.rules import MAX_ANSWER_LENGTH, MAX_PHRASING_LENGTH
+from bot.service import Service
 from bot.store import ProposedPhrasing, UnansweredQuestion
+from bot.store.promotions import Promotion
+from bot.store.reports import Report
 
 log = logging.getLogger(__name__)
 
@@ -324,10 +334,11 @@ class PickAnswerView(discord.ui.View):
 
 class PageButton(
     discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=r"stampy:queue:(?P<kind>[up]):(?P<offset>\d{1,7}):(?P<label>[pn])",
+    template=r"stampy:queue:(?P<kind>[uprm]):(?P<offset>\d{1,7}):(?P<label>[pn])",
 ):
-    """ "Previous" / "Next" under a page of ``/unanswered list`` (``u``) or ``proposals``
-    (``p``). The custom id carries the page, so the buttons work after a restart."""
+    """ "Previous" / "Next" under a page of ``/unanswered list`` (``u``), ``proposals``
+    (``p``), ``reports`` (``r``) or ``promotions`` (``m``). The custom id carries the page,
+    so the buttons work after a restart."""
 
     def __init__(self, kind: str, offset: int, *, forward: bool, disabled: bool = False) -> None:
         self.kind, self.offset = kind, offset
@@ -363,11 +374,14 @@ class PageButton(
             await report(interaction, error, f"page button {self.kind}:{self.offset}")
 
 
-def page_view(kind: str, offset: int, total: int) -> discord.ui.View | None:
-    """Previous/Next buttons for the page at ``offset`` of ``total`` items (None: one page)."""
+def page_view(
+    kind: str, offset: int, total: int, view: discord.ui.View | None = None
+) -> discord.ui.View | None:
+    """Previous/Next buttons for the page at ``offset`` of ``total`` items (added to
+    ``view`` if given; None: one page and no view)."""
     if total <= PAGE_SIZE:
-        return None
-    view = discord.ui.View(timeout=None)
+        return view
+    view = view or discord.ui.View(timeout=None)
     previous = max(0, offset - PAGE_SIZE)
     view.add_item(PageButton(kind, previous, forward=False, disabled=offset == 0))
     following = offset + PAGE_SIZE
@@ -375,8 +389,217 @@ def page_view(kind: str, offset: int, total: int) -> discord.ui.View | None:
     return view
 
 
+class PromoteButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"stampy:promote:(?P<id>\d{1,12})"
+):
+    """One click makes an answer that stamps proposed canonical (a moderator, in a home
+    guild: checked at the click)."""
+
+    def __init__(self, promotion_id: int) -> None:
+        self.promotion_id = promotion_id
+        super().__init__(
+            discord.ui.Button(
+                label=TEXT["promo_button"].format(id=promotion_id),
+                style=discord.ButtonStyle.success,
+                custom_id=f"stampy:promote:{promotion_id}",
+            )
+        )
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[StampyBot], item: discord.ui.Item[Any], match: Any, /
+    ) -> PromoteButton:
+        """Rebuild the button from a clicked custom id."""
+        return cls(int(match["id"]))
+
+    async def callback(self, interaction: discord.Interaction[StampyBot]) -> None:
+        """Confirm the promotion; say what changed (or why not), to the moderator alone."""
+        try:
+            check_changes_here(interaction)
+            curator = interaction.client.curator
+            if curator is None:
+                return
+            user = interaction.user
+            moderator = Moderator(name=user.display_name, id=user.id, guild_id=interaction.guild_id)
+            change = await curator.confirm_promotion(moderator, self.promotion_id)
+            await respond(interaction, change_text(change))
+        except Exception as error:
+            await report(interaction, error, f"promotion button #{self.promotion_id}")
+
+
+class WriteButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=r"stampy:write:(?P<qid>[a-z0-9][a-z0-9-]{0,63})",
+):
+    """ "Answer N" under ``/unanswered canonical``: opens the answer form for that question
+    (a writer or moderator, in a home guild: checked at the click and on submit)."""
+
+    def __init__(self, question_id: str, *, label: str = "…") -> None:
+        self.question_id = question_id
+        super().__init__(
+            discord.ui.Button(
+                label=label,
+                style=discord.ButtonStyle.primary,
+                custom_id=f"stampy:write:{question_id}",
+            )
+        )
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[StampyBot], item: discord.ui.Item[Any], match: Any, /
+    ) -> WriteButton:
+        """Rebuild the button from a clicked custom id."""
+        return cls(match["qid"], label=getattr(item, "label", None) or "…")
+
+    async def callback(self, interaction: discord.Interaction[StampyBot]) -> None:
+        """Open the form, pre-filled with the question."""
+        try:
+            check_writes_here(interaction)
+            curator = interaction.client.curator
+            question = curator.knowledge.get(self.question_id) if curator else None
+            if question is None:
+                await respond(interaction, TEXT["gone"])
+                return
+            await interaction.response.send_modal(
+                WriteModal(question, canonical=interaction_is_moderator(interaction))
+            )
+        except Exception as error:
+            await report(interaction, error, f"answer button {self.question_id}")
+
+
+class WriteModal(discord.ui.Modal):
+    """The form to answer a known question: the question (shown, pre-filled; the wording is
+    not changed here), the answer and, for moderators, whether it is canonical."""
+
+    def __init__(self, question: Question, *, canonical: bool) -> None:
+        super().__init__(
+            title=TEXT["canon_form_title"],
+            custom_id=f"stampy:write-form:{question.id}",
+            timeout=1800,
+        )
+        self.question = question
+        self.fields: dict[str, discord.ui.Label[Any]] = {
+            "question": _text_input(
+                TEXT["canon_form_question"],
+                "question",
+                default=question.text,
+                required=False,
+                max_length=MAX_PHRASING_LENGTH,
+            ),
+            "answer": _text_input(
+                TEXT["mod_field_answer"], "answer", paragraph=True, max_length=MAX_ANSWER_LENGTH
+            ),
+        }
+        if canonical:
+            checkbox: discord.ui.Checkbox[Any] = discord.ui.Checkbox(
+                custom_id="canonical", default=True
+            )
+            self.fields["canonical"] = discord.ui.Label(
+                text=TEXT["mod_field_canonical"],
+                description=TEXT["mod_field_canonical_hint"],
+                component=checkbox,
+            )
+        for item in self.fields.values():
+            self.add_item(item)
+
+    async def on_submit(self, interaction: discord.Interaction[StampyBot]) -> None:
+        """Add the answer (checked again: a writer or moderator, in a home guild)."""
+        check_writes_here(interaction)
+        curator = interaction.client.curator
+        if curator is None:
+            return
+        canonical = _value(self.fields.get("canonical")) == "yes"
+        if canonical:
+            check_moderator(interaction)
+        user = interaction.user
+        moderator = Moderator(name=user.display_name, id=user.id, guild_id=interaction.guild_id)
+        change = await curator.add_answer(
+            moderator, self.question.id, _value(self.fields["answer"]) or "", canonical=canonical
+        )
+        await respond(interaction, change_text(change))
+
+    async def on_error(self, interaction: discord.Interaction[StampyBot], error: Exception) -> None:
+        """A refusal (the reason) or a bug (logged, an apology)."""
+        await report(interaction, error, "modal " + self.custom_id)
+
+
+class CanonPageButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=r"stampy:canon:(?P<offset>\d{1,7}):(?P<dir>[pn]):(?P<tag>-|[a-z0-9][a-z0-9-]{0,31})",
+):
+    """ "Previous" / "Next" under ``/unanswered canonical`` (the tag, ``-`` for all, and the
+    offset travel in the custom id)."""
+
+    def __init__(
+        self, tag: str | None, offset: int, *, forward: bool, disabled: bool = False
+    ) -> None:
+        self.tag, self.offset = tag, offset
+        direction = "n" if forward else "p"
+        super().__init__(
+            discord.ui.Button(
+                label=TEXT["mod_next"] if forward else TEXT["mod_previous"],
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"stampy:canon:{offset}:{direction}:{tag or '-'}",
+                disabled=disabled,
+            )
+        )
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[StampyBot], item: discord.ui.Item[Any], match: Any, /
+    ) -> CanonPageButton:
+        """Rebuild the button from a clicked custom id."""
+        tag = None if match["tag"] == "-" else match["tag"]
+        return cls(tag, int(match["offset"]), forward=match["dir"] == "n")
+
+    async def callback(self, interaction: discord.Interaction[StampyBot]) -> None:
+        """Show that page in place (writers and moderators)."""
+        try:
+            check_writer(interaction)
+            content, view = await canonical_page(interaction.client.service, self.tag, self.offset)
+            await interaction.response.edit_message(
+                content=content, view=view, allowed_mentions=NO_MENTIONS
+            )
+        except Exception as error:
+            await report(interaction, error, f"canonical page button {self.offset}")
+
+
 #: The button classes to register at start-up.
-MODERATION_ITEMS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (PageButton,)
+MODERATION_ITEMS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (
+    PageButton,
+    PromoteButton,
+    WriteButton,
+    CanonPageButton,
+)
+
+
+async def canonical_page(
+    service: Service, tag: str | None, offset: int
+) -> tuple[str, discord.ui.View | None]:
+    """One page of ``/unanswered canonical``: known questions nobody has answered, most asked
+    first, each with an "Answer" button."""
+    found = await service.unanswered_canonical(tag, limit=PAGE_SIZE + 1, offset=offset)
+    more = len(found) > PAGE_SIZE
+    items = found[:PAGE_SIZE]
+    where = TEXT["canon_tag"].format(tag=tag) if tag else ""
+    if not items:
+        text = TEXT["canon_empty"].format(tag=where) if offset == 0 else TEXT["mod_queue_past_end"]
+        return text, None
+    lines = [TEXT["canon_title"].format(tag=where, first=offset + 1, last=offset + len(items))]
+    view = discord.ui.View(timeout=None)
+    for number, (question, count) in enumerate(items, offset + 1):
+        row = TEXT["canon_row"].format(number=number, count=count, text=question.text)
+        lines.append(shorten(row, 190))
+        view.add_item(
+            WriteButton(question.id, label=TEXT["canon_answer_button"].format(number=number))
+        )
+    lines.append(TEXT["canon_hint"])
+    if offset > 0 or more:
+        view.add_item(
+            CanonPageButton(tag, max(0, offset - PAGE_SIZE), forward=False, disabled=offset == 0)
+        )
+        view.add_item(CanonPageButton(tag, offset + PAGE_SIZE, forward=True, disabled=not more))
+    return truncate("\n".join(lines), CONTENT_LIMIT, note=""), view
 
 
 async def queue_page(
@@ -387,6 +610,18 @@ async def queue_page(
         total = await curator.unanswered.count()
         items = await curator.unanswered.list(limit=PAGE_SIZE, offset=offset)
         content = unanswered_text(items, offset, total)
+    elif kind == "r":
+        total = await curator.reports.count()
+        reports = await curator.reports.list(limit=PAGE_SIZE, offset=offset)
+        content = reports_text(curator, reports, offset, total)
+    elif kind == "m":
+        total = await curator.promotions.count()
+        promotions = await curator.promotions.list(limit=PAGE_SIZE, offset=offset)
+        content = promotions_text(curator, promotions, offset, total)
+        buttons = discord.ui.View(timeout=None)
+        for promotion in promotions:
+            buttons.add_item(PromoteButton(promotion.id))
+        return content, page_view(kind, offset, total, buttons if promotions else None)
     else:
         total = await curator.proposals.count()
         proposals = await curator.proposals.list(limit=PAGE_SIZE, offset=offset)
@@ -504,6 +739,54 @@ def proposals_text(
         )
         lines.append(shorten(row, 190))
     lines.append(TEXT["mod_proposals_hint"])
+    return truncate("\n".join(lines), CONTENT_LIMIT, note="")
+
+
+def _question_text(curator: Curator, question_id: str) -> str:
+    question = curator.knowledge.get(question_id)
+    return shorten(question.text if question else question_id, 70)
+
+
+def reports_text(curator: Curator, items: Sequence[Report], offset: int, total: int) -> str:
+    """One page of members' reports: the question, the answer, who (a mention that pings
+    nobody: every reply is sent with mentions off) and what they said."""
+    if not items:
+        return TEXT["report_queue_empty"] if total == 0 else TEXT["mod_queue_past_end"]
+    lines = [
+        TEXT["report_queue_title"].format(first=offset + 1, last=offset + len(items), total=total)
+    ]
+    for item in items:
+        who = f"<@{item.reporter_id}>" if item.reporter_id else shorten(item.reporter_name, 40)
+        row = TEXT["report_queue_row"].format(
+            id=item.id,
+            question=_question_text(curator, item.question_id),
+            answer=item.answer_id or "-",
+            who=who,
+            text=shorten(item.text, 120),
+        )
+        lines.append(shorten(row, 300))
+    lines.append(TEXT["report_queue_hint"])
+    return truncate("\n".join(lines), CONTENT_LIMIT, note="")
+
+
+def promotion_line(curator: Curator, item: Promotion) -> str:
+    """One promotion: the question, the answer, its stamps and their share."""
+    return TEXT["promo_row"].format(
+        id=item.id,
+        question=_question_text(curator, item.question_id),
+        answer=item.answer_id,
+        stamps=stamps_text(item.stamps),
+        share=item.share,
+    )
+
+
+def promotions_text(curator: Curator, items: Sequence[Promotion], offset: int, total: int) -> str:
+    """One page of the answers stamps propose as canonical."""
+    if not items:
+        return TEXT["promo_empty"] if total == 0 else TEXT["mod_queue_past_end"]
+    lines = [TEXT["promo_title"].format(first=offset + 1, last=offset + len(items), total=total)]
+    lines += [shorten(promotion_line(curator, item), 300) for item in items]
+    lines.append(TEXT["promo_hint"])
     return truncate("\n".join(lines), CONTENT_LIMIT, note="")
 
 

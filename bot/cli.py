@@ -155,8 +155,22 @@ def _parser() -> argparse.ArgumentParser:
     )
     export = command("export", "write the knowledge base (files plus Discord edits) as YAML files")
     export.add_argument("directory", help="where to write the YAML files")
-    load = command("import", "make the database serve a directory of YAML files (see export)")
+    load = command(
+        "import",
+        "make the database serve a directory of YAML files (see export)",
+        description=(
+            "Show the plan (questions added, changed, removed) and carry it out. Questions "
+            "the directory does not hold are kept unless --prune is given."
+        ),
+    )
     load.add_argument("directory", help="directory of YAML files")
+    load.add_argument(
+        "--prune",
+        "--yes",
+        action="store_true",
+        help="also remove the questions the directory does not hold",
+    )
+    load.add_argument("--dry-run", action="store_true", help="show the plan; change nothing")
     stamps = command("stamps", "stamp scores and leaderboard from the database")
     stamps.add_argument(
         "--top", type=_positive, default=10, metavar="N", help="leaderboard rows (default: 10)"
@@ -228,7 +242,9 @@ def _main(argv: Sequence[str] | None) -> int:
         from bot.curation_cli import run_export, run_import
 
         _require_directory(settings)
-        return (run_export if command == "export" else run_import)(settings, args.directory)
+        if command == "export":
+            return run_export(settings, args.directory)
+        return run_import(settings, args.directory, prune=args.prune, dry_run=args.dry_run)
     if command == "stamps":
         from bot.stamps_cli import stamps_command
 

@@ -74,12 +74,25 @@ def run_export(
 
 
 def run_import(
-    settings: Settings, directory: str, out: TextIO | None = None, err: TextIO | None = None
+    settings: Settings,
+    directory: str,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+    *,
+    prune: bool = False,
+    dry_run: bool = False,
 ) -> int:
-    """Load ``directory``'s YAML files into the database; the exit status."""
+    """Load ``directory``'s YAML files into the database; the exit status.
+
+    Prints the plan (added, changed, removed). Questions the directory does not hold are
+    removed only with ``prune``; ``dry_run`` changes nothing."""
     out, err = out or sys.stdout, err or sys.stderr
     if not Path(directory).is_dir():
-        print(f"stampy: {directory} is not a directory", file=err)
+        state = "does not exist" if not Path(directory).exists() else "is not a directory"
+        print(f"stampy: {directory} {state}", file=err)
+        return 2
+    if not load_directory(directory).files:
+        print(f"stampy: {directory} holds no .yaml files: nothing to import", file=err)
         return 2
     if not _check_answers(settings, err):
         return 1
@@ -87,7 +100,7 @@ def run_import(
     async def load() -> ImportReport:
         async with App.open(settings) as app:
             assert app.curator is not None
-            return await app.curator.import_directory(directory)
+            return await app.curator.import_directory(directory, prune=prune, dry_run=dry_run)
 
     try:
         report = asyncio.run(load())
@@ -99,9 +112,29 @@ def run_import(
     if report.errors:
         print(f"stampy: {len(report.errors)} error(s) in {directory}; nothing imported", file=err)
         return 1
-    print(
-        f"imported {directory}: {report.diff} ({report.versions} change(s) recorded); "
-        "restart the bot or run /stampy reload to serve it",
-        file=out,
-    )
+    plan = report.plan
+    head = "would import" if dry_run else "imported"
+    print(f"{head} {directory}: {plan}", file=out)
+    for label, ids in (("added", plan.added), ("changed", plan.changed), ("removed", plan.removed)):
+        if ids:
+            print(f"  {label}: {_listed(ids)}", file=out)
+    if report.kept:
+        print(
+            f"  kept {len(report.kept)} question(s) that {directory} does not hold: "
+            f"{_listed(report.kept)}; add --prune to remove them",
+            file=out,
+        )
+    if dry_run:
+        print("dry run: nothing was changed", file=out)
+    elif plan:
+        print(
+            f"{report.versions} change(s) recorded; restart the bot or run /stampy reload "
+            "to serve them",
+            file=out,
+        )
     return 0
+
+
+def _listed(ids: tuple[str, ...], limit: int = 12) -> str:
+    shown = ", ".join(ids[:limit])
+    return shown + (f" and {len(ids) - limit} more" if len(ids) > limit else "")

@@ -318,3 +318,61 @@ def test_any_edit_of_a_file_reads_back_as_the_edited_questions(
     loaded, errors = parse_text(written, "x.yaml")
     assert not errors, errors
     assert loaded == questions
+
+
+def _config(answers: Path, tmp_path: Path) -> Path:
+    config = tmp_path / "stampy.toml"
+    config.write_text(
+        f"[knowledge]\nanswers_dir = {str(answers)!r}\n"
+        f"[database]\npath = {str(tmp_path / 'cli.db')!r}\n",
+        encoding="utf-8",
+    )
+    return config
+
+
+def _served(config: Path, capsys: pytest.CaptureFixture) -> str:
+    assert main(["--config", str(config), "ask", "what is AGI?"]) == 0
+    return capsys.readouterr().out
+
+
+def test_import_of_an_empty_folder_is_an_error_and_removes_nothing(
+    answers: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+):
+    config = _config(answers, tmp_path)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("not YAML\n")
+    assert main(["--config", str(config), "import", str(empty)]) == 2
+    assert "holds no .yaml files: nothing to import" in capsys.readouterr().err
+    assert _served(config, capsys).startswith("What is AGI?")
+
+
+def test_import_removes_questions_only_with_prune_and_shows_its_plan(
+    answers: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+):
+    config = _config(answers, tmp_path)
+    part = tmp_path / "part"
+    part.mkdir()
+    shutil.copy(answers / "about-stampy.yaml", part)
+    # No --prune: the questions part/ does not hold are kept, and the plan says so.
+    assert main(["--config", str(config), "import", str(part)]) == 0
+    out = capsys.readouterr().out
+    assert "0 added, 0 changed, 0 removed" in out
+    assert "kept 19 question(s)" in out and "what-is-agi" in out and "--prune" in out
+    assert _served(config, capsys).startswith("What is AGI?")
+    # --dry-run shows what --prune would remove and changes nothing.
+    assert main(["--config", str(config), "import", str(part), "--prune", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"would import {part}: 0 added, 0 changed, 19 removed")
+    assert "  removed: " in out and "dry run: nothing was changed" in out
+    assert _served(config, capsys).startswith("What is AGI?")
+    # --prune (or --yes) removes them.
+    assert main(["--config", str(config), "import", str(part), "--yes"]) == 0
+    assert "19 removed" in capsys.readouterr().out
+    assert "I don't know" in _served(config, capsys)
+    # and importing the full folder again brings them back, listed as added
+    assert main(["--config", str(config), "import", str(answers), "--dry-run"]) == 0
+    assert "19 added, 0 changed, 0 removed" in capsys.readouterr().out
+    assert main(["--config", str(config), "import", str(answers)]) == 0
+    assert "19 change(s) recorded" in capsys.readouterr().out
+    assert _served(config, capsys).startswith("What is AGI?")

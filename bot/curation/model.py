@@ -165,11 +165,19 @@ class ReloadReport:
 
 @dataclass(frozen=True)
 class ImportReport:
-    """What ``stampy import`` did: with ``errors`` nothing was written."""
+    """What ``stampy import`` did (or, with ``dry_run``, would do): with ``errors`` or
+    ``dry_run`` nothing was written.
+
+    ``kept`` lists the questions the directory does not hold that were left in place
+    (imported without pruning); ``plan`` is what the import set out to change.
+    """
 
     errors: tuple[LoadError, ...]
     diff: KnowledgeDiff
     versions: int  # version rows written
+    plan: KnowledgeDiff = KnowledgeDiff()
+    kept: tuple[str, ...] = ()
+    dry_run: bool = False
 
     @property
     def ok(self) -> bool:

@@ -98,14 +98,20 @@ class Transfer(Overlay):
         return write_files(base, files)
 
     async def import_directory(
-        self, directory: str | Path, moderator: Moderator | None = None
+        self,
+        directory: str | Path,
+        moderator: Moderator | None = None,
+        *,
+        prune: bool = True,
+        dry_run: bool = False,
     ) -> ImportReport:
-        """Make the knowledge base hold exactly the questions of ``directory``'s YAML files.
+        """Make the knowledge base hold the questions of ``directory``'s YAML files.
 
         For each question that differs from what is served, a version is written (recording
         its file and topic, so the next export puts it back in place); a question that is
         exactly as shipped returns to its YAML version; questions not in the directory are
-        removed. All in one transaction. A directory with any error imports nothing.
+        removed with ``prune``, else kept (and listed in the report). All in one
+        transaction. A directory with any error imports nothing; ``dry_run`` only plans.
         """
         moderator = moderator or Moderator(IMPORT_MODERATOR_NAME)
         result = load_directory(directory)
@@ -123,9 +129,18 @@ class Transfer(Overlay):
                 plan_item = self._import_step(question, name, topics.get(name), shipped_files)
                 if plan_item is not None:
                     plan.append(plan_item)
-            for question in list(self.knowledge):
-                if question.id not in incoming:
-                    plan.append((question.id, "removed", None, None, None))
+            missing = [q.id for q in self.knowledge if q.id not in incoming]
+            if prune:
+                plan += [(question_id, "removed", None, None, None) for question_id in missing]
+            returning = [i for i, state, *_ in plan if state != "removed"]
+            planned = KnowledgeDiff(
+                added=tuple(sorted(i for i in returning if i not in self.knowledge)),
+                changed=tuple(sorted(i for i in returning if i in self.knowledge)),
+                removed=tuple(sorted(i for i, state, *_ in plan if state == "removed")),
+            )
+            kept = () if prune else tuple(sorted(missing))
+            if dry_run:
+                return ImportReport((), planned, 0, planned, kept, dry_run=True)
             if plan:
                 rows = []
                 async with self.store.transaction():
@@ -150,7 +165,7 @@ class Transfer(Overlay):
                 for row in rows:
                     self._note_row(row)
             diff = self._rebuild()
-        return ImportReport((), diff, len(plan))
+        return ImportReport((), diff, len(plan), planned, kept)
 
     def _import_step(
         self, question: Question, name: str, topic: str | None, shipped_files: set[str]

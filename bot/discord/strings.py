@@ -234,11 +234,16 @@ TEXT = {
     "canon_form_question": "The question (as stored; not changed here)",
     "report_queue_title": "Reports {first}-{last} of {total}:",
     "report_queue_row": "`#{id}` {question} · answer `{answer}` · by {who}: {text}",
-    "report_queue_hint": "Fix the answer with `/answer edit`.",
+    "report_queue_hint": (
+        "Fix the answer with `/answer edit`, then mark the report resolved; or dismiss it."
+    ),
     "report_queue_empty": "No reports to look at.",
     "promo_title": "Answers stamps propose as canonical {first}-{last} of {total}:",
     "promo_row": "`#{id}` {question} · answer `{answer}` · {stamps} ({share:.0%} of the stamps)",
-    "promo_hint": "A button makes that answer canonical (a normal, versioned change).",
+    "promo_hint": (
+        "“Make canonical” makes that answer canonical (a normal, versioned change); "
+        "“Reject” leaves it as it is."
+    ),
     "promo_empty": "No answers proposed by stamps.",
     "promo_button": "Make #{id} canonical",
     "promo_posted": (
@@ -246,7 +251,13 @@ TEXT = {
         "{share:.0%} of the question's reputation-weighted stamps. (`#{id}` in "
         "`/unanswered promotions`)"
     ),
-    "related_added": "related questions of `{id}` now: {related}",
+    "settle_resolve": "Resolved #{id}",
+    "settle_dismiss": "Dismiss #{id}",
+    "settle_reject": "Reject #{id}",
+    "settled_report": "Report #{id} is {status}.",
+    "settled_promotion": (
+        "Promotion #{id} is rejected: the answer stays as it is and is not proposed again."
+    ),
     "cmd_related": "Related questions of a question",
     "cmd_related_add": "List another question as related to a question",
     "cmd_related_remove": "Stop listing a question as related",

@@ -19,6 +19,7 @@ from bot.discord import render
 from bot.discord.addressing import question_text
 from bot.discord.bot import StampyBot
 from bot.discord.errors import report, respond
+from bot.discord.moderation.views import SettleButton
 from bot.discord.strings import TEXT
 from bot.knowledge.model import Answer, Question
 from bot.service import Reply
@@ -388,9 +389,12 @@ class ReportModal(discord.ui.Modal):
         if not channel_id:
             return
         embed = render.report_embed(stored, self.question, self.answer)
+        view = discord.ui.View(timeout=None)
+        view.add_item(SettleButton("r", stored.id))
+        view.add_item(SettleButton("d", stored.id))
         try:
             await bot.get_partial_messageable(channel_id).send(
-                embed=embed, allowed_mentions=NO_MENTIONS
+                embed=embed, view=view, allowed_mentions=NO_MENTIONS
             )
         except discord.HTTPException as error:
             log.warning("report #%s not posted to channel %s: %s", stored.id, channel_id, error)

@@ -421,6 +421,17 @@ async def test_a_report_reaches_the_moderators_channel_without_pinging(harness: 
     assert await run.app.curator.reports.count() == 3
     assert len(fake.messages(fake.other_channel.id)) == 3
 
+    # one click on the moderators' channel post closes the report
+    done_id = f"stampy:settle:r:{stored.id}"
+    assert custom_ids(posted) == [done_id, f"stampy:settle:d:{stored.id}"]
+    refused = await (await click(fake, posted, done_id, fake.member.id)).response()
+    assert refused.content == TEXT["mod_not_moderator"]
+    done = await (await click(fake, posted, done_id, fake.moderator.id)).response()
+    assert done.ephemeral and done.content == f"Report #{stored.id} is resolved."
+    assert await run.app.curator.reports.count() == 2
+    listed = await (await command(fake, "unanswered reports", user=fake.moderator.id)).response()
+    assert f"#{stored.id}`" not in listed.content
+
 
 # -- promotion by stamps ------------------------------------------------------------------------
 
@@ -448,6 +459,34 @@ async def test_stamps_propose_an_answer_as_canonical_and_one_click_confirms(harn
     assert [x.canonical for x in answers if x.id == shown] == [True]
     again = await (await click(fake, posted, confirm, fake.moderator.id)).response()
     assert again.content.startswith("Not done:")
+    assert await run.app.curator.promotions.count() == 0
+
+
+async def test_a_rejected_promotion_is_not_proposed_again(harness: Harness):
+    fake = harness.fake
+    run = await start(harness, knowledge=wiki(harness))
+    reply = await ask(fake, "stampy, why is alignment hard?")
+    await fake.add_reaction(fake.channel.id, int(reply["id"]), fake.member.id, *GOLD)
+
+    async def proposed() -> list[Any]:
+        return await run.app.curator.promotions.list()
+
+    [promotion] = await harness.eventually(proposed, what="a promotion")
+    listed = await (await command(fake, "unanswered promotions", user=fake.moderator.id)).response()
+    reject = f"stampy:settle:x:{promotion.id}"
+    assert custom_ids(listed.message) == [f"stampy:promote:{promotion.id}", reject]
+    done = await (await click(fake, listed.message, reject, fake.moderator.id)).response()
+    assert done.content.startswith(f"Promotion #{promotion.id} is rejected")
+    await fake.add_reaction(fake.channel.id, int(reply["id"]), fake.owner.id, *GOLD)
+
+    async def counted() -> bool:
+        return run.book.count(promotion.answer_id) == 10
+
+    await harness.eventually(counted, what="the second stamp")
+    assert await run.bot.service.check_promotion(promotion.answer_id) is None
+    empty = await (await command(fake, "unanswered promotions", user=fake.moderator.id)).response()
+    assert empty.content == TEXT["promo_empty"]
+    assert not any(a.canonical for a in run.bot.service.question("why-is-alignment-hard").answers)
 
 
 # -- /unanswered canonical ----------------------------------------------------------------------

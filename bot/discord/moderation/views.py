@@ -427,6 +427,53 @@ class PromoteButton(
             await report(interaction, error, f"promotion button #{self.promotion_id}")
 
 
+class SettleButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=r"stampy:settle:(?P<what>[rdx]):(?P<id>\d{1,12})",
+):
+    """Closes a queue item in one click (a moderator, in a home guild: checked at the click):
+    a report resolved (``r``) or dismissed (``d``), a promotion rejected (``x``)."""
+
+    LABELS = {"r": "settle_resolve", "d": "settle_dismiss", "x": "settle_reject"}
+
+    def __init__(self, what: str, item_id: int) -> None:
+        self.what, self.item_id = what, item_id
+        super().__init__(
+            discord.ui.Button(
+                label=TEXT[self.LABELS[what]].format(id=item_id),
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"stampy:settle:{what}:{item_id}",
+            )
+        )
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[StampyBot], item: discord.ui.Item[Any], match: Any, /
+    ) -> SettleButton:
+        """Rebuild the button from a clicked custom id."""
+        return cls(match["what"], int(match["id"]))
+
+    async def callback(self, interaction: discord.Interaction[StampyBot]) -> None:
+        """Close the item; say so (or why not), to the moderator alone."""
+        try:
+            check_changes_here(interaction)
+            curator = interaction.client.curator
+            if curator is None:
+                return
+            user = interaction.user
+            moderator = Moderator(name=user.display_name, id=user.id, guild_id=interaction.guild_id)
+            if self.what == "x":
+                await curator.reject_promotion(moderator, self.item_id)
+                text = TEXT["settled_promotion"].format(id=self.item_id)
+            else:
+                settle = curator.resolve_report if self.what == "r" else curator.dismiss_report
+                done = await settle(moderator, self.item_id)
+                text = TEXT["settled_report"].format(id=done.id, status=done.status)
+            await respond(interaction, text)
+        except Exception as error:
+            await report(interaction, error, f"queue button {self.what}:{self.item_id}")
+
+
 class WriteButton(
     discord.ui.DynamicItem[discord.ui.Button[Any]],
     template=r"stampy:write:(?P<qid>[a-z0-9][a-z0-9-]{0,63})",
@@ -568,6 +615,7 @@ class CanonPageButton(
 MODERATION_ITEMS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (
     PageButton,
     PromoteButton,
+    SettleButton,
     WriteButton,
     CanonPageButton,
 )
@@ -614,6 +662,11 @@ async def queue_page(
         total = await curator.reports.count()
         reports = await curator.reports.list(limit=PAGE_SIZE, offset=offset)
         content = reports_text(curator, reports, offset, total)
+        buttons = discord.ui.View(timeout=None)
+        for item in reports:
+            buttons.add_item(SettleButton("r", item.id))
+            buttons.add_item(SettleButton("d", item.id))
+        return content, page_view(kind, offset, total, buttons if reports else None)
     elif kind == "m":
         total = await curator.promotions.count()
         promotions = await curator.promotions.list(limit=PAGE_SIZE, offset=offset)
@@ -621,6 +674,7 @@ async def queue_page(
         buttons = discord.ui.View(timeout=None)
         for promotion in promotions:
             buttons.add_item(PromoteButton(promotion.id))
+            buttons.add_item(SettleButton("x", promotion.id))
         return content, page_view(kind, offset, total, buttons if promotions else None)
     else:
         total = await curator.proposals.count()

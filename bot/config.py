@@ -259,9 +259,13 @@ class DiscordSettings(SettingsSection):
     #: The moderators' channel id where members' reports (and answers stamps propose as
     #: canonical) are posted; 0: none (they are still in ``/unanswered reports``).
     reports_channel: int = setting(0, ge=0)
-    #: Seconds a user must wait between questions.
+    #: After a burst of ``user_burst`` questions, a user gets one answer every this many
+    #: seconds; a question asked sooner waits its turn (marked with a reaction).
     user_cooldown_seconds: float = setting(3.0, ge=0.0)
-    #: Seconds between answers in one channel.
+    #: Questions a user may ask at once before ``user_cooldown_seconds`` applies.
+    user_burst: int = setting(3, ge=1, le=20)
+    #: The same question in one channel is answered at most once in this many seconds;
+    #: another member asking it meanwhile gets the answer once they are up.
     channel_cooldown_seconds: float = setting(1.0, ge=0.0)
 
 

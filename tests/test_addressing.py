@@ -7,7 +7,7 @@ import pytest
 from bot.discord.addressing import (
     Addressed,
     AskingGate,
-    Cooldown,
+    RateLimit,
     RecentIds,
     address,
     looks_like_question,
@@ -165,29 +165,38 @@ def test_recent_ids_remember_and_forget_the_oldest() -> None:
     assert seen.add(2)
 
 
-def test_cooldown_expires_and_stays_bounded() -> None:
-    cooldown = Cooldown(3.0, capacity=100)
-    cooldown.use("a", 0.0)
-    assert cooldown.active("a", 2.9)
-    assert not cooldown.active("a", 3.0)
-    assert len(cooldown) == 0  # expired entries are dropped
+def test_rate_limit_allows_a_burst_then_books_turns_and_stays_bounded() -> None:
+    limit = RateLimit(3.0, burst=2, capacity=100)
+    assert limit.wait("a", 0.0) == 0.0
+    limit.take("a", 0.0)
+    assert limit.wait("a", 0.0) == 0.0  # the burst allows a second at once
+    limit.take("a", 0.0)
+    assert limit.wait("a", 1.0) == 2.0  # then one every 3 s: the next at 3.0
+    limit.take("a", 3.0)  # booked ahead
+    assert limit.wait("a", 1.0) == 5.0  # so the one after waits for 6.0
+    assert limit.wait("a", 20.0) == 0.0 and len(limit) == 0  # full again: forgotten
     for i in range(1000):
-        cooldown.use(i, 10.0)
-    assert len(cooldown) == 100
+        limit.take(i, 30.0)
+    assert len(limit) == 100
 
 
-def test_zero_cooldown_is_off() -> None:
-    cooldown = Cooldown(0.0)
-    cooldown.use("a", 0.0)
-    assert not cooldown.active("a", 0.0) and len(cooldown) == 0
+def test_zero_rate_limit_is_off() -> None:
+    limit = RateLimit(0.0)
+    limit.take("a", 0.0)
+    assert limit.wait("a", 0.0) == 0.0 and len(limit) == 0
 
 
-def test_gate_user_and_same_question_cooldowns() -> None:
-    gate = AskingGate(user_seconds=3.0, channel_seconds=1.0)
-    assert gate.allow(1, 10, "What is X?", 0.0)
-    assert not gate.allow(1, 10, "something else", 1.0)  # same user too soon
-    assert not gate.allow(2, 10, "what is x", 0.5)  # same question, same channel, too soon
-    assert gate.allow(3, 10, "what is Y?", 0.5)  # different question, different user
-    assert gate.allow(2, 11, "What is X?", 0.5)  # same question in another channel
-    assert gate.allow(4, 10, "What is X?", 1.5)  # channel cooldown over
-    assert gate.allow(1, 10, "What is Z?", 3.0)  # user cooldown over
+def test_gate_books_each_asking_a_turn_instead_of_dropping_it() -> None:
+    gate = AskingGate(user_seconds=3.0, channel_seconds=1.0, user_burst=2, max_wait=30.0)
+    assert gate.reserve(1, 10, "What is X?", 0.0) == 0.0
+    # Two members, one question, together: both answered, the second a moment later.
+    assert gate.reserve(2, 10, "what is x", 0.2) == 0.8
+    assert gate.reserve(3, 10, "What is Y?", 0.2) == 0.0  # another question: at once
+    assert gate.reserve(4, 11, "What is X?", 0.2) == 0.0  # the same in another channel
+    assert gate.reserve(1, 10, "something else", 0.5) == 0.0  # within the user's burst
+    assert gate.reserve(1, 10, "a third", 1.0) == 2.0  # waits for its turn at 3.0
+    # Too far off: refused and nothing booked.
+    busy = AskingGate(user_seconds=60.0, channel_seconds=0.0, max_wait=30.0)
+    assert busy.reserve(1, 10, "one", 0.0) == 0.0
+    assert busy.reserve(1, 10, "two", 1.0) is None
+    assert busy.reserve(1, 10, "three", 60.0) == 0.0

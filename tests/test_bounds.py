@@ -42,12 +42,12 @@ def test_asking_cog_remembers_at_most_memory_ids_users_and_questions() -> None:
     cog = Asking(bot, memory=100)  # type: ignore[arg-type]
     for i in range(10_000):  # all within 0.1 s: nothing expires, only the bound holds
         assert cog.handled.add(i)
-        assert cog.gate.allow(i, i % 10, f"question number {i}", i * 1e-5)
+        assert cog.gate.reserve(i, i % 10, f"question number {i}", i * 1e-5) == 0.0
     assert len(cog.handled) == 100
     assert len(cog.gate.users) == 100 and len(cog.gate.channels) == 100
     assert 9_999 in cog.handled and 0 not in cog.handled  # the oldest went first
     # Once the cooldowns are over, the next asking drops every expired entry.
-    assert cog.gate.allow(1, 1, "later", 10.0)
+    assert cog.gate.reserve(1, 1, "later", 10.0) == 0.0
     assert len(cog.gate.users) == 1 and len(cog.gate.channels) == 1
 
 

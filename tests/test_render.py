@@ -196,6 +196,18 @@ def test_question_without_answers_says_so() -> None:
     assert answer_embed(q, None).description == TEXT["no_answer_yet"]
 
 
+def test_question_without_answers_invites_no_stamp() -> None:
+    """A stamp needs an answer to endorse: no "0 stamps", no "react with :stamp:"."""
+    embed = answer_embed(Question("q", "Known?", tags=("basics",)), None)
+    assert [f.name for f in embed.fields] == [TEXT["tags_field"]]
+    assert embed.footer.text is None
+    answered = answer_embed(
+        Question("q", "Known?", answers=(Answer("a", "Yes."),)), Answer("a", "Yes.")
+    )
+    assert TEXT["stamps_field"] in [f.name for f in answered.fields]
+    assert answered.footer.text == TEXT["footer"]
+
+
 def test_other_answers_share_one_message() -> None:
     answers = [Answer(f"a{i}", linky_text(4000, i)) for i in range(12)]
     q = Question("q", "Q?", answers=tuple(answers))

@@ -159,62 +159,80 @@ class RecentIds:
         return True
 
 
-class Cooldown:
-    """Keys that were used less than ``seconds`` ago, in bounded memory.
+class RateLimit:
+    """Token buckets by key, in bounded memory: ``burst`` uses at once, then one every
+    ``seconds`` (as a generic cell-rate algorithm: one time per key, the time its bucket
+    is next full, instead of a token count and a timestamp).
 
-    Entries are kept in the order they were last used, so expired ones are dropped from the
-    front; at most ``capacity`` are kept (the oldest go first, which only makes the cooldown
-    more lenient under a flood of distinct keys). Times are passed in, so tests need no clock.
+    Uses are booked ahead: :meth:`take` at a time in the future reserves that slot, so
+    askings that must wait are answered in turn. Keys whose bucket is full again are
+    forgotten, and at most ``capacity`` are kept (the least recently used go first, which
+    only makes the limit more lenient under a flood of distinct keys). Times are passed
+    in, so tests need no clock.
     """
 
-    def __init__(self, seconds: float, capacity: int = 10_000) -> None:
+    def __init__(self, seconds: float, burst: int = 1, capacity: int = 10_000) -> None:
         self.seconds = seconds
+        self.burst = burst
         self.capacity = capacity
-        self._last: OrderedDict[Hashable, float] = OrderedDict()
+        self._full_at: OrderedDict[Hashable, float] = OrderedDict()
 
     def __len__(self) -> int:
-        return len(self._last)
+        return len(self._full_at)
 
-    def active(self, key: Hashable, now: float) -> bool:
-        """Whether ``key`` was used less than ``seconds`` before ``now``."""
+    def wait(self, key: Hashable, now: float) -> float:
+        """Seconds from ``now`` until ``key`` may be used again (0: at once)."""
         self._expire(now)
-        last = self._last.get(key)
-        return last is not None and now - last < self.seconds
+        full_at = self._full_at.get(key, now)
+        return max(0.0, full_at - self.seconds * (self.burst - 1) - now)
 
-    def use(self, key: Hashable, now: float) -> None:
-        """Record that ``key`` was used at ``now``."""
+    def take(self, key: Hashable, at: float) -> None:
+        """Use ``key`` at ``at`` (now, or the time :meth:`wait` gave)."""
         if self.seconds <= 0:
             return
-        self._last[key] = now
-        self._last.move_to_end(key)
-        while len(self._last) > self.capacity:
-            self._last.popitem(last=False)
+        self._full_at[key] = max(self._full_at.get(key, at), at) + self.seconds
+        self._full_at.move_to_end(key)
+        while len(self._full_at) > self.capacity:
+            self._full_at.popitem(last=False)
 
     def _expire(self, now: float) -> None:
-        while self._last:
-            key, last = next(iter(self._last.items()))
-            if now - last < self.seconds:
+        while self._full_at:
+            key, full_at = next(iter(self._full_at.items()))
+            if full_at > now:
                 break
-            del self._last[key]
+            del self._full_at[key]
 
 
 class AskingGate:
-    """Per-user and per-channel cooldowns for answering, as one decision.
+    """When to answer an asking: per-user and per-question rate limits, as one decision.
 
-    A user who asked less than ``user_seconds`` ago is not answered again, and the same
-    question in the same channel less than ``channel_seconds`` after it was answered there
-    is not answered again; a different question from another user is.
+    A user may ask ``user_burst`` questions at once, then one every ``user_seconds``; the
+    same question in the same channel is answered at most once every ``channel_seconds``
+    (two members asking it together both get an answer, one after the other). An asking
+    over a limit waits its turn rather than being dropped, unless its turn is more than
+    ``max_wait`` seconds away.
     """
 
-    def __init__(self, user_seconds: float, channel_seconds: float, capacity: int = 10_000):
-        self.users = Cooldown(user_seconds, capacity)
-        self.channels = Cooldown(channel_seconds, capacity)
+    def __init__(
+        self,
+        user_seconds: float,
+        channel_seconds: float,
+        capacity: int = 10_000,
+        *,
+        user_burst: int = 1,
+        max_wait: float = 30.0,
+    ):
+        self.users = RateLimit(user_seconds, user_burst, capacity)
+        self.channels = RateLimit(channel_seconds, 1, capacity)
+        self.max_wait = max_wait
 
-    def allow(self, user_id: int, channel_id: int, text: str, now: float) -> bool:
-        """True (and the cooldowns start) if this asking may be answered now."""
+    def reserve(self, user_id: int, channel_id: int, text: str, now: float) -> float | None:
+        """Seconds to wait before answering this asking (0: at once), its turn booked; None
+        (nothing booked) if its turn is more than ``max_wait`` away."""
         channel_key = (channel_id, question_key(text))
-        if self.users.active(user_id, now) or self.channels.active(channel_key, now):
-            return False
-        self.users.use(user_id, now)
-        self.channels.use(channel_key, now)
-        return True
+        wait = max(self.users.wait(user_id, now), self.channels.wait(channel_key, now))
+        if wait > self.max_wait:
+            return None
+        self.users.take(user_id, now + wait)
+        self.channels.take(channel_key, now + wait)
+        return wait

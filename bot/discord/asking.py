@@ -6,6 +6,7 @@ Thin on purpose: it decides whether a message is for the bot (``addressing``), a
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -54,7 +55,10 @@ class Asking(commands.Cog):
         self.qa_channels = frozenset(settings.qa_channels)
         self.handled = RecentIds(memory)
         self.gate = AskingGate(
-            settings.user_cooldown_seconds, settings.channel_cooldown_seconds, memory
+            settings.user_cooldown_seconds,
+            settings.channel_cooldown_seconds,
+            memory,
+            user_burst=settings.user_burst,
         )
 
     async def cog_load(self) -> None:
@@ -89,11 +93,23 @@ class Asking(commands.Cog):
         addressed = self.addressed(message)
         if addressed is None or not self.handled.add(message.id):
             return
-        if not self.gate.allow(message.author.id, message.channel.id, addressed.text, self.clock()):
-            log.debug("cooldown: not answering message %s from %s", message.id, message.author.id)
-            return
+        wait = self.gate.reserve(
+            message.author.id, message.channel.id, addressed.text, self.clock()
+        )
         try:
+            if wait is None or wait > 0:  # over the rate limit: a sign, not silence
+                await self._react(message, TEXT["wait_reaction"])
+            if wait is None:  # its turn is too far off: counted, not answered
+                log.debug(
+                    "rate limit: not answering message %s from %s", message.id, message.author.id
+                )
+                await self._note_if_unknown(message, addressed)
+                return
+            if wait > 0:
+                await asyncio.sleep(wait)
             await self.respond(message, addressed)
+            if wait > 0:
+                await self._react(message, TEXT["wait_reaction"], remove=True)
         except discord.DiscordServerError as error:
             # Discord kept failing (discord.py already retried): not a bug of ours, and an
             # apology would meet the same outage. The reply may even have been stored.
@@ -110,6 +126,21 @@ class Asking(commands.Cog):
                 error,
             )
             await self._apologise(message)
+
+    async def _note_if_unknown(self, message: discord.Message, addressed: Addressed) -> None:
+        """Record ``addressed`` as unanswered if the bot has no answer for it."""
+        if addressed.text and self.service.ask(addressed.text).decision is Decision.NONE:
+            await self._note(message, addressed.text)
+
+    async def _react(self, message: discord.Message, emoji: str, *, remove: bool = False) -> None:
+        """Add (or take back) the bot's own reaction; a missing permission is only logged."""
+        try:
+            if remove:
+                await message.remove_reaction(emoji, self.bot.user)  # type: ignore[arg-type]
+            else:
+                await message.add_reaction(emoji)
+        except discord.HTTPException as error:
+            log.info("could not react to message %s: %s", message.id, error)
 
     async def respond(self, message: discord.Message, addressed: Addressed) -> None:
         """Ask the service and send the reply that fits the decision."""

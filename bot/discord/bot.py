@@ -266,6 +266,15 @@ class StampyBot(commands.AutoShardedBot):
             listed += f" and {len(names) - _READY_NAMES} more"
         shards = f" ({self.sharding.describe()})" if self.sharding.ids is not None else ""
         log.info("Stampy ready as %s in %d guild(s)%s: %s", self.user, len(names), shards, listed)
+        if not self.settings.discord.home_guilds:
+            ids = ", ".join(
+                f"{g.id} ({g.name.replace(chr(10), ' ')})" for g in self.guilds[:_READY_NAMES]
+            )
+            log.warning(
+                "no home_guilds set, so nobody can change the knowledge base from Discord; "
+                "to allow it, set [discord] home_guilds to one of the guild ids: %s",
+                ids or "none yet (invite the bot first)",
+            )
         self.ready_once.set()
 
     async def sync_commands(self) -> None:

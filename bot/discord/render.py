@@ -167,8 +167,9 @@ def answer_embed(
     """The embed of an answer: the stored question as title, the answer as description.
 
     Fields show tags (``tags``: the ones members may see, default all), the stamp count, the
-    author and the source; the footer invites a stamp. The description is cut to what is
-    left of Discord's 6,000-character budget.
+    author and the source; the footer invites a stamp. Without an answer there is nothing a
+    stamp could endorse, so neither the count nor the invitation is shown. The description
+    is cut to what is left of Discord's 6,000-character budget.
     """
     tags = question.tags if tags is None else tags
     embed = discord.Embed(
@@ -177,7 +178,8 @@ def answer_embed(
     )
     if tags:
         embed.add_field(name=TEXT["tags_field"], value=shorten(", ".join(tags), FIELD_VALUE_LIMIT))
-    embed.add_field(name=TEXT["stamps_field"], value=stamps_text(stamps))
+    if answer is not None:
+        embed.add_field(name=TEXT["stamps_field"], value=stamps_text(stamps))
     author = shorten(answer.author, FIELD_VALUE_LIMIT) if answer and answer.author else ""
     if author:  # an author of only blanks shows no field (Discord refuses an empty one)
         embed.add_field(name=TEXT["author_field"], value=author)
@@ -185,7 +187,8 @@ def answer_embed(
         embed.add_field(
             name=TEXT["source_field"], value=truncate(answer.source, FIELD_VALUE_LIMIT, note="")
         )
-    embed.set_footer(text=TEXT["footer"])
+    if answer is not None:
+        embed.set_footer(text=TEXT["footer"])
     text = answer.text.strip() if answer is not None else no_answer or TEXT["no_answer_yet"]
     room = min(DESCRIPTION_LIMIT, EMBED_TOTAL_LIMIT - embed_units(embed))
     embed.description = truncate(text, room)

@@ -117,6 +117,8 @@ TEXT = {
     "suggest_row": "{number}. {text}",
     "empty": "Hi! Ask me a question, for example: “stampy, what is AI alignment?”",
     "apology": "Sorry, something went wrong while answering that. The error has been logged.",
+    # The reaction on a question that waits its turn (the answer follows when it is up).
+    "wait_reaction": "⏳",
     "button_apology": "Sorry, something went wrong with that button. The error has been logged.",
     "command_refused": "You can't use that command here.",
     "command_apology": "Sorry, that command failed. The error has been logged.",

@@ -95,6 +95,23 @@ async def test_ready_syncs_commands_and_logs_one_line(
     assert len([r for r in caplog.records if "ready as" in r.getMessage()]) == 1
 
 
+async def test_start_up_without_home_guilds_says_so_once_with_the_guild_ids(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+):
+    """Moderators' commands say nobody can edit without home_guilds; the operator reads it
+    in the log at start-up, with an id to copy."""
+    caplog.set_level(logging.INFO, logger="bot.discord.bot")
+    fake = harness.fake
+    run = await harness.start()
+    [warning] = [r for r in caplog.records if "home_guilds" in r.getMessage()]
+    assert warning.levelname == "WARNING"
+    assert f"{fake.guild.id} (Test Guild)" in warning.getMessage()
+    await harness.stop(run)
+    caplog.clear()
+    await harness.start(harness.settings(home_guilds=(fake.guild.id,)))
+    assert not [r for r in caplog.records if "home_guilds" in r.getMessage()]
+
+
 async def test_command_errors_are_reported_and_apologised_for(harness: Harness, stampy: Running):
     fake, tree = harness.fake, stampy.bot.tree
 
@@ -372,15 +389,67 @@ async def test_qa_channel_answers_questions_only(harness: Harness):
     assert len(fake.bot_messages()) == 3
 
 
-async def test_cooldowns(harness: Harness):
+async def test_rate_limit_acknowledges_then_answers_instead_of_dropping(harness: Harness):
+    """A member over the rate limit sees a reaction at once and gets the answer when their
+    turn comes (the reaction then goes), instead of silence."""
     fake = harness.fake
-    settings = harness.settings(user_cooldown_seconds=60.0, channel_cooldown_seconds=60.0)
+    settings = harness.settings(
+        user_cooldown_seconds=2.0, user_burst=1, channel_cooldown_seconds=0.0
+    )
     await harness.start(settings)
     first = await ask(fake, QUESTION)
-    await fake.post_message(fake.channel.id, fake.member.id, QUESTION)  # same user again
-    await fake.post_message(fake.channel.id, fake.owner.id, QUESTION.upper())  # same question
-    other = await ask(fake, "stampy, what is AI alignment?", fake.moderator.id)
-    assert fake.bot_messages() == [first, other]
+    again = await fake.post_message(fake.channel.id, fake.member.id, QUESTION)
+    await harness.eventually(
+        lambda: _async(fake.reaction_users(int(again["id"]), "⏳") == [fake.bot.id]),
+        what="the bot's ⏳ on the question that waits",
+    )
+    assert len(fake.bot_messages()) == 1  # not yet answered
+    late = await fake.wait_for_message(
+        fake.channel.id,
+        predicate=lambda m: (m.get("message_reference") or {}).get("message_id") == again["id"],
+    )
+    assert late["embeds"][0]["title"] == first["embeds"][0]["title"] == SEED_TITLE
+    await harness.eventually(
+        lambda: _async(fake.reaction_users(int(again["id"]), "⏳") == []), what="⏳ taken back"
+    )
+
+
+async def _async(value: Any) -> Any:
+    return value
+
+
+async def test_reply_to_a_question_nobody_answered_invites_no_stamp(harness: Harness):
+    fake = harness.fake
+    await harness.start()
+    reply = await ask(fake, "stampy, what is polysemanticity?")
+    [embed] = reply["embeds"]
+    assert embed["description"].startswith(TEXT["unanswered_known"][:40])  # known, unanswered
+    assert "stamp" not in str(embed.get("footer", "")).lower()
+    assert all("Stamps" != field["name"] for field in embed.get("fields", []))
+
+
+async def test_two_members_asking_one_unknown_question_are_both_answered_and_counted(
+    harness: Harness,
+):
+    fake = harness.fake
+    run = await harness.start(harness.settings(channel_cooldown_seconds=0.5))
+    unknown = "stampy, what is the airspeed of an unladen swallow?"
+    one = await fake.post_message(fake.channel.id, fake.member.id, unknown)
+    two = await fake.post_message(fake.channel.id, fake.owner.id, unknown)
+    for posted in (one, two):
+        reply = await fake.wait_for_message(
+            fake.channel.id,
+            predicate=lambda m, p=posted: (
+                (m.get("message_reference") or {}).get("message_id") == p["id"]
+            ),
+        )
+        assert reply["content"] == TEXT["no_match"]
+
+    async def counted() -> bool:
+        rows = await run.unanswered()
+        return len(rows) == 1 and rows[0].count == 2
+
+    await harness.eventually(counted, what="the question counted twice")
 
 
 # -- buttons -------------------------------------------------------------------------------------

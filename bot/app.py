@@ -10,6 +10,9 @@
 4. the :class:`~bot.stamps.StampBook`, its answer-author lookup wired to the knowledge base;
 5. the :class:`~bot.service.Service` every front end asks.
 
+One :class:`~bot.metrics.Metrics` (its own Prometheus registry) is built first and passed to
+the curator, the stamp book and the service; front ends read it from ``app.metrics``.
+
 ``stampy run``, the console, every command, the tests and the benchmarks build through here;
 nothing else constructs these objects, and nothing looks one up by name. Front ends (the
 Discord bot, the console) take the open :class:`App` and keep no objects of their own but
@@ -22,7 +25,7 @@ import contextlib
 import logging
 import os
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 
 from bot.config import Settings
@@ -32,6 +35,7 @@ from bot.knowledge.abstain import load_model
 from bot.knowledge.base import KnowledgeBase
 from bot.knowledge.loader import LoadResult, load_directory
 from bot.knowledge.matcher import Matcher
+from bot.metrics import Metrics
 from bot.service import Service
 from bot.stamps import StampBook, author_user_id
 from bot.stamps.feed import StampFeed
@@ -79,6 +83,8 @@ class App:
     curator: Curator | None
     stamps: StampBook | None
     service: Service
+    #: The counters operators watch (``/metrics``), shared by everything above.
+    metrics: Metrics = field(default_factory=Metrics)
 
     @classmethod
     def offline(
@@ -87,7 +93,9 @@ class App:
         """The application without a database: the files alone, nothing recorded, nothing to
         close (``stampy check``, the console when the database cannot be read, tests)."""
         kb, loaded = knowledge if knowledge is not None else load_knowledge(settings)
-        return cls(settings, kb, loaded, None, None, None, Service(kb, reports=settings.reports))
+        metrics = Metrics()
+        service = Service(kb, reports=settings.reports, metrics=metrics)
+        return cls(settings, kb, loaded, None, None, None, service, metrics)
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -125,15 +133,18 @@ class App:
         )
         stamps: StampBook | None = None
         feeds: list[ChangeFeed | StampFeed] = []
+        metrics = Metrics()
         try:
             curator = None
             if store is not None:
                 if curate:
-                    curator = Curator(kb, store, settings.knowledge.answers_dir)
+                    curator = Curator(kb, store, settings.knowledge.answers_dir, metrics=metrics)
                     report = await curator.start()
                     for message in report.skipped:
                         log.warning("stored change not applied: %s", message)
-                stamps = StampBook(store, settings.stamps, answer_author=_authors(kb))
+                stamps = StampBook(
+                    store, settings.stamps, answer_author=_authors(kb), metrics=metrics
+                )
                 await stamps.start()
                 if follow:
                     if curator is not None:
@@ -141,9 +152,16 @@ class App:
                     feeds.append(StampFeed(stamps, store))
                     for feed in feeds:
                         await feed.start()
-            service = Service(kb, store, stamps=stamps, record=record, reports=settings.reports)
+            service = Service(
+                kb,
+                store,
+                stamps=stamps,
+                record=record,
+                reports=settings.reports,
+                metrics=metrics,
+            )
             try:
-                yield cls(settings, kb, loaded, store, curator, stamps, service)
+                yield cls(settings, kb, loaded, store, curator, stamps, service, metrics)
             finally:
                 await service.settle()
         finally:

@@ -1,5 +1,5 @@
-"""Command line: ``stampy [run | console | ask | check | eval | calibrate | stamps | export |
-import | migrate-db]``."""
+"""Command line: ``stampy [run | web | console | ask | check | eval | calibrate | stamps |
+export | import | migrate-db]``."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from importlib import metadata
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from bot.knowledge.base import KnowledgeBase
 from bot.knowledge.loader import LoadResult, load_directory
 from bot.knowledge.matcher import Matcher
 from bot.knowledge.reach import unreachable_phrasings
+from bot.logs import LOG_FORMATS, LOG_LEVELS, configure_logging
 from bot.service import Service
 
 #: Exit statuses, the same for every command (the README's table lists them).
@@ -82,9 +84,24 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def command(name: str, help: str, **kwargs: object) -> argparse.ArgumentParser:
-        return commands.add_parser(name, help=help, parents=[common], **kwargs)  # type: ignore[arg-type]
+        kwargs.setdefault("parents", [common])
+        return commands.add_parser(name, help=help, **kwargs)  # type: ignore[arg-type]
 
-    run = command("run", "run the Discord bot (needs DISCORD_TOKEN)")
+    logging_options = argparse.ArgumentParser(add_help=False)
+    logging_options.add_argument(
+        "--log-format",
+        choices=LOG_FORMATS,
+        default="text",
+        help="log lines as text (default) or one JSON object per line",
+    )
+    logging_options.add_argument(
+        "--log-level", choices=LOG_LEVELS, default="info", help="least severe level logged"
+    )
+    run = command(
+        "run",
+        "run the Discord bot (needs DISCORD_TOKEN); with [web] with_bot, the web site too",
+        parents=[common, logging_options],
+    )
     run.add_argument(
         "--shard-ids",
         metavar="IDS",
@@ -93,6 +110,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--shard-count", type=int, metavar="N", help="how many shards the bot has in all"
+    )
+    command(
+        "web",
+        "serve the read-only web site and JSON API ([web] host and port)",
+        parents=[common, logging_options],
     )
     command(
         "console",
@@ -254,7 +276,15 @@ def _main(argv: Sequence[str] | None) -> int:
 
         return migrate_db(args.source, args.target, sys.stdout, sys.stderr)
     if command == "run":
-        return _run(settings, getattr(args, "shard_ids", None), getattr(args, "shard_count", None))
+        return _run(
+            settings,
+            getattr(args, "log_format", "text"),
+            getattr(args, "log_level", "info"),
+            getattr(args, "shard_ids", None),
+            getattr(args, "shard_count", None),
+        )
+    if command == "web":
+        return _web(settings, args.log_format, args.log_level)
     service = _answering_service(settings)
     if command == "ask":
         reply = service.ask(" ".join(args.question))
@@ -451,17 +481,24 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def _run(settings: Settings, shard_ids: str | None = None, shard_count: int | None = None) -> int:
+def _run(
+    settings: Settings,
+    log_format: str = "text",
+    log_level: str = "info",
+    shard_ids: str | None = None,
+    shard_count: int | None = None,
+) -> int:
     """Run the Discord bot until SIGTERM/SIGINT; 2 for a missing or rejected token, or shards
-    that cannot be."""
+    that cannot be. With ``[web] with_bot``, the web site is served by the same process."""
     import asyncio
     import logging
 
     import discord
 
-    from bot.discord.bot import Shards
+    from bot.discord.bot import Shards, StampyBot
     from bot.discord.run import Endpoints, serve
     from bot.store import StoreError
+    from bot.web.serve import ListenError
 
     try:
         shards = Shards.parse(shard_ids, shard_count)
@@ -484,11 +521,7 @@ def _run(settings: Settings, shard_ids: str | None = None, shard_count: int | No
             file=sys.stderr,
         )
         return CANNOT_START
-    logging.basicConfig(
-        level=logging.INFO,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(log_format, log_level)
     # Until serve() takes over the signals, SIGTERM stops the loading as Ctrl-C does.
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
@@ -499,13 +532,21 @@ def _run(settings: Settings, shard_ids: str | None = None, shard_count: int | No
     finally:
         signal.signal(signal.SIGTERM, previous)
     endpoints = Endpoints.from_env(os.environ)
+    site = None
+    if settings.web.with_bot:
+        from bot.web.serve import running_site
+
+        def site(app: App, bot: StampyBot) -> AbstractAsyncContextManager[str]:
+            return running_site(app, gateway=lambda: bot.gateway_connected)
+
     try:
         asyncio.run(
             serve(
                 lambda: App.open(settings, knowledge=loaded, follow=True),
                 settings.token,
                 endpoints,
-                shards,
+                shards=shards,
+                site=site,
             )
         )
     except discord.LoginFailure:
@@ -525,11 +566,46 @@ def _run(settings: Settings, shard_ids: str | None = None, shard_count: int | No
     except StoreError as error:
         print(f"stampy: cannot open the database: {error}", file=sys.stderr)
         return CANNOT_START
+    except ListenError as error:
+        print(f"stampy: {error}", file=sys.stderr)
+        return CANNOT_START
     except (OSError, discord.GatewayNotFound, discord.ConnectionClosed) as error:
         print(f"stampy: cannot connect to Discord: {type(error).__name__}", file=sys.stderr)
         return FAILED
     except KeyboardInterrupt:
         pass
+    return OK
+
+
+def _web(settings: Settings, log_format: str, log_level: str) -> int:
+    """Serve the web site until SIGTERM/SIGINT; 2 when it cannot start."""
+    import asyncio
+    import logging
+
+    from bot.store import StoreError
+    from bot.web.serve import ListenError, serve_web
+
+    configure_logging(log_format, log_level)
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        loaded = _knowledge(settings)
+    except KeyboardInterrupt:
+        return OK
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    try:
+        # A site of its own records nothing of what is searched; it reads the database the
+        # bot writes and follows its changes.
+        asyncio.run(serve_web(lambda: App.open(settings, record=False, knowledge=loaded)))
+    except StoreError as error:
+        print(f"stampy: cannot open the database: {error}", file=sys.stderr)
+        return CANNOT_START
+    except ListenError as error:
+        print(f"stampy: {error}", file=sys.stderr)
+        return CANNOT_START
+    except KeyboardInterrupt:
+        pass
+    logging.getLogger(__name__).debug("stampy web stopped")
     return OK
 
 

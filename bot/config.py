@@ -41,6 +41,7 @@ __all__ = [
     "Settings",
     "SettingsSection",
     "StampSettings",
+    "WebSettings",
     "load_settings",
     "setting",
 ]
@@ -330,6 +331,39 @@ class StampSettings(SettingsSection):
         return _CUSTOM_EMOJI_NAME.match(emoji) is not None
 
 
+_HOST = re.compile(r"^[A-Za-z0-9.:\-\[\]]+$")
+
+
+@dataclass(frozen=True)
+class WebSettings(SettingsSection):
+    """The read-only web site and JSON API (``[web]``, served by ``stampy web``)."""
+
+    #: Address to listen on; 127.0.0.1 keeps it to this machine (put a proxy in front).
+    host: str = setting("127.0.0.1", nonempty=True)
+    #: TCP port to listen on.
+    port: int = setting(8080, ge=1, le=65535)
+    #: Public address of the site, for permalinks (e.g. "https://wiki.example.org"); empty:
+    #: links are made from the address each request came to.
+    base_url: str = setting("")
+    #: Whether ``stampy run`` also serves the site, in the same process as the bot.
+    with_bot: bool = False
+    #: Seconds between looks at the database for moderators' edits and stamps made by
+    #: another process (``stampy web`` beside ``stampy run``).
+    refresh_seconds: float = setting(2.0, ge=0.1, le=3600.0)
+
+    def check(self) -> None:
+        if not _HOST.match(self.host):
+            raise InvalidSettingError(
+                "host", f"must be a host name or IP address, got {_quote(self.host)}"
+            )
+        if self.base_url and not re.match(r"^https?://[^\s/?#]+(/[^\s?#]*)?$", self.base_url):
+            raise InvalidSettingError(
+                "base_url",
+                "must be an http:// or https:// address without a query, e.g. "
+                f'"https://wiki.example.org", got {_quote(self.base_url)}',
+            )
+
+
 @dataclass(frozen=True)
 class ReportSettings(SettingsSection):
     """Members' reports of problems with answers (``[reports]``)."""
@@ -355,6 +389,7 @@ class Settings:
     discord: DiscordSettings = field(default_factory=DiscordSettings)
     stamps: StampSettings = field(default_factory=StampSettings)
     reports: ReportSettings = field(default_factory=ReportSettings)
+    web: WebSettings = field(default_factory=WebSettings)
     token: str | None = field(default=None, repr=False)
     source: str | None = None
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,6 +19,7 @@ from bot.knowledge.matcher import Candidate, Decision, MatchResult
 from bot.knowledge.model import Answer, Question, Tag
 from bot.knowledge.smalltalk import small_talk
 from bot.knowledge.text import normalize
+from bot.metrics import Metrics
 from bot.stamps import StampBook, StampBookClosed, break_ties, rank_answers
 from bot.store import (
     ProposedPhrasing,
@@ -98,7 +100,8 @@ class Service:
     nothing of what is asked. ``stamps`` (optional) ranks answers by their stamps (see
     :mod:`bot.stamps` for the order), gives replies their stamp count, records which message
     showed which answer and decides promotions. ``reports`` limits members' reports.
-    Built by :class:`bot.app.App`.
+    ``metrics`` (optional) counts questions by decision and times them. Built by
+    :class:`bot.app.App`.
     """
 
     def __init__(
@@ -110,10 +113,12 @@ class Service:
         record: bool = True,
         reports: ReportSettings | None = None,
         clock: Callable[[], datetime] = utc_now,
+        metrics: Metrics | None = None,
     ) -> None:
         self.knowledge = knowledge
         self.store = store
         self.stamps = stamps
+        self.metrics = metrics
         self.record = record
         self.reports = reports or ReportSettings()
         self.clock = clock
@@ -134,6 +139,14 @@ class Service:
 
     def ask(self, text: str, k: int = 5) -> Reply:
         """Match ``text`` and decide: answer, suggest or no match."""
+        if self.metrics is None:
+            return self._decide(text, k)
+        started = time.perf_counter()
+        reply = self._decide(text, k)
+        self.metrics.question(reply.decision.value, time.perf_counter() - started)
+        return reply
+
+    def _decide(self, text: str, k: int) -> Reply:
         query = text.strip()[:MAX_QUERY_CHARS]
         chat = small_talk(query)
         if chat is not None:
@@ -488,6 +501,7 @@ class Service:
                 query, asker_id=asker_id, channel_id=channel_id, guild_id=guild_id
             )
         except StoreError as error:
+            self._database_error(error)
             if error.kind == "error":
                 raise  # not the database's state but a bug: the front end reports it
             log.warning("unanswered question not recorded: %s", error)
@@ -519,10 +533,15 @@ class Service:
                 question_id, wording, proposer_id=proposer_id, channel_id=channel_id
             )
         except StoreError as error:
+            self._database_error(error)
             if error.kind == "error":
                 raise  # not the database's state but a bug: the front end reports it
             log.warning("proposed phrasing not recorded: %s", error)
             return None
+
+    def _database_error(self, error: StoreError) -> None:
+        if self.metrics is not None:
+            self.metrics.database_error(error.kind)
 
 
 def _minutes(minutes: float) -> str:

@@ -509,7 +509,9 @@ def test_example_file_loads_by_relative_name(monkeypatch: pytest.MonkeyPatch) ->
 def test_example_file_covers_every_field() -> None:
     data = tomllib.loads(EXAMPLE.read_text(encoding="utf-8"))
     sections = section_types()
-    assert set(sections) == {"knowledge", "matching", "database", "discord", "stamps", "reports"}
+    assert set(sections) == {
+        "knowledge", "matching", "database", "discord", "stamps", "reports", "web"
+    }
     assert list(data) == list(sections)
     for name, cls in sections.items():
         field_names = [f.name for f in dataclasses.fields(cls)]

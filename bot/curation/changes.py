@@ -41,6 +41,7 @@ from bot.knowledge.model import Answer, Question, Tag
 from bot.knowledge.rules import validate_tag
 from bot.knowledge.text import normalize
 from bot.knowledge.writer import question_from_data, tag_from_data, tag_to_data
+from bot.metrics import Metrics
 from bot.store import (
     ProposedPhrasing,
     ProposedPhrasings,
@@ -73,8 +74,11 @@ class Curator(Transfer):
         *,
         clock: Callable[[], datetime] = utc_now,
         edit_wait: float = EDIT_WAIT_SECONDS,
+        metrics: Metrics | None = None,
     ) -> None:
-        super().__init__(knowledge, store, answers_dir, clock=clock, edit_wait=edit_wait)
+        super().__init__(
+            knowledge, store, answers_dir, clock=clock, edit_wait=edit_wait, metrics=metrics
+        )
         self.unanswered: ReviewQueue[UnansweredQuestion] = ReviewQueue(
             UnansweredQuestions(store, wait=edit_wait), "unanswered question"
         )
@@ -680,4 +684,6 @@ class Curator(Transfer):
             self.knowledge.remove_tag(name)
         else:
             self.knowledge.upsert_tag(after)
+        if self.metrics is not None:
+            self.metrics.moderation_change()
         return TagChange(name, row.version, action, before, after)

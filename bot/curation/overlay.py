@@ -43,6 +43,7 @@ from bot.knowledge.model import Answer, Question, Tag
 from bot.knowledge.rules import MAX_ID_LENGTH, validate_question, validate_tag
 from bot.knowledge.text import normalize
 from bot.knowledge.writer import question_from_data, question_to_data, tag_from_data
+from bot.metrics import Metrics
 from bot.store import Store, StoreError
 from bot.store.db import utc_now
 from bot.store.tag_versions import TagVersion, TagVersions
@@ -81,9 +82,11 @@ class Overlay:
         *,
         clock: Callable[[], datetime] = utc_now,
         edit_wait: float = EDIT_WAIT_SECONDS,
+        metrics: Metrics | None = None,
     ) -> None:
         self.knowledge = knowledge
         self.store = store
+        self.metrics = metrics  # counts stored changes and database errors, when given
         self.answers_dir = Path(answers_dir)
         self.clock = clock
         self.edit_wait = edit_wait  # seconds a change waits for another program's lock
@@ -228,6 +231,8 @@ class Overlay:
             try:
                 yield
             except StoreError as error:
+                if self.metrics is not None:
+                    self.metrics.database_error(error.kind)
                 reason = UNWRITABLE.get(error.kind)
                 if reason is None:
                     raise  # not the database's state but a bug: reported as such
@@ -469,6 +474,8 @@ class Overlay:
                 await also()
         self._note_row(row)
         self._apply(question_id, before, after)
+        if self.metrics is not None:
+            self.metrics.moderation_change()
         return Change(question_id, row.version, action, before, after)
 
     def _apply(self, question_id: str, before: Question | None, after: Question | None) -> None:

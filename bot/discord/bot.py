@@ -167,6 +167,7 @@ class StampyBot(commands.AutoShardedBot):
         self._install = install
         self.fast_start = fast_start
         self.ready_once = asyncio.Event()
+        self._connections = 0  # gateway connections opened; the ones after the first count
         # Stopping (see close): the task doing it, and a lock that setup_hook holds so that
         # the cogs are never removed while they are being added.
         self._stop_task: asyncio.Task[None] | None = None
@@ -251,6 +252,24 @@ class StampyBot(commands.AutoShardedBot):
         """discord.py sleeps 5 s before every IDENTIFY but the first; not against a fake."""
         if not self.fast_start:
             await super().before_identify_hook(shard_id, initial=initial)
+
+    @property
+    def gateway_connected(self) -> bool:
+        """Whether the gateway connections (one per shard this process runs) are open and
+        ready now (the health check)."""
+        gateways = self.gateways()
+        return (
+            self.is_ready()
+            and not self.is_closed()
+            and bool(gateways)
+            and all(ws is not None and ws.open for ws in gateways)
+        )
+
+    async def on_connect(self) -> None:
+        """Count the gateway's connections after the first as reconnects (``/metrics``)."""
+        self._connections += 1
+        if self._connections > 1:
+            self.app.metrics.gateway_reconnect()
 
     async def on_message(self, message: discord.Message) -> None:
         """No text commands: questions are handled by the Asking cog's listener."""

@@ -7,6 +7,7 @@ until it is closed or the process gets SIGTERM/SIGINT.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from collections.abc import Callable, Mapping
@@ -70,10 +71,13 @@ async def serve(
     open_app: Callable[[], AbstractAsyncContextManager[App]],
     token: str,
     endpoints: Endpoints,
+    *,
+    site: Callable[[App, StampyBot], AbstractAsyncContextManager[object]] | None = None,
     shards: Shards | None = None,
 ) -> None:
     """Open the app (``open_app()``), run the bot on it until it is closed or sent
-    SIGTERM/SIGINT, close the app (queued stamps are written then).
+    SIGTERM/SIGINT, close the app (queued stamps are written then). ``site(app, bot)``,
+    when given, is entered around the bot's run (the web site served by the same process).
 
     A signal at any point, start-up included, stops the bot cleanly (:meth:`StampyBot.close`:
     the gateway is closed, queued stamp events are written) and this returns normally.
@@ -88,7 +92,8 @@ async def serve(
     try:
         async with open_app() as app:
             bot = StampyBot(app, install, fast_start=endpoints.custom, shards=shards)
-            await _run_until_stopped(bot, token, stop)
+            async with site(app, bot) if site is not None else contextlib.nullcontext():
+                await _run_until_stopped(bot, token, stop)
         log.info("Stampy stopped")
     finally:
         for sig in signals:

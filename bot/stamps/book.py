@@ -55,6 +55,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from bot.config import StampSettings
+from bot.metrics import Metrics
 from bot.stamps.tallies import Tallies, UserStamps
 from bot.stamps.writer import BatchWriter
 from bot.store.db import Store, StoreError, utc_now
@@ -139,8 +140,10 @@ class StampBook:
         retry_max: float = RETRY_MAX_SECONDS,
         give_up_after: float = GIVE_UP_SECONDS,
         write_wait: float = WRITE_WAIT_SECONDS,
+        metrics: Metrics | None = None,
     ) -> None:
         self.records = StampRecords(store, wait=write_wait)
+        self.metrics = metrics  # counts stamps written and failed writes, when given
         self.settings = settings
         self.weights = settings.weights
         self.answer_author = answer_author or (lambda question_id, answer_id: None)
@@ -284,10 +287,17 @@ class StampBook:
         ops = [item for item in batch if isinstance(item, StampOp)]
         messages = [item for item in batch if isinstance(item, AnswerMessage)]
         async with self._absorbing:
-            changes = await self.records.apply(ops, self._classify, messages=messages)
+            try:
+                changes = await self.records.apply(ops, self._classify, messages=messages)
+            except StoreError as error:  # the writer tries again (or gives up); counted here
+                if self.metrics is not None:
+                    self.metrics.database_error(error.kind)
+                raise
             if ops:
                 self.transactions += 1
             for change in changes:
+                if change is not None and self.metrics is not None:
+                    self.metrics.stamp(change.added)
                 if change is not None and self.tallies.absorb(change):
                     self._reputation_changed()
         results = iter(changes)

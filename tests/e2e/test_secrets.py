@@ -32,15 +32,6 @@ TOKEN = ".".join(
         "s3cr3tHmacPartThatMustNeverBeLogged_x9Q",
     ]
 )
-# Run the real command line, with the root logger (and so discord.py's) at DEBUG first;
-# ``stampy run`` keeps handlers that are already configured.
-DEBUG_MAIN = (
-    "import logging, sys\n"
-    "logging.basicConfig(level=logging.DEBUG, stream=sys.stderr,\n"
-    "                    format='%(asctime)s %(levelname)s %(name)s: %(message)s')\n"
-    "from bot.cli import main\n"
-    "raise SystemExit(main(sys.argv[1:]))\n"
-)
 
 
 def secrets_of(token: str) -> list[str]:
@@ -72,11 +63,13 @@ async def start(fake: FakeDiscord, tmp_path: Path, token: str) -> asyncio.subpro
     env.update({"DISCORD_TOKEN": token, API_BASE_ENV: fake.api_base, GATEWAY_ENV: fake.gateway_url})
     return await asyncio.create_subprocess_exec(
         sys.executable,
-        "-c",
-        DEBUG_MAIN,
+        "-m",
+        "bot",
         "--config",
         str(config(tmp_path)),
         "run",
+        "--log-level",
+        "debug",  # every logger, discord.py's gateway and HTTP logs included
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         env=env,

@@ -9,6 +9,7 @@ Internal tags, and questions whose every tag is internal, are never shown to mem
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -44,12 +45,10 @@ class TagPage:
 def tag_counts(knowledge: KnowledgeBase, *, internal: bool = False) -> list[tuple[Tag, int]]:
     """Every tag with how many questions carry it, sorted by name; internal tags only when
     ``internal``."""
-    counts: dict[str, int] = {}
-    for question in knowledge:
-        for name in question.tags:
-            counts[name] = counts.get(name, 0) + 1
     return [
-        (tag, counts.get(tag.name, 0)) for tag in knowledge.tags() if internal or not tag.internal
+        (tag, knowledge.tagged_count(tag.name))
+        for tag in knowledge.tags()
+        if internal or not tag.internal
     ]
 
 
@@ -114,23 +113,31 @@ def _visible(
 def _nearest(
     knowledge: KnowledgeBase, text: str, own_id: str, tags: set[str], limit: int
 ) -> tuple[Question, ...]:
+    """The best ``limit`` answered, visible questions by (tags shared with ``tags``, the
+    matcher's score of ``text``), then stored order (the matcher's order without tags).
+
+    Only the questions sharing a tag (from the knowledge base's tag index) and the matched
+    ones are looked at, and only the best are read in full, so the cost follows the tags'
+    sizes, not the knowledge base's."""
     if limit <= 0:
         return ()
     scores = {c.question_id: c.score for c in knowledge.matcher.search(text, k=RELATED_POOL)}
-    ranked: list[tuple[int, float, int, Question]] = []
-    order = 0
-    pool: Iterable[Question | None]
+    shared = Counter(i for name in tags for i in knowledge.tagged_ids(name))
     if tags:
-        pool = knowledge  # every question: the ones sharing tags may not match the words
+        place = knowledge.position
     else:
-        pool = (knowledge.get(question_id) for question_id in scores)
-    for other in _visible(knowledge, pool, own_id):
-        if not other.answers:
+        order = {question_id: n for n, question_id in enumerate(scores)}
+        place = order.__getitem__
+    ranked = sorted(
+        (i for i in shared.keys() | scores.keys() if i != own_id and i in knowledge),
+        key=lambda i: (-shared[i], -scores.get(i, 0.0), place(i)),
+    )
+    found: list[Question] = []
+    for question_id in ranked:
+        other = knowledge.get(question_id)
+        if other is None or not other.answers or knowledge.internal_only(other):
             continue
-        shared = len(tags.intersection(other.tags))
-        score = scores.get(other.id)
-        if shared or score is not None:
-            ranked.append((-shared, -(score or 0.0), order, other))
-            order += 1
-    ranked.sort(key=lambda item: item[:3])
-    return tuple(item[3] for item in ranked[:limit])
+        found.append(other)
+        if len(found) == limit:
+            break
+    return tuple(found)

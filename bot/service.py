@@ -44,6 +44,8 @@ MAX_QUERY_CHARS = 2000
 RECORD_WAIT_SECONDS = 1.0
 #: "Did you mean" choices whose scores are within this of the best are ordered by stamps.
 NEAR_TIE = 0.08
+#: Related questions kept for this many questions at most (then worked out afresh).
+RELATED_CACHE = 4096
 
 
 @dataclass(frozen=True)
@@ -124,6 +126,10 @@ class Service:
         self.clock = clock
         # Counts of asks of known unanswered questions, being written (see :meth:`settle`).
         self._pending: set[asyncio.Task[None]] = set()
+        # Related questions worked out, by (question, limit), with the knowledge base's
+        # version they were worked out at: every answer shows them, and they change only
+        # when the knowledge base does.
+        self._related: dict[tuple[str, int], tuple[int, tuple[Question, ...]]] = {}
 
     def ranked_answers(self, question: Question) -> tuple[Answer, ...]:
         """The question's answers: canonical first, then by stamps (if there are stamps)."""
@@ -288,7 +294,16 @@ class Service:
     def related(self, question_id: str, limit: int = 3) -> tuple[Question, ...]:
         """Up to ``limit`` questions related to ``question_id`` (see
         :func:`bot.browse.related`)."""
-        return browse.related(self.knowledge, question_id, limit)
+        kb = self.knowledge
+        key = (question_id, limit)
+        cached = self._related.get(key)
+        if cached is not None and cached[0] == kb.version:
+            return cached[1]
+        found = browse.related(kb, question_id, limit)
+        if len(self._related) >= RELATED_CACHE:
+            self._related.clear()
+        self._related[key] = (kb.version, found)
+        return found
 
     # -- reports --------------------------------------------------------------------------------
 
@@ -443,7 +458,12 @@ class Service:
     def visible_tags(self, question: Question) -> tuple[str, ...]:
         """The tags of ``question`` members may see (internal ones left out)."""
         kb = self.knowledge
-        return tuple(name for name in question.tags if not ((tag := kb.tag(name)) and tag.internal))
+        # Only a declared tag can be internal: no scan of the questions for undeclared ones.
+        return tuple(
+            name
+            for name in question.tags
+            if not (kb.is_declared(name) and (tag := kb.tag(name)) is not None and tag.internal)
+        )
 
     def question_choices(self, text: str, limit: int = 25) -> list[Question]:
         """Questions to offer a member typing ``text`` (autocomplete), best first: the

@@ -36,6 +36,15 @@ class KnowledgeBase:
         self.matcher = matcher
         self._questions: dict[str, Question] = {}
         self._tags: dict[str, Tag] = {}
+        # Ids of the questions carrying each tag, and each question's place in the stored
+        # order (as a dict keeps it: a replaced question keeps its place), so that a tag's
+        # questions are found without a scan of every question (a tag page, related ones).
+        self._by_tag: dict[str, set[str]] = {}
+        self._position: dict[str, int] = {}
+        self._next_position = 0
+        #: Goes up with every change (a question or a tag record), so that what is worked
+        #: out from the questions can be kept until they change (related questions).
+        self.version = 0
         for question in questions:
             self.upsert(question)
         for tag in tags:
@@ -56,15 +65,41 @@ class KnowledgeBase:
 
     def upsert(self, question: Question) -> None:
         """Add or replace a question and re-index only its phrasings."""
+        old = self._questions.get(question.id)
+        if old is None:
+            self._position[question.id] = self._next_position
+            self._next_position += 1
+        else:
+            self._untag(old)
+        self.version += 1
         self._questions[question.id] = question
+        for name in question.tags:
+            self._by_tag.setdefault(name, set()).add(question.id)
         self.matcher.upsert(question.id, question.phrasings)
 
     def remove(self, question_id: str) -> Question | None:
         """Remove a question; returns what was removed."""
         question = self._questions.pop(question_id, None)
         if question is not None:
+            self.version += 1
+            self._untag(question)
+            del self._position[question_id]
             self.matcher.remove(question_id)
         return question
+
+    def _untag(self, question: Question) -> None:
+        for name in question.tags:
+            ids = self._by_tag.get(name)
+            if ids is not None:
+                ids.discard(question.id)
+                if not ids:
+                    del self._by_tag[name]
+
+    def in_stored_order(self, question_ids: Iterable[str]) -> list[Question]:
+        """The stored questions among ``question_ids``, in stored order (unknown ids left
+        out)."""
+        known = {i for i in question_ids if i in self._questions}
+        return [self._questions[i] for i in sorted(known, key=self._position.__getitem__)]
 
     # -- tags -----------------------------------------------------------------------------------
 
@@ -76,10 +111,9 @@ class KnowledgeBase:
         """Every tag, sorted by name: the declared ones, and ``Tag(name)`` for a tag that
         questions use but nobody declared."""
         found = dict(self._tags)
-        for question in self._questions.values():
-            for name in question.tags:
-                if name not in found:
-                    found[name] = Tag(name)
+        for name in self._by_tag:
+            if name not in found:
+                found[name] = Tag(name)
         return [found[name] for name in sorted(found)]
 
     def tag(self, name: str) -> Tag | None:
@@ -88,7 +122,7 @@ class KnowledgeBase:
         key = (name or "").strip().lower()
         if key in self._tags:
             return self._tags[key]
-        if key and any(key in question.tags for question in self._questions.values()):
+        if key and key in self._by_tag:
             return Tag(key)
         return None
 
@@ -100,15 +134,29 @@ class KnowledgeBase:
         """Add or replace a tag record (its name is stored lowercase)."""
         if tag.name != tag.name.lower():
             raise ValueError(f"tag names are stored lowercase, got {tag.name!r}")
+        self.version += 1
         self._tags[tag.name] = tag
 
     def remove_tag(self, name: str) -> Tag | None:
         """Remove a tag record (questions keep using the name); returns what was removed."""
+        self.version += 1
         return self._tags.pop(name, None)
 
     def tagged(self, name: str) -> list[Question]:
         """The questions that carry tag ``name``, in stored order."""
-        return [question for question in self._questions.values() if name in question.tags]
+        return self.in_stored_order(self._by_tag.get(name, ()))
+
+    def tagged_ids(self, name: str) -> frozenset[str]:
+        """The ids of the questions that carry tag ``name`` (from the index; no order)."""
+        return frozenset(self._by_tag.get(name, ()))
+
+    def position(self, question_id: str) -> int:
+        """Where a stored question is in the stored order (a smaller number: earlier)."""
+        return self._position[question_id]
+
+    def tagged_count(self, name: str) -> int:
+        """How many questions carry tag ``name``."""
+        return len(self._by_tag.get(name, ()))
 
     def internal_only(self, question: Question) -> bool:
         """Whether every tag of ``question`` is internal (hidden from members); False for an

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 
@@ -22,6 +23,9 @@ from markdown_it.token import Token
 from markupsafe import Markup, escape
 
 __all__ = ["author_name", "discord_text", "render_markdown", "web_link"]
+
+#: Answers whose HTML is kept (a few MiB at most: answers are at most 4,000 characters).
+RENDERED_CACHE = 2048
 
 _USER = re.compile(r"<@!?(\d{1,20})>")
 _ROLE = re.compile(r"<@&\d{1,20}>")
@@ -120,8 +124,16 @@ _MD = _markdown()
 
 
 def render_markdown(text: str, names: Mapping[int, str] | None = None) -> Markup:
-    """An answer's text as safe HTML (see the module docstring)."""
-    return Markup(_MD.render(discord_text(text, names)))
+    """An answer's text as safe HTML (see the module docstring). The HTML of the most
+    recently shown texts is kept (answers are read far more often than they change)."""
+    if names:
+        return Markup(_MD.render(discord_text(text, names)))
+    return Markup(_rendered(text))
+
+
+@functools.lru_cache(maxsize=RENDERED_CACHE)
+def _rendered(text: str) -> str:
+    return _MD.render(discord_text(text))
 
 
 def plain(text: str) -> Markup:

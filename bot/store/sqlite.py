@@ -11,7 +11,6 @@ is in :mod:`bot.store.db`.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import sqlite3
@@ -215,7 +214,14 @@ class SQLiteStore(Store):
             conn = self.connection
             self._owner = task
             try:
-                await self._begin_or_undo(conn, begin, wait)
+                try:
+                    await self._begin(conn, begin, wait)
+                except BaseException:
+                    # Cancelled (a handler stopped at shutdown) or failed after BEGIN was
+                    # sent: aiosqlite still runs it, so roll back behind it, or the next
+                    # transaction would find this one open.
+                    await _rollback(conn)
+                    raise
                 try:
                     yield conn
                 except BaseException:
@@ -234,21 +240,6 @@ class SQLiteStore(Store):
                 self._owner = None
             if begin != "BEGIN":
                 self._recovered()
-
-    async def _begin_or_undo(
-        self, conn: aiosqlite.Connection, begin: str, wait: float | None
-    ) -> None:
-        """:meth:`_begin`; if the task is cancelled meanwhile (stopping cancels tasks at any
-        point), the BEGIN still runs in the connection's thread: wait for it and roll it
-        back before the connection is handed on, or every later BEGIN would fail."""
-        beginning = asyncio.ensure_future(self._begin(conn, begin, wait))
-        try:
-            await asyncio.shield(beginning)
-        except asyncio.CancelledError:
-            with contextlib.suppress(Exception):
-                await beginning
-            await _rollback(conn)
-            raise
 
     async def _begin(self, conn: aiosqlite.Connection, begin: str, wait: float | None) -> None:
         if wait is None:

@@ -55,6 +55,9 @@ def author_name(author: str | None, names: Mapping[int, str] | None = None) -> s
     without a known name reads "a member")."""
     if author is None or not author.strip():
         return None
+    alone = _USER.fullmatch(author.strip())
+    if alone is not None:
+        return (names or {}).get(int(alone[1])) or "a member"
     return discord_text(author, names).strip() or None
 
 
@@ -126,14 +129,19 @@ _MD = _markdown()
 def render_markdown(text: str, names: Mapping[int, str] | None = None) -> Markup:
     """An answer's text as safe HTML (see the module docstring). The HTML of the most
     recently shown texts is kept (answers are read far more often than they change)."""
-    if names:
-        return Markup(_MD.render(discord_text(text, names)))
-    return Markup(_rendered(text))
+    known = ()
+    if names:  # the names this text mentions are part of what is kept
+        known = tuple(
+            (user, names[user])
+            for user in sorted({int(m) for m in _USER.findall(text)})
+            if user in names
+        )
+    return Markup(_rendered(text, known))
 
 
 @functools.lru_cache(maxsize=RENDERED_CACHE)
-def _rendered(text: str) -> str:
-    return _MD.render(discord_text(text))
+def _rendered(text: str, names: tuple[tuple[int, str], ...]) -> str:
+    return _MD.render(discord_text(text, dict(names)))
 
 
 def plain(text: str) -> Markup:

@@ -42,12 +42,13 @@ class AnswerView:
     author: str | None
     stamps: int
     source: str | None  # an http(s) address, else None (not shown)
+    text: str  # the Markdown, mentions written out
 
     def to_json(self) -> dict[str, Any]:
         return {
             "id": self.answer.id,
             "canonical": self.answer.canonical,
-            "text": discord_text(self.answer.text),
+            "text": self.text,
             "html": self.html,
             "author": self.author,
             "source": self.source,
@@ -85,13 +86,20 @@ class Views:
 
     # -- questions ------------------------------------------------------------------------------
 
+    def names(self) -> dict[int, str]:
+        """Members' display names as captured when they changed the knowledge base."""
+        curator = self.app.curator
+        return curator.display_names() if curator is not None else {}
+
     def answer_view(self, answer: Answer) -> AnswerView:
+        names = self.names()
         return AnswerView(
             answer,
-            str(render_markdown(answer.text)),
-            author_name(answer.author),
+            str(render_markdown(answer.text, names)),
+            author_name(answer.author, names),
             self.service.stamp_count(answer),
             web_link(answer.source),
+            discord_text(answer.text, names),
         )
 
     def question(self, question_id: str) -> QuestionView | None:

@@ -394,23 +394,27 @@ async def test_rate_limit_acknowledges_then_answers_instead_of_dropping(harness:
     turn comes (the reaction then goes), instead of silence."""
     fake = harness.fake
     settings = harness.settings(
-        user_cooldown_seconds=2.0, user_burst=1, channel_cooldown_seconds=0.0
+        user_cooldown_seconds=5.0, user_burst=1, channel_cooldown_seconds=0.0
     )
     await harness.start(settings)
     first = await ask(fake, QUESTION)
     again = await fake.post_message(fake.channel.id, fake.member.id, QUESTION)
     await harness.eventually(
         lambda: _async(fake.reaction_users(int(again["id"]), "⏳") == [fake.bot.id]),
+        timeout=10.0,
         what="the bot's ⏳ on the question that waits",
     )
     assert len(fake.bot_messages()) == 1  # not yet answered
-    late = await fake.wait_for_message(
+    late = await fake.wait_for_message(  # its turn is 5 s after the first answer
         fake.channel.id,
+        timeout=15.0,
         predicate=lambda m: (m.get("message_reference") or {}).get("message_id") == again["id"],
     )
     assert late["embeds"][0]["title"] == first["embeds"][0]["title"] == SEED_TITLE
     await harness.eventually(
-        lambda: _async(fake.reaction_users(int(again["id"]), "⏳") == []), what="⏳ taken back"
+        lambda: _async(fake.reaction_users(int(again["id"]), "⏳") == []),
+        timeout=10.0,
+        what="⏳ taken back",
     )
 
 
@@ -439,6 +443,7 @@ async def test_two_members_asking_one_unknown_question_are_both_answered_and_cou
     for posted in (one, two):
         reply = await fake.wait_for_message(
             fake.channel.id,
+            timeout=10.0,
             predicate=lambda m, p=posted: (
                 (m.get("message_reference") or {}).get("message_id") == p["id"]
             ),
@@ -449,7 +454,7 @@ async def test_two_members_asking_one_unknown_question_are_both_answered_and_cou
         rows = await run.unanswered()
         return len(rows) == 1 and rows[0].count == 2
 
-    await harness.eventually(counted, what="the question counted twice")
+    await harness.eventually(counted, timeout=10.0, what="the question counted twice")
 
 
 # -- buttons -------------------------------------------------------------------------------------

@@ -13,10 +13,11 @@ from __future__ import annotations
 import sys
 import time
 
-from _common import SHARED_EVAL, machine, table, write_section
+from _common import HERE, SHARED_EVAL, machine, table, write_section
 
 from bot.config import load_settings
 from bot.evaluation import Benchmark, bootstrap, load_benchmark_kb, load_queries, score
+from bot.knowledge import semantic
 from bot.knowledge.matcher import Matcher
 
 # The benchmark README's reference rows (top-1 accuracy, whole benchmark, no abstention).
@@ -44,28 +45,41 @@ def main(argv: list[str]) -> int:
     thresholds = load_settings(env={}).matching
     tracks = load_benchmark_kb(kb_path)
     queries = load_queries(queries_path)
-    started = time.perf_counter()
-    bench = Benchmark(tracks, queries, lambda: Matcher(thresholds))
-    per_query_ms = (time.perf_counter() - started) * 1000 / len(queries)
-    predictions = bench.cross_validate(FOLDS)
-    intervals = bootstrap(predictions)
+    tiers: dict[str, tuple[float, list]] = {}
+    makers = {"lexical": lambda: Matcher(thresholds)}
+    reason = semantic.unavailable()
+    if reason is None:
+        factory = semantic.index_factory(HERE / "out" / "vectors.npz")
+        makers["semantic"] = lambda: Matcher(thresholds, semantic=factory())
+    for tier, make in makers.items():
+        started = time.perf_counter()
+        bench = Benchmark(tracks, queries, make)
+        per_query_ms = (time.perf_counter() - started) * 1000 / len(queries)
+        tiers[tier] = (per_query_ms, bench.cross_validate(FOLDS))
     sections = [
         f"Machine: {machine()}",
         "Command: `python bench/match_quality.py` (the same figures as "
-        f"`stampy eval KB QUERIES --folds {FOLDS}`)",
+        f"`stampy eval KB QUERIES --folds {FOLDS}`, and with `--semantic`)",
         "",
     ]
-    for result in score(predictions):
-        low, high = intervals[result.track]["net"]
-        far_low, far_high = intervals[result.track]["far"]
-        rows = [
-            [
-                "**stampy, lexical (out of fold)**",
-                *result.row()[3:],
-                f"{low:.3f} to {high:.3f}",
-                f"{far_low:.3f} to {far_high:.3f}",
-            ],
-        ]
+    if reason is not None:
+        sections += [f"Semantic tier not measured: {reason}.", ""]
+    scored = {tier: score(predictions) for tier, (_, predictions) in tiers.items()}
+    intervals = {tier: bootstrap(predictions) for tier, (_, predictions) in tiers.items()}
+    for position, result in enumerate(scored["lexical"]):
+        rows = []
+        for tier in tiers:
+            mine = scored[tier][position]
+            low, high = intervals[tier][mine.track]["net"]
+            far_low, far_high = intervals[tier][mine.track]["far"]
+            rows.append(
+                [
+                    f"**stampy, {tier} (out of fold)**",
+                    *mine.row()[3:],
+                    f"{low:.3f} to {high:.3f}",
+                    f"{far_low:.3f} to {far_high:.3f}",
+                ]
+            )
         for name, accs in REFERENCE.items():
             acc = accs[result.track]
             net = reference_net(acc, result.positives, result.nulls)
@@ -91,7 +105,9 @@ def main(argv: list[str]) -> int:
         )
         sections.append("")
     sections.append(
-        f"Mean time per query (index build and search): {per_query_ms:.2f} ms. Reference rows "
+        "Mean time per query (index build and search): "
+        + ", ".join(f"{tier} {ms:.2f} ms" for tier, (ms, _) in tiers.items())
+        + ". Reference rows "
         "are the benchmark README's top-1 accuracies; they never abstain, so their `far` is 1 "
         "and their `net` follows from acc@1 (every positive answered, right or wrong, and "
         "every null answered)."

@@ -7,7 +7,13 @@ those of real traffic. Queries are the real questions themselves, a third of the
 The baseline is rapidfuzz ``process.extractOne`` (default scorer) over all phrasings, timed in
 the same run on a sample of the same queries.
 
-Run: python bench/match_speed.py [--sizes 1000,10000,100000] [--queries 1000]
+With ``stampy[semantic]`` installed the semantic tier is timed in the same run, at the sizes
+in ``--semantic-sizes`` (default 1k and 10k: encoding 400,000 phrasings for 100k would take
+most of an hour on one core); its phrasing vectors are cached in bench/out/, so a second run
+encodes only the queries.
+
+Run: python bench/match_speed.py [--sizes 1000,10000,100000] [--semantic-sizes 1000,10000]
+     [--queries 1000]
 """
 
 from __future__ import annotations
@@ -18,9 +24,10 @@ import json
 import random
 import time
 
-from _common import SHARED_EVAL, machine, median, percentile, rss_mib, table, write_section
+from _common import HERE, SHARED_EVAL, machine, median, percentile, rss_mib, table, write_section
 from rapidfuzz import process
 
+from bot.knowledge import semantic
 from bot.knowledge.matcher import Matcher
 
 
@@ -73,10 +80,10 @@ def timed(fn, items) -> list[float]:
 
 
 def measure(
-    rng: random.Random, real: list[str], size: int, queries: list[str], baseline_queries: int
+    seed: int, real: list[str], size: int, queries: list[str], baseline_queries: int
 ) -> list[str]:
     """One table row: build a knowledge base of ``size`` questions and time both matchers."""
-    kb = build_kb(rng, real, size)
+    kb = build_kb(random.Random(seed), real, size)
     gc.collect()
     before = rss_mib()
     started = time.perf_counter()
@@ -109,9 +116,40 @@ def measure(
     return row
 
 
+def measure_semantic(
+    make_index, real: list[str], size: int, queries: list[str], seed: int
+) -> list[str]:
+    """One row for the semantic tier on the same knowledge base as the lexical row."""
+    kb = build_kb(random.Random(seed), real, size)
+    index = make_index()
+    started = time.perf_counter()
+    matcher = Matcher(semantic=index)
+    for qid, phrasings in kb.items():
+        matcher.upsert(qid, phrasings)
+    build_s = time.perf_counter() - started
+    index.save()
+    for query in queries[:20]:
+        matcher.match(query)
+    encode = timed(index.encode, queries[:200])
+    ours = timed(matcher.match, queries)
+    update = timed(lambda n: matcher.upsert(f"q{n}", [*kb[f"q{n}"], f"new wording {n}"]), range(50))
+    row = [
+        f"{size:,}",
+        f"{sum(len(p) for p in kb.values()):,}",
+        f"{median(ours):.2f}",
+        f"{percentile(ours, 99):.2f}",
+        f"{median(encode):.2f}",
+        f"{median(update):.2f}",
+        f"{build_s:.0f}",
+    ]
+    print(row, flush=True)
+    return row
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="1000,10000,100000")
+    parser.add_argument("--semantic-sizes", default="1000,10000")
     parser.add_argument("--queries", type=int, default=1000)
     parser.add_argument("--baseline-queries", type=int, default=50)
     parser.add_argument("--no-write", action="store_true")
@@ -120,10 +158,17 @@ def main() -> int:
     real = real_questions()
     queries = [typo(rng, q) if i % 3 == 0 else q for i, q in enumerate(rng.sample(real, len(real)))]
     queries = (queries * (args.queries // len(queries) + 1))[: args.queries]
+    # The same knowledge base per size for both tiers (its seed is the size).
     rows = [
-        measure(rng, real, int(size), queries, args.baseline_queries)
+        measure(int(size), real, int(size), queries, args.baseline_queries)
         for size in args.sizes.split(",")
     ]
+    reason = semantic.unavailable()
+    semantic_rows = []
+    if reason is None and args.semantic_sizes:
+        make_index = semantic.index_factory(HERE / "out" / "speed-vectors.npz")
+        for size in args.semantic_sizes.split(","):
+            semantic_rows.append(measure_semantic(make_index, real, int(size), queries, int(size)))
     header = [
         "questions",
         "phrasings",
@@ -141,9 +186,34 @@ def main() -> int:
             "## Match speed",
             "",
             f"Machine: {machine()}",
-            f"Command: `python bench/match_speed.py --sizes {args.sizes} --queries {args.queries}`",
+            f"Command: `python bench/match_speed.py --sizes {args.sizes} --semantic-sizes "
+            f"{args.semantic_sizes} --queries {args.queries}`",
+            "",
+            "### Lexical tier",
             "",
             table(header, rows),
+            "",
+            "### Semantic tier",
+            "",
+            table(
+                [
+                    "questions",
+                    "phrasings",
+                    "match p50 ms",
+                    "match p99 ms",
+                    "query encode p50 ms",
+                    "add a phrasing p50 ms",
+                    "build s (encoding)",
+                ],
+                semantic_rows,
+            )
+            if semantic_rows
+            else f"Not measured: {reason or 'no --semantic-sizes'}.",
+            "",
+            "Semantic `match` = encoding the query on one thread, the word search, the cosine "
+            "to the word candidates and to every phrasing (one matrix product), and the "
+            "decision. `add a phrasing` upserts a question with one new phrasing (only it is "
+            "encoded). `build s` encodes every phrasing once; its vectors are then cached.",
             "",
             f"`match` = search (k=5) plus the decision, over {args.queries} real questions "
             "(a third with a dropped letter); the baseline is rapidfuzz `process.extractOne` "

@@ -30,6 +30,7 @@ from enum import Enum
 
 from bot.config import Settings
 from bot.curation import Curator
+from bot.knowledge import semantic
 from bot.knowledge.abstain import load_model
 from bot.knowledge.base import KnowledgeBase
 from bot.knowledge.loader import LoadResult, load_directory
@@ -64,7 +65,12 @@ def load_knowledge(settings: Settings) -> tuple[KnowledgeBase, LoadResult]:
     """The knowledge base of the configured YAML files (files with errors left out)."""
     loaded = load_directory(settings.knowledge.answers_dir)
     model = load_model(settings.matching.model, settings.knowledge.answers_dir)
-    return KnowledgeBase(Matcher(settings.matching, model=model), loaded.questions), loaded
+    index = semantic.from_settings(settings.matching)  # the optional semantic tier
+    matcher = Matcher(settings.matching, model=model, semantic=index)
+    knowledge = KnowledgeBase(matcher, loaded.questions, loaded.tags)
+    if index is not None:
+        index.save()  # a restart then encodes nothing
+    return knowledge, loaded
 
 
 @dataclass

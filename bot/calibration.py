@@ -35,7 +35,14 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.app import App, Database, load_knowledge
-from bot.knowledge.abstain import MODEL_FILENAME, AbstentionModel, features, fit
+from bot.knowledge.abstain import (
+    FEATURES,
+    MODEL_FILENAME,
+    SEMANTIC_FEATURES,
+    AbstentionModel,
+    features,
+    fit,
+)
 from bot.knowledge.base import KnowledgeBase
 from bot.knowledge.matcher import Matcher
 from bot.knowledge.text import normalize
@@ -143,7 +150,7 @@ async def read_store(store: Store) -> list[Example]:
 
 
 def labelled_rows(
-    knowledge: KnowledgeBase, examples: Sequence[Example]
+    knowledge: KnowledgeBase, examples: Sequence[Example], names: Sequence[str] = FEATURES
 ) -> tuple[list[list[float]], list[bool]]:
     """Feature rows and labels ("the top candidate is right") for the model."""
     matcher = knowledge.matcher
@@ -151,8 +158,9 @@ def labelled_rows(
     labels: list[bool] = []
     for example in examples:
         ranked = _search_without(knowledge, matcher, example)
-        values = features(ranked)
-        if values is None or not ranked[0].shares_content:
+        values = features(ranked, names)
+        semantic = "cosine" in names
+        if values is None or not (ranked[0].shares_content or semantic):
             continue  # the model is not asked about these: nothing to learn
         top = ranked[0].question_id
         if example.wrong is not None:
@@ -187,17 +195,38 @@ def _search_without(knowledge: KnowledgeBase, matcher: Matcher, example: Example
 
 
 def fit_knowledge_base(
-    knowledge: KnowledgeBase, examples: Sequence[Example], *, l2: float = 1.0, name: str = ""
+    knowledge: KnowledgeBase,
+    examples: Sequence[Example],
+    *,
+    l2: float = 1.0,
+    name: str = "",
+    names: Sequence[str] = FEATURES,
 ) -> AbstentionModel:
     """The abstention model for ``knowledge``, fitted on ``examples``."""
-    rows, labels = labelled_rows(knowledge, examples)
+    rows, labels = labelled_rows(knowledge, examples, names)
     right = sum(labels)
     if right < 2 or len(labels) - right < 2:
         raise CalibrationError(
             f"need at least 2 questions answered right and 2 answered wrong or with no answer "
             f"to fit a model; the labelled questions give {right} and {len(labels) - right}"
         )
-    return fit(rows, labels, l2=l2, fitted_on=name or f"{len(examples)} labelled questions")
+    return fit(
+        rows, labels, l2=l2, fitted_on=name or f"{len(examples)} labelled questions", names=names
+    )
+
+
+def _semantic_factory(settings):
+    from bot.knowledge import semantic
+
+    reason = semantic.unavailable()
+    if reason is not None:
+        raise CalibrationError(f"[matching] semantic is on, but {reason}")
+    return semantic.index_factory(settings.matching.semantic_cache)
+
+
+def replace_semantic(settings, on: bool):
+    """``settings`` with the semantic tier switched on or off."""
+    return replace(settings, matching=replace(settings.matching, semantic=on))
 
 
 def run_calibrate(
@@ -213,8 +242,8 @@ def run_calibrate(
 ) -> int:
     """``stampy calibrate``; the exit status."""
     from bot.evaluation import (
-        Benchmark,
         BenchmarkError,
+        fit_both_tiers,
         load_benchmark_kb,
         load_queries,
         save_models,
@@ -225,18 +254,23 @@ def run_calibrate(
             print("stampy: --benchmark needs --out FILE", file=err)
             return 2
         try:
-            bench = Benchmark(
+            make_semantic = None
+            if settings.matching.semantic:
+                factory = _semantic_factory(settings)
+                make_semantic = lambda: Matcher(settings.matching, semantic=factory())  # noqa: E731
+            models = fit_both_tiers(
                 load_benchmark_kb(benchmark[0]),
                 load_queries(benchmark[1]),
                 lambda: Matcher(settings.matching),
+                make_semantic,
             )
-            models = bench.fit()
-        except BenchmarkError as error:
+        except (BenchmarkError, CalibrationError) as error:
             print(f"stampy: {error}", file=err)
             return 2
         save_models(models, out_path)
         for track, model in models.items():
-            print(f"{track}: fitted on {model.examples} questions", file=out)
+            tiers = " (both tiers)" if model.semantic else ""
+            print(f"{track}: fitted on {model.examples} questions{tiers}", file=out)
         print(f"wrote {out_path}", file=out)
         return 0
     if not (labelled or feedback or database):
@@ -254,8 +288,13 @@ def run_calibrate(
             examples += read_feedback(path)
         if database:
             examples += _read_database(settings)
-        knowledge, _ = load_knowledge(settings)
+        knowledge, _ = load_knowledge(replace_semantic(settings, False))
         model = fit_knowledge_base(knowledge, examples)
+        if settings.matching.semantic:
+            _semantic_factory(settings)  # says why not, if the tier is missing
+            with_tier, _ = load_knowledge(settings)
+            semantic = fit_knowledge_base(with_tier, examples, names=SEMANTIC_FEATURES)
+            model = replace(model, semantic=semantic)
     except (CalibrationError, StoreError) as error:
         print(f"stampy: {error}", file=err)
         return 2

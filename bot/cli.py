@@ -135,6 +135,11 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "--model", metavar="FILE", help="decide with this model file (from stampy calibrate)"
     )
+    evaluate.add_argument(
+        "--semantic",
+        action="store_true",
+        help="use the semantic tier (needs stampy[semantic]), as [matching] semantic = true",
+    )
     calibrate = command(
         "calibrate", "fit the model that decides when to answer, from labelled questions"
     )
@@ -380,10 +385,14 @@ def _check(directory: str | None, settings: Settings) -> int:
         model = load_model(settings.matching.model, directory)
     except ModelError as error:
         raise CommandError(str(error)) from None
-    knowledge = KnowledgeBase(Matcher(settings.matching, model=model), result.questions)
+    knowledge = KnowledgeBase(
+        Matcher(settings.matching, model=model), result.questions, result.tags
+    )
     unreachable = unreachable_phrasings(knowledge.matcher, knowledge)
     for phrasing in unreachable:
         print(f"warning: {phrasing}")
+    for warning in knowledge.tag_warnings():
+        print(f"warning: {warning}")
     accepted = len(result.files) - len(result.rejected_files)
     print(f"{directory}: {accepted} of {len(result.files)} file(s) valid; {knowledge.summary()}")
     if unreachable:
@@ -421,10 +430,21 @@ def _eval(settings: Settings, args: argparse.Namespace) -> int:
             default = load_model(settings.matching.model, settings.knowledge.answers_dir)
         else:
             default = None if isinstance(model, dict) else model
+        make_index = None
+        if args.semantic or settings.matching.semantic:
+            from bot.knowledge import semantic
+
+            if (reason := semantic.unavailable()) is not None:
+                raise CommandError(reason)
+            make_index = semantic.index_factory(settings.matching.semantic_cache)
         bench = Benchmark(
             load_benchmark_kb(args.kb),
             load_queries(args.queries),
-            lambda: Matcher(settings.matching, model=default),
+            lambda: Matcher(
+                settings.matching,
+                model=default,
+                semantic=make_index() if make_index else None,
+            ),
         )
         if args.folds is not None:
             predictions = bench.cross_validate(args.folds)

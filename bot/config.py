@@ -202,6 +202,10 @@ class MatchSettings(SettingsSection):
     #: The model file (JSON from ``stampy calibrate``); empty: ``matching-model.json`` in
     #: the answers directory if there is one, else the model shipped with Stampy.
     model: str = setting("")
+    #: Use the semantic tier (sentence embeddings) if ``stampy[semantic]`` is installed.
+    semantic: bool = setting(False)
+    #: Where the semantic tier keeps the knowledge base's vectors (relative: to the cwd).
+    semantic_cache: str = setting("stampy-vectors.npz", nonempty=True)
     #: Score at/above which it offers "did you mean" choices when it does not answer.
     suggest_threshold: float = setting(0.3, ge=0.0, le=1.0)
     #: How many "did you mean" choices to offer (Discord shows up to 3 buttons).

@@ -11,13 +11,20 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import yaml
 
-from bot.knowledge.abstain import AbstentionModel, ModelError, features, fit
+from bot.knowledge.abstain import (
+    FEATURES,
+    SEMANTIC_FEATURES,
+    AbstentionModel,
+    ModelError,
+    features,
+    fit,
+)
 from bot.knowledge.matcher import Candidate, Decision, Matcher, MatchResult
 
 #: Format of a file holding one abstention model per benchmark track.
@@ -200,6 +207,11 @@ class Benchmark:
             self.searched.append(Searched(query, tuple(matcher.search(query.query, k=k))))
 
     @property
+    def semantic(self) -> bool:
+        """Whether the matchers have the semantic tier."""
+        return any(m.semantic is not None for m in self.matchers.values())
+
+    @property
     def tracks(self) -> list[str]:
         """Tracks in order of first appearance among the queries."""
         return list(dict.fromkeys(s.query.track for s in self.searched))
@@ -228,17 +240,18 @@ class Benchmark:
         chosen = range(len(self.searched)) if indices is None else indices
         rows: dict[str, list[list[float]]] = {}
         labels: dict[str, list[bool]] = {}
+        names = SEMANTIC_FEATURES if self.semantic else FEATURES
         for index in chosen:
             item = self.searched[index]
-            values = features(item.ranked)
-            if values is None or not item.decided_by_model:
+            values = features(item.ranked, names)
+            if values is None or not (item.decided_by_model or self.semantic):
                 continue
             rows.setdefault(item.query.track, []).append(values)
             labels.setdefault(item.query.track, []).append(item.top_right)
         models = {}
         for track, track_rows in rows.items():
             try:
-                models[track] = fit(track_rows, labels[track], l2=l2, fitted_on=track)
+                models[track] = fit(track_rows, labels[track], l2=l2, fitted_on=track, names=names)
             except ValueError as error:
                 raise BenchmarkError(f"track {track!r}: cannot fit a model: {error}") from error
         return models
@@ -268,6 +281,23 @@ class Benchmark:
             models = self.fit((i for i, f in enumerate(fold) if f != k), l2=l2)
             out.update(zip(held, self.predict(models, held), strict=True))
         return [out[i] for i in range(len(self.searched))]
+
+
+def fit_both_tiers(
+    tracks: Mapping[str, Sequence[BenchmarkEntry]],
+    queries: Sequence[BenchmarkQuery],
+    make_matcher: Callable[[], Matcher],
+    make_semantic: Callable[[], Matcher] | None,
+) -> dict[str, AbstentionModel]:
+    """A model per track on the words alone, each with its semantic-tier model nested when
+    ``make_semantic`` makes matchers with the tier."""
+    models = Benchmark(tracks, queries, make_matcher).fit()
+    if make_semantic is not None:
+        semantic = Benchmark(tracks, queries, make_semantic).fit()
+        models = {
+            track: replace(model, semantic=semantic.get(track)) for track, model in models.items()
+        }
+    return models
 
 
 def run_benchmark(

@@ -258,7 +258,7 @@ def test_fit_learns_which_side_is_right() -> None:
         x = rng.random()
         rows.append([x, rng.random()])
         labels.append(rng.random() < x)  # the first feature predicts, the second is noise
-    model = fit(rows, labels, l2=1.0)
+    model = fit(rows, labels, l2=1.0, names=("signal", "noise"))
     assert model.coefficients[0] > 1.0
     assert abs(model.coefficients[1]) < 0.3
 

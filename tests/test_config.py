@@ -68,6 +68,8 @@ def test_defaults_without_file() -> None:
         confidence=0.5,
         answerable_share=0.0,
         model="",
+        semantic=False,
+        semantic_cache="stampy-vectors.npz",
         suggest_threshold=0.3,
         max_suggestions=3,
     )
@@ -182,8 +184,8 @@ def test_unknown_key(tmp_path: Path) -> None:
     message = error_for(tmp_path, "[matching]\nconfidense = 0.5\n")
     assert "config.toml: unknown key 'matching.confidense'" in message
     assert (
-        "(known keys: confidence, answerable_share, model, suggest_threshold, "
-        "max_suggestions)" in message
+        "(known keys: confidence, answerable_share, model, semantic, semantic_cache, "
+        "suggest_threshold, max_suggestions)" in message
     )
     assert "did you mean 'confidence'?" in message
 

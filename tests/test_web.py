@@ -567,3 +567,20 @@ def test_no_text_renders_to_markup_that_runs(text: str) -> None:
     _assert_safe(html)
     assert '<a href="javascript' not in html.lower()
     assert "123456789" not in html
+
+
+async def test_authors_are_shown_by_the_name_captured_when_they_wrote(app: App) -> None:
+    assert app.curator is not None
+    moderator = Moderator("Ada Lovelace", 987654321012345678, 1000)
+    await app.curator.add_answer(
+        moderator, "what-is-stampy", "Ask <@987654321012345678> or <@111111111111111111>."
+    )
+    async with client(app) as web:
+        page = await (await web.get("/questions/what-is-stampy")).text()
+        data = await (await web.get("/api/questions/what-is-stampy")).json()
+    assert "by Ada Lovelace" in page and "Ask @Ada Lovelace or a member." in page
+    added = [a for a in data["answers"] if not a["canonical"]][0]
+    assert added["author"] == "Ada Lovelace"
+    assert added["text"] == "Ask @Ada Lovelace or a member."
+    assert "987654321012345678" not in page + json.dumps(data)
+    assert "111111111111111111" not in page + json.dumps(data)

@@ -111,6 +111,9 @@ class Overlay:
         self._phrasing_owner: dict[str, str] = {}
         self._answer_owner: dict[str, str] = {}
         self.skipped: tuple[str, ...] = ()
+        # The display name each member had when they last changed a question (from the
+        # stored versions): how front ends name an answer's author without showing an id.
+        self._names: dict[int, str] = {}
 
     # -- start, reload --------------------------------------------------------------------------
 
@@ -122,7 +125,9 @@ class Overlay:
             self._remember_rows(rows)
             self._set_shipped(list(self.knowledge))
             diff = self._rebuild()
-            self._shipped_tags = {tag.name: tag for tag in self.knowledge.declared_tags()}
+            self._shipped_tags = {
+                tag.name: tag for tag in _file_order(self.knowledge.declared_tags())
+            }
             self._remember_tag_rows(await self._tag_versions.all())
             self._rebuild_tags()
         return ReloadReport((), diff, self.skipped)
@@ -218,6 +223,11 @@ class Overlay:
         for tag in target.values():
             self.knowledge.upsert_tag(tag)
 
+    def display_names(self) -> dict[int, str]:
+        """Members' display names as captured when they changed the knowledge base (their
+        latest), by Discord id: an answer crediting ``<@id>`` is shown by this name."""
+        return dict(self._names)
+
     def _applied_version(self, question_id: str) -> int:
         row = self._latest.get(question_id)
         return 0 if row is None else row.version
@@ -243,6 +253,8 @@ class Overlay:
             self._note_row(row)
 
     def _note_row(self, row: QuestionVersion) -> None:
+        if row.member_id is not None and row.member_name:
+            self._names[row.member_id] = row.member_name
         self._latest[row.question_id] = row
         self._first_row.setdefault(row.question_id, row.id)
         self._ever_questions.add(row.question_id)
@@ -563,3 +575,10 @@ def _clashes(target: dict[str, Question], overlaid: set[str]) -> dict[str, str]:
         for key in keys:
             owner.setdefault(key, question.id)
     return clashing
+
+
+def _file_order(tags: Iterable[Tag]) -> list[Tag]:
+    """Tag records in the order of the files they were read from."""
+    return sorted(
+        tags, key=lambda tag: (tag.origin.path, tag.origin.line) if tag.origin else ("", 0)
+    )

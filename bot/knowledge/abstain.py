@@ -58,6 +58,9 @@ FEATURES: tuple[str, ...] = (
     "log_content_words",
     "shares_content",
 )
+#: With the semantic tier: the same, plus the top question's cosine and its lead in cosine
+#: over the other candidates.
+SEMANTIC_FEATURES: tuple[str, ...] = (*FEATURES, "cosine", "cosine_margin")
 
 MODEL_FORMAT = "stampy-abstention/1"
 #: The name of the model file beside a knowledge base (in the answers directory).
@@ -68,26 +71,32 @@ class ModelError(Exception):
     """A model file that cannot be read or is not a model."""
 
 
-def features(candidates: Sequence[Candidate]) -> list[float] | None:
-    """The feature vector of a ranked candidate list (None when there is no candidate)."""
+def features(
+    candidates: Sequence[Candidate], names: Sequence[str] = FEATURES
+) -> list[float] | None:
+    """The feature vector (``names``, in order) of a ranked candidate list; None when empty."""
     if not candidates:
         return None
     best = candidates[0]
     second = candidates[1].score if len(candidates) > 1 else 0.0
-    return [
-        best.score,
-        best.lexical,
-        best.fuzzy,
-        best.query_coverage,
-        best.phrasing_coverage,
-        best.score - second,
-        second,
-        best.missing_query,
-        best.missing_phrasing,
-        best.unknown_share,
-        math.log1p(best.content_words),
-        1.0 if best.shares_content else 0.0,
-    ]
+    other_cosine = max((c.cosine for c in candidates[1:]), default=0.0)
+    values = {
+        "score": best.score,
+        "lexical": best.lexical,
+        "fuzzy": best.fuzzy,
+        "query_coverage": best.query_coverage,
+        "phrasing_coverage": best.phrasing_coverage,
+        "margin": best.score - second,
+        "second_score": second,
+        "missing_query": best.missing_query,
+        "missing_phrasing": best.missing_phrasing,
+        "unknown_share": best.unknown_share,
+        "log_content_words": math.log1p(best.content_words),
+        "shares_content": 1.0 if best.shares_content else 0.0,
+        "cosine": best.cosine,
+        "cosine_margin": best.cosine - other_cosine,
+    }
+    return [values[name] for name in names]
 
 
 def _logit(p: float) -> float:
@@ -111,6 +120,8 @@ class AbstentionModel:
     fitted_on: str = ""
     examples: int = 0
     names: tuple[str, ...] = field(default=FEATURES)
+    #: The model used with the semantic tier (features ``SEMANTIC_FEATURES``), if fitted.
+    semantic: AbstentionModel | None = None
 
     def probability(self, candidates: Sequence[Candidate], prior: float | None = None) -> float:
         """Probability that ``candidates[0]`` is the question asked (0 with no candidate).
@@ -118,8 +129,8 @@ class AbstentionModel:
         ``prior``, when given, is the share of answerable traffic expected where the model is
         used; the intercept moves by the log-odds between it and the fitted share.
         """
-        values = features(candidates)
-        if values is None or not candidates[0].shares_content:
+        values = features(candidates, self.names)
+        if values is None or not (candidates[0].shares_content or candidates[0].cosine):
             return 0.0
         return float(self.probabilities(np.asarray([values]), prior)[0])
 
@@ -133,6 +144,12 @@ class AbstentionModel:
 
     def to_json(self) -> dict:
         """The model as the reviewable JSON document written by ``stampy calibrate``."""
+        data = self._document()
+        if self.semantic is not None:
+            data["semantic"] = self.semantic._document()
+        return data
+
+    def _document(self) -> dict:
         return {
             "format": MODEL_FORMAT,
             "fitted_on": self.fitted_on,
@@ -152,23 +169,41 @@ class AbstentionModel:
         }
 
     @classmethod
-    def from_json(cls, data: object, where: str = "model") -> AbstentionModel:
+    def from_json(
+        cls, data: object, where: str = "model", names: tuple[str, ...] | None = None
+    ) -> AbstentionModel:
         """A model from its JSON document; ModelError naming what is wrong otherwise."""
         if not isinstance(data, dict) or data.get("format") != MODEL_FORMAT:
             raise ModelError(f"{where}: not a Stampy matching model (format {MODEL_FORMAT!r})")
+        semantic = None
+        if data.get("semantic") is not None:
+            nested = data["semantic"]
+            if isinstance(nested, dict):
+                nested = {**nested, "format": MODEL_FORMAT}
+            semantic = cls.from_json(nested, f"{where}: semantic", SEMANTIC_FEATURES)
+        return cls._parse(data, where, names or FEATURES, semantic)
+
+    @classmethod
+    def _parse(
+        cls,
+        data: dict,
+        where: str,
+        names: tuple[str, ...],
+        semantic: AbstentionModel | None,
+    ) -> AbstentionModel:
         try:
             table = data["features"]
-            if not isinstance(table, dict) or set(table) != set(FEATURES):
-                missing = sorted(set(FEATURES) - set(table or ()))
-                extra = sorted(set(table or ()) - set(FEATURES))
+            if not isinstance(table, dict) or set(table) != set(names):
+                missing = sorted(set(names) - set(table or ()))
+                extra = sorted(set(table or ()) - set(names))
                 raise ModelError(
-                    f"{where}: features must be exactly {', '.join(FEATURES)} "
+                    f"{where}: features must be exactly {', '.join(names)} "
                     f"(missing: {', '.join(missing) or 'none'}; unknown: "
                     f"{', '.join(extra) or 'none'})"
                 )
-            coefficients = tuple(float(table[n]["coefficient"]) for n in FEATURES)
-            mean = tuple(float(table[n]["mean"]) for n in FEATURES)
-            scale = tuple(float(table[n]["scale"]) for n in FEATURES)
+            coefficients = tuple(float(table[n]["coefficient"]) for n in names)
+            mean = tuple(float(table[n]["mean"]) for n in names)
+            scale = tuple(float(table[n]["scale"]) for n in names)
             share = float(data["answerable_share"])
             intercept = float(data["intercept"])
         except (KeyError, TypeError, ValueError) as error:
@@ -186,6 +221,8 @@ class AbstentionModel:
             share,
             str(data.get("fitted_on", "")),
             int(data.get("examples", 0) or 0),
+            names,
+            semantic,
         )
 
     def save(self, path: str | Path) -> None:
@@ -208,6 +245,7 @@ def fit(
     *,
     l2: float = 1.0,
     fitted_on: str = "",
+    names: Sequence[str] = FEATURES,
 ) -> AbstentionModel:
     """Fit the model by L2-penalised maximum likelihood on standardised features.
 
@@ -218,6 +256,8 @@ def fit(
     y = np.asarray(labels, dtype=np.float64)
     if x.ndim != 2 or len(x) != len(y) or len(x) == 0:
         raise ValueError("need one feature row per label, and at least one")
+    if x.shape[1] != len(names):
+        raise ValueError(f"rows have {x.shape[1]} features, names {len(names)}")
     positives = float(y.sum())
     if positives == 0 or positives == len(y):
         raise ValueError("need both right and wrong top candidates to fit")
@@ -250,6 +290,7 @@ def fit(
         prior,
         fitted_on,
         n,
+        tuple(names),
     )
 
 

@@ -171,6 +171,29 @@ class KnowledgeBase:
             (tag := self._tags.get(name)) is not None and tag.internal for name in question.tags
         )
 
+    def tag_warnings(self) -> list[str]:
+        """What ``stampy check`` warns about tags (not errors): tag records no question uses,
+        and tags questions use that no record declares, each with where it is."""
+        used: dict[str, list[Question]] = {}
+        for question in self._questions.values():
+            for name in question.tags:
+                used.setdefault(name, []).append(question)
+        warnings = []
+        for tag in self.declared_tags():
+            if tag.name not in used:
+                where = f"{tag.origin}: " if tag.origin else ""
+                warnings.append(f"{where}tag {tag.name!r} is declared but no question uses it")
+        for name in sorted(set(used) - set(self._tags)):
+            first = used[name][0]
+            where = f"{first.origin}: " if first.origin else ""
+            count = len(used[name])
+            warnings.append(
+                f"{where}tag {name!r} is used by {count} question{'s' if count != 1 else ''} "
+                f"(first {first.id!r}) but declared in no 'tags' list, so its page has no "
+                "description"
+            )
+        return warnings
+
     def summary(self) -> Summary:
         """Counts of questions, phrasings, answers and tags."""
         questions = list(self._questions.values())

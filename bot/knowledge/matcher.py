@@ -24,8 +24,9 @@ import heapq
 import math
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 import numpy as np
 import snowballstemmer
@@ -35,6 +36,9 @@ from rapidfuzz.distance import Indel
 from bot.config import MatchSettings
 from bot.knowledge.abstain import AbstentionModel, default_model
 from bot.knowledge.text import normalize
+
+if TYPE_CHECKING:
+    from bot.knowledge.semantic import SemanticIndex
 
 # Words that carry little meaning in a question, and the frame of a request ("tell me about",
 # "I want to know"). They still count, at a fraction of their weight, so that "what is X" and
@@ -97,6 +101,8 @@ class MatcherTuning:
     max_scored_terms: int = 32  # the heaviest words of a long message that are looked up
     max_corrections: int = 6  # typo look-ups per query (each scans the vocabulary)
     name_boost: float = 2.0  # weight factor of capitalised words and acronyms in a query
+    semantic_weight: float = 0.5  # share of the cosine in the score, with the semantic tier
+    semantic_pool: int = 10  # word candidates the semantic tier re-ranks (plus its own k)
 
 
 @dataclass(frozen=True)
@@ -125,6 +131,9 @@ class Candidate:
     # The rarest content word the question shares with the query: its weight over that of
     # a word the index has never seen (0: shares none; near 1: shares a rare word).
     shared_rarity: float = 0.0
+    # The semantic tier's cosine similarity of the query to the question's closest phrasing
+    # (0 without the tier); with it, ``score`` blends the word score and this.
+    cosine: float = 0.0
 
 
 class Decision(StrEnum):
@@ -148,6 +157,8 @@ class MatchResult:
     reason: str
     #: The model's probability that the best candidate is the question asked.
     probability: float = 0.0
+    #: Which tier decided: "lexical" (words) or "semantic" (words and sentence embeddings).
+    tier: str = "lexical"
 
     @property
     def best(self) -> Candidate | None:
@@ -193,11 +204,14 @@ class Matcher:
         thresholds: MatchSettings | None = None,
         tuning: MatcherTuning | None = None,
         model: AbstentionModel | None = None,
+        semantic: SemanticIndex | None = None,
     ) -> None:
         self.thresholds = thresholds or MatchSettings()
         self.tuning = tuning or MatcherTuning()
         #: Decides whether the best candidate is right (see :mod:`bot.knowledge.abstain`).
         self.model = model or default_model()
+        #: The optional semantic tier (:mod:`bot.knowledge.semantic`), kept in step.
+        self.semantic = semantic
         self._stem = _Stemmer()
         # Terms (stems): id by stem, document frequency, postings (phrase ids, may hold
         # removed phrases until compaction) and a numpy copy of each posting list.
@@ -252,9 +266,13 @@ class Matcher:
             ids.append(self._add_phrasing(question_id, text, normal))
         if ids:
             self._by_question[question_id] = ids
+        if self.semantic is not None:
+            self.semantic.upsert(question_id, [self._text[pid] for pid in ids])
 
     def remove(self, question_id: str) -> None:
         """Drop ``question_id`` from the index (no-op when absent)."""
+        if self.semantic is not None:
+            self.semantic.remove(question_id)
         for pid in self._by_question.pop(question_id, ()):
             self._version += 1
             self._owner[pid] = None
@@ -487,6 +505,52 @@ class Matcher:
 
     def search(self, text: str, k: int = 5) -> list[Candidate]:
         """The ``k`` best-matching questions for ``text``, best first."""
+        if self.semantic is None or k <= 0:
+            return self._lexical_search(text, k)
+        words = self._lexical_search(text, max(k, self.tuning.semantic_pool))
+        normal = normalize(text)
+        if not normal or not self._live:
+            return []
+        return self._semantic_search(text, normal, words, k)
+
+    def _semantic_search(
+        self, text: str, normal: str, words: list[Candidate], k: int
+    ) -> list[Candidate]:
+        """Re-rank the word candidates with the cosine, adding the closest questions by
+        meaning that share no word."""
+        assert self.semantic is not None
+        query = self.semantic.encode(text)
+        weight = self.tuning.semantic_weight
+        found: dict[str, Candidate] = {}
+        for candidate in words:
+            cosine, _ = self.semantic.cosine(query, candidate.question_id)
+            score = (1 - weight) * candidate.score + weight * max(cosine, 0.0)
+            found[candidate.question_id] = replace(candidate, score=score, cosine=cosine)
+        unknown = words[0].unknown_share if words else 1.0
+        content = words[0].content_words if words else len(normal.split())
+        for question_id, cosine, phrasing in self.semantic.nearest(query, k):
+            if question_id not in found:
+                found[question_id] = Candidate(
+                    question_id,
+                    weight * max(cosine, 0.0),
+                    phrasing,
+                    0.0,
+                    Indel.normalized_similarity(normal, normalize(phrasing)),
+                    0.0,
+                    0.0,
+                    False,
+                    1.0,
+                    1.0,
+                    unknown,
+                    content,
+                    0.0,
+                    cosine,
+                )
+        ranked = sorted(found.values(), key=lambda c: (-c.score, c.question_id))
+        return ranked[:k]
+
+    def _lexical_search(self, text: str, k: int) -> list[Candidate]:
+        """The ``k`` best questions by words alone."""
         normal = normalize(text)
         if not normal or not self._live or k <= 0:
             return []
@@ -634,19 +698,25 @@ class Matcher:
         best = candidates[0]
         runner_up = candidates[1].score if len(candidates) > 1 else 0.0
         margin = best.score - runner_up
-        if not best.shares_content:
+        chosen = model or self.model
+        tier = "lexical"
+        if self.semantic is not None:
+            chosen = chosen.semantic or chosen
+            if "cosine" in chosen.names:
+                tier = "semantic"
+        if not best.shares_content and tier == "lexical":
             reason = "it shares only common words such as 'what' or 'how' with stored questions"
             return MatchResult(query, Decision.NONE, tuple(candidates), margin, reason)
         share = limits.answerable_share or None
-        probability = (model or self.model).probability(candidates, share)
+        probability = chosen.probability(candidates, share)
         if probability >= limits.confidence:
             reason = (
                 f"probability {probability:.2f} that this is the question asked "
-                f"(answers from {limits.confidence:.2f}); score {best.score:.2f}, "
+                f"(answers from {limits.confidence:.2f}; {tier} tier); score {best.score:.2f}, "
                 f"{margin:.2f} ahead of the next question"
             )
             return MatchResult(
-                query, Decision.ANSWER, tuple(candidates), margin, reason, probability
+                query, Decision.ANSWER, tuple(candidates), margin, reason, probability, tier
             )
         # A choice must share a word that singles questions out, not only a frame word, and
         # not lack the query's most distinctive word ("pizza" in "recommend a good pizza").
@@ -660,15 +730,17 @@ class Matcher:
         )
         unsure = (
             f"probability {probability:.2f} that the best question is the one asked is "
-            f"below {limits.confidence:.2f}"
+            f"below {limits.confidence:.2f} ({tier} tier)"
         )
         if shown:
-            return MatchResult(query, Decision.SUGGEST, shown, margin, unsure, probability)
+            return MatchResult(query, Decision.SUGGEST, shown, margin, unsure, probability, tier)
         if best.score < limits.suggest_threshold:
             reason = f"best score {best.score:.2f} is below {limits.suggest_threshold:.2f}"
         else:
             reason = f"{unsure}, and no close question shares a distinctive word with it"
-        return MatchResult(query, Decision.NONE, tuple(candidates), margin, reason, probability)
+        return MatchResult(
+            query, Decision.NONE, tuple(candidates), margin, reason, probability, tier
+        )
 
     def match(self, text: str, k: int = 5) -> MatchResult:
         """Search and decide in one call."""

@@ -95,7 +95,7 @@ async def tags(request: web.Request) -> web.Response:
 async def tag(request: web.Request) -> web.Response:
     site = request.app[SITE]
     name = request.match_info["name"]
-    page = site.app.service.tag_page(name)
+    page = site.views.tag_page(name)
     if page is None:
         return _error(404, f"no tag named {name!r}")
 

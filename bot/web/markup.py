@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 
@@ -22,6 +23,9 @@ from markdown_it.token import Token
 from markupsafe import Markup, escape
 
 __all__ = ["author_name", "discord_text", "render_markdown", "web_link"]
+
+#: Answers whose HTML is kept (a few MiB at most: answers are at most 4,000 characters).
+RENDERED_CACHE = 2048
 
 _USER = re.compile(r"<@!?(\d{1,20})>")
 _ROLE = re.compile(r"<@&\d{1,20}>")
@@ -51,6 +55,9 @@ def author_name(author: str | None, names: Mapping[int, str] | None = None) -> s
     without a known name reads "a member")."""
     if author is None or not author.strip():
         return None
+    alone = _USER.fullmatch(author.strip())
+    if alone is not None:
+        return (names or {}).get(int(alone[1])) or "a member"
     return discord_text(author, names).strip() or None
 
 
@@ -120,8 +127,21 @@ _MD = _markdown()
 
 
 def render_markdown(text: str, names: Mapping[int, str] | None = None) -> Markup:
-    """An answer's text as safe HTML (see the module docstring)."""
-    return Markup(_MD.render(discord_text(text, names)))
+    """An answer's text as safe HTML (see the module docstring). The HTML of the most
+    recently shown texts is kept (answers are read far more often than they change)."""
+    known = ()
+    if names:  # the names this text mentions are part of what is kept
+        known = tuple(
+            (user, names[user])
+            for user in sorted({int(m) for m in _USER.findall(text)})
+            if user in names
+        )
+    return Markup(_rendered(text, known))
+
+
+@functools.lru_cache(maxsize=RENDERED_CACHE)
+def _rendered(text: str, names: tuple[tuple[int, str], ...]) -> str:
+    return _MD.render(discord_text(text, dict(names)))
 
 
 def plain(text: str) -> Markup:

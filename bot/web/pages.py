@@ -37,7 +37,7 @@ async def tags(request: web.Request) -> web.Response:
 async def tag(request: web.Request) -> web.Response:
     site = request.app[SITE]
     name = request.match_info["name"]
-    page = site.app.service.tag_page(name)
+    page = site.views.tag_page(name)
     if page is None:
         return site.render(
             request,
@@ -108,9 +108,7 @@ async def unanswered(request: web.Request) -> web.Response:
     if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
         raise web.HTTPBadRequest(text=f"page must be a whole number from 1 to {MAX_PAGE}")
     page = int(raw)
-    rows = await site.app.service.unanswered_canonical(
-        None, limit=UNANSWERED_PAGE + 1, offset=(page - 1) * UNANSWERED_PAGE
-    )
+    rows = await site.views.unanswered(UNANSWERED_PAGE + 1, (page - 1) * UNANSWERED_PAGE)
     return site.render(
         request,
         "unanswered.html",

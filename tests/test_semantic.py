@@ -1,0 +1,169 @@
+"""The optional semantic tier: meaning beyond shared words, its vector cache, and saying which
+tier decided. Skipped, with the reason, when ``stampy[semantic]`` is not installed (CI installs
+it and sets STAMPY_REQUIRE_SEMANTIC=1, so there it fails instead of skipping)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bot.app import load_knowledge
+from bot.cli import main
+from bot.config import KnowledgeSettings, MatchSettings, Settings
+from bot.knowledge import semantic
+from bot.knowledge.abstain import SEMANTIC_FEATURES, default_model, features, fit
+from bot.knowledge.matcher import Decision, Matcher
+from bot.service import Service
+
+ROOT = Path(__file__).resolve().parent.parent
+
+_REASON = semantic.unavailable()
+if _REASON is not None:
+    if os.environ.get("STAMPY_REQUIRE_SEMANTIC") == "1":
+        raise RuntimeError(f"STAMPY_REQUIRE_SEMANTIC=1 but {_REASON}")
+    pytestmark = pytest.mark.skip(reason=_REASON)
+
+
+def test_the_tier_reports_what_is_missing_in_words() -> None:
+    # Either it runs here, or it says what to install; never a traceback.
+    reason = semantic.unavailable()
+    assert reason is None or "pip install 'stampy[semantic]'" in reason
+
+
+@pytest.fixture(scope="module")
+def encoder() -> semantic.Encoder:
+    return semantic.Encoder()
+
+
+def test_meaning_without_shared_words(encoder: semantic.Encoder) -> None:
+    vectors = encoder.encode(
+        ["How do I stop my laptop overheating?", "my notebook computer gets too hot", "bread"]
+    )
+    assert vectors.shape == (3, semantic.DIMENSIONS)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
+    close, far = vectors[0] @ vectors[1], vectors[0] @ vectors[2]
+    assert close > 0.5 > far
+
+
+def test_the_cache_encodes_each_phrasing_once_across_restarts_and_edits(
+    tmp_path: Path, encoder: semantic.Encoder
+) -> None:
+    path = tmp_path / "vectors.npz"
+    index = semantic.SemanticIndex(encoder, semantic.VectorCache(path))
+    before = encoder.encoded
+    matcher = Matcher(semantic=index)
+    matcher.upsert("heat", ["How do I stop my laptop overheating?", "laptop too hot"])
+    matcher.upsert("battery", ["Why does my battery drain so fast?"])
+    assert encoder.encoded - before == 3
+    index.save()
+    # A restart: the same phrasings come from the file, nothing is encoded.
+    restarted = semantic.SemanticIndex(encoder, semantic.VectorCache(path))
+    again = Matcher(semantic=restarted)
+    before = encoder.encoded
+    again.upsert("heat", ["How do I stop my laptop overheating?", "laptop too hot"])
+    again.upsert("battery", ["Why does my battery drain so fast?"])
+    assert encoder.encoded == before
+    # A moderator adds one phrasing: only it is encoded.
+    again.upsert(
+        "heat", ["How do I stop my laptop overheating?", "laptop too hot", "notebook runs hot"]
+    )
+    assert encoder.encoded - before == 1
+    # Removing a question forgets it; the saved file keeps only what is indexed.
+    again.remove("battery")
+    restarted.save()
+    assert len(semantic.VectorCache(path)) == 3
+
+
+def test_a_damaged_cache_is_re_encoded_not_fatal(tmp_path: Path, encoder) -> None:
+    path = tmp_path / "vectors.npz"
+    path.write_bytes(b"not a numpy file")
+    index = semantic.SemanticIndex(encoder, semantic.VectorCache(path))
+    Matcher(semantic=index).upsert("q", ["What is a kettle?"])
+    index.save()
+    assert len(semantic.VectorCache(path)) == 1
+
+
+def test_the_semantic_tier_finds_a_question_sharing_no_word(encoder: semantic.Encoder) -> None:
+    index = semantic.SemanticIndex(encoder)
+    matcher = Matcher(semantic=index)
+    matcher.upsert("heat", ["How do I stop my laptop overheating?"])
+    matcher.upsert("bake", ["How long should bread rise before baking?"])
+    ranked = matcher.search("notebook computer gets too hot")
+    assert ranked[0].question_id == "heat"
+    assert ranked[0].cosine > ranked[1].cosine
+    words_only = Matcher()
+    words_only.upsert("heat", ["How do I stop my laptop overheating?"])
+    assert all(c.question_id != "heat" or c.score < 0.3 for c in words_only.search("notebook hot"))
+
+
+def test_a_fitted_semantic_model_decides_and_says_so(encoder: semantic.Encoder) -> None:
+    index = semantic.SemanticIndex(encoder)
+    matcher = Matcher(semantic=index)
+    topics = {
+        "heat": ["How do I stop my laptop overheating?", "laptop fan loud and hot"],
+        "battery": ["Why does my battery drain so fast?", "battery life is short"],
+        "screen": ["How do I fix a flickering screen?", "display flickers"],
+        "wifi": ["Why does my wifi keep disconnecting?", "wireless drops out"],
+    }
+    for question_id, phrasings in topics.items():
+        matcher.upsert(question_id, phrasings)
+    right = [
+        ("my notebook computer gets too hot", "heat"),
+        ("the charge runs out quickly", "battery"),
+        ("monitor keeps blinking", "screen"),
+        ("internet connection keeps dropping", "wifi"),
+        ("laptop heats up a lot", "heat"),
+        ("power does not last long", "battery"),
+    ]
+    wrong = ["best pizza in town", "how tall is everest", "who won the football", "cat food"]
+    rows, labels = [], []
+    for text, expected in right:
+        ranked = matcher.search(text)
+        rows.append(features(ranked, SEMANTIC_FEATURES))
+        labels.append(ranked[0].question_id == expected)
+    for text in wrong:
+        rows.append(features(matcher.search(text), SEMANTIC_FEATURES))
+        labels.append(False)
+    model = fit(rows, labels, names=SEMANTIC_FEATURES)
+    matcher.model = type(default_model())(**{**default_model().__dict__, "semantic": model})
+    result = matcher.match("my laptop gets really hot")
+    assert result.tier == "semantic"
+    assert "semantic tier" in result.reason
+    assert result.decision is Decision.ANSWER and result.best.question_id == "heat"
+    assert matcher.match("best pizza in town").decision is not Decision.ANSWER
+
+
+def test_ask_json_says_which_tier_decided(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(ROOT)
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[matching]\nsemantic = true\nsemantic_cache = "{tmp_path / "v.npz"}"\n',
+        encoding="utf-8",
+    )
+    assert main(["--config", str(config), "ask", "--json", "what is AI alignment?"]) == 0
+    reply = json.loads(capsys.readouterr().out)
+    assert reply["tier"] == "semantic"  # the shipped model has a semantic part
+    assert reply["question"]["id"] == "what-is-ai-alignment"
+    assert (tmp_path / "v.npz").is_file()
+    assert main(["ask", "--json", "what is AI alignment?"]) == 0
+    assert json.loads(capsys.readouterr().out)["tier"] == "lexical"
+
+
+def test_service_with_the_tier_answers_the_shipped_questions(tmp_path: Path) -> None:
+    settings = Settings(
+        knowledge=KnowledgeSettings(answers_dir=str(ROOT / "answers")),
+        matching=MatchSettings(semantic=True, semantic_cache=str(tmp_path / "v.npz")),
+    )
+    knowledge, _ = load_knowledge(settings)
+    service = Service(knowledge)
+    assert knowledge.matcher.semantic is not None
+    reply = service.ask("where can I learn about interpretability?")
+    assert reply.decision is Decision.ANSWER
+    assert reply.question.id == "learn-interpretability"
+    assert service.ask("thanks stampy!").decision is Decision.SMALL_TALK

@@ -30,6 +30,7 @@ from enum import Enum
 
 from bot.config import Settings
 from bot.curation import Curator
+from bot.curation.feed import ChangeFeed
 from bot.knowledge import semantic
 from bot.knowledge.abstain import load_model
 from bot.knowledge.base import KnowledgeBase
@@ -38,6 +39,7 @@ from bot.knowledge.matcher import Matcher
 from bot.metrics import Metrics
 from bot.service import Service
 from bot.stamps import StampBook, author_user_id
+from bot.stamps.feed import StampFeed
 from bot.store import Store
 from bot.store.db import MEMORY
 from bot.store.migrations import Migration
@@ -67,7 +69,7 @@ def load_knowledge(settings: Settings) -> tuple[KnowledgeBase, LoadResult]:
     model = load_model(settings.matching.model, settings.knowledge.answers_dir)
     index = semantic.from_settings(settings.matching)  # the optional semantic tier
     matcher = Matcher(settings.matching, model=model, semantic=index)
-    knowledge = KnowledgeBase(matcher, loaded.questions)
+    knowledge = KnowledgeBase(matcher, loaded.questions, loaded.tags)
     if index is not None:
         index.save()  # a restart then encodes nothing
     return knowledge, loaded
@@ -112,6 +114,7 @@ class App:
         curate: bool = True,
         knowledge: tuple[KnowledgeBase, LoadResult] | None = None,
         migrations: Sequence[Migration] | None = None,
+        follow: bool = False,
     ) -> AsyncIterator[App]:
         """Build the application; close it in order on the way out.
 
@@ -119,8 +122,11 @@ class App:
         console). ``curate`` False builds no curator (a report on a database from before
         moderators' edits, which must not be upgraded). ``knowledge`` is an already loaded
         knowledge base to use instead of the files (tests and benchmarks). ``migrations``
-        opens the database at that schema. Raises :class:`~bot.store.StoreError` when the
-        database cannot be opened.
+        opens the database at that schema. ``follow`` (the bot): keep up with what other
+        processes sharing a PostgreSQL database change, moderators' edits
+        (:class:`~bot.curation.feed.ChangeFeed`) and stamps
+        (:class:`~bot.stamps.feed.StampFeed`); nothing to follow with SQLite. Raises
+        :class:`~bot.store.StoreError` when the database cannot be opened.
         """
         kb, loaded = knowledge if knowledge is not None else load_knowledge(settings)
         path = _database_path(settings, database)
@@ -132,6 +138,7 @@ class App:
             )
         )
         stamps: StampBook | None = None
+        feeds: list[ChangeFeed | StampFeed] = []
         metrics = Metrics()
         try:
             curator = None
@@ -145,6 +152,12 @@ class App:
                     store, settings.stamps, answer_author=_authors(kb), metrics=metrics
                 )
                 await stamps.start()
+                if follow:
+                    if curator is not None:
+                        feeds.append(ChangeFeed(curator, store))
+                    feeds.append(StampFeed(stamps, store))
+                    for feed in feeds:
+                        await feed.start()
             service = Service(
                 kb,
                 store,
@@ -158,6 +171,8 @@ class App:
             finally:
                 await service.settle()
         finally:
+            for feed in reversed(feeds):
+                await feed.close()
             if stamps is not None:
                 await stamps.close()
             if store is not None:

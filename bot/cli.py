@@ -97,10 +97,19 @@ def _parser() -> argparse.ArgumentParser:
     logging_options.add_argument(
         "--log-level", choices=LOG_LEVELS, default="info", help="least severe level logged"
     )
-    command(
+    run = command(
         "run",
         "run the Discord bot (needs DISCORD_TOKEN); with [web] with_bot, the web site too",
         parents=[common, logging_options],
+    )
+    run.add_argument(
+        "--shard-ids",
+        metavar="IDS",
+        help="run only these shards, e.g. 0,1 (other processes run the others; needs a "
+        "shared PostgreSQL database)",
+    )
+    run.add_argument(
+        "--shard-count", type=int, metavar="N", help="how many shards the bot has in all"
     )
     command(
         "web",
@@ -276,6 +285,8 @@ def _main(argv: Sequence[str] | None) -> int:
             settings,
             getattr(args, "log_format", "text"),
             getattr(args, "log_level", "info"),
+            getattr(args, "shard_ids", None),
+            getattr(args, "shard_count", None),
         )
     if command == "web":
         return _web(settings, args.log_format, args.log_level)
@@ -385,10 +396,14 @@ def _check(directory: str | None, settings: Settings) -> int:
         model = load_model(settings.matching.model, directory)
     except ModelError as error:
         raise CommandError(str(error)) from None
-    knowledge = KnowledgeBase(Matcher(settings.matching, model=model), result.questions)
+    knowledge = KnowledgeBase(
+        Matcher(settings.matching, model=model), result.questions, result.tags
+    )
     unreachable = unreachable_phrasings(knowledge.matcher, knowledge)
     for phrasing in unreachable:
         print(f"warning: {phrasing}")
+    for warning in knowledge.tag_warnings():
+        print(f"warning: {warning}")
     accepted = len(result.files) - len(result.rejected_files)
     print(f"{directory}: {accepted} of {len(result.files)} file(s) valid; {knowledge.summary()}")
     if unreachable:
@@ -486,18 +501,38 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def _run(settings: Settings, log_format: str = "text", log_level: str = "info") -> int:
-    """Run the Discord bot until SIGTERM/SIGINT; 2 for a missing or rejected token. With
-    ``[web] with_bot``, the web site is served by the same process."""
+def _run(
+    settings: Settings,
+    log_format: str = "text",
+    log_level: str = "info",
+    shard_ids: str | None = None,
+    shard_count: int | None = None,
+) -> int:
+    """Run the Discord bot until SIGTERM/SIGINT; 2 for a missing or rejected token, or shards
+    that cannot be. With ``[web] with_bot``, the web site is served by the same process."""
     import asyncio
     import logging
 
     import discord
 
-    from bot.discord.bot import StampyBot
+    from bot.discord.bot import Shards, StampyBot
     from bot.discord.run import Endpoints, serve
     from bot.store import StoreError
     from bot.web.serve import ListenError
+
+    try:
+        shards = Shards.parse(shard_ids, shard_count)
+    except ValueError as error:
+        print(f"stampy: {error}", file=sys.stderr)
+        return CANNOT_START
+    if shards.ids is not None and not settings.database.shared:
+        print(
+            "stampy: --shard-ids runs part of the bot in this process; the processes must share "
+            "a PostgreSQL database ([database] url), not the SQLite file "
+            f"{settings.database.path}",
+            file=sys.stderr,
+        )
+        return CANNOT_START
 
     if not settings.token:
         print(
@@ -527,9 +562,10 @@ def _run(settings: Settings, log_format: str = "text", log_level: str = "info") 
     try:
         asyncio.run(
             serve(
-                lambda: App.open(settings, knowledge=loaded),
+                lambda: App.open(settings, knowledge=loaded, follow=True),
                 settings.token,
                 endpoints,
+                shards=shards,
                 site=site,
             )
         )

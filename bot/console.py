@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import sys
 import textwrap
 from collections.abc import Callable
 from dataclasses import replace
 from typing import TextIO
 
+from bot.browse import TagPage
 from bot.knowledge.matcher import Decision
-from bot.knowledge.model import Answer, Question
+from bot.knowledge.model import Answer, Question, Tag
 from bot.service import Reply, Service
 
 # Every user-facing string of the terminal front end, so wording is reviewed in one place.
@@ -24,6 +26,9 @@ TEXT = {
         "  :why           why the last answer was chosen\n"
         "  :alts          the other candidates for the last question\n"
         "  :show ID       a stored question with all its answers\n"
+        "  :tags          every tag with its number of questions\n"
+        "  :tag NAME      a tag's page: its description and its questions\n"
+        "  :related ID    questions related to a stored question\n"
         "  :stats         what the knowledge base holds\n"
         "  :quit          leave"
     ),
@@ -41,12 +46,49 @@ TEXT = {
     "alts_header": "Candidates for {query!r}:",
     "alt_row": "  {rank}. {score:.2f}  {text}  [{id}]",
     "no_alts": "No stored question shares a word with that.",
+    "alternatives": "Answered questions close to it:",
+    "no_tags": "No question has a tag yet.",
+    "tag_row": "  {name}  ({count} question{plural}){internal}{description}",
+    "internal": " [internal]",
+    "tag_usage": "Usage: :tag NAME, with a tag's name (:tags lists them).",
+    "unknown_tag": "There is no tag {name!r}; :tags lists them.",
+    "tag_head": "Tag: {name}{internal}",
+    "no_description": "  (No description yet. Moderators can add one.)",
+    "tag_link": "  more: {link}",
+    "tag_main": "  start with: {text}  [{id}]",
+    "section_canonical": "Canonically answered ({count}):",
+    "section_non_canonical": "With non-canonical answers only ({count}):",
+    "section_unanswered": "Unanswered canonical questions ({count}):",
+    "page_row": "  {text}  [{id}]{stamps}",
+    "stamps": "  ({count} stamp{plural})",
+    "related_usage": "Usage: :related ID, with a question's id.",
+    "related_header": "Related to {text!r}:",
+    "no_related": "No related questions.",
 }
 
 #: The console's commands, also shown by ``stampy console --help``.
 HELP = TEXT["help"]
 
 WIDTH = 88
+#: At most this many characters of a tag's description on a line of ``:tags``.
+TAG_LINE = 60
+
+# Characters that would move the cursor, recolour or otherwise take over a terminal: C0 and
+# C1 controls but the line break, and the bidirectional overrides and isolates.
+_UNPRINTABLE = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """``text`` safe to print to a terminal (see ``_UNPRINTABLE``; tabs become spaces, lone
+    surrogates ``?``)."""
+    text = text.encode("utf-8", "replace").decode("utf-8").replace("\t", " ")
+    return _UNPRINTABLE.sub("", text)
+
+
+def _line(text: str, limit: int) -> str:
+    """The first line of ``text`` on one line, shortened to ``limit`` characters."""
+    first = " ".join(printable(text).split("\n", 1)[0].split())
+    return first if len(first) <= limit else first[: limit - 1].rstrip() + "…"
 
 
 def _wrap(text: str, indent: str = "  ") -> str:
@@ -100,7 +142,11 @@ def render_reply(reply: Reply) -> str:
         if question.tags:
             head += "  (" + ", ".join(question.tags) + ")"
         if not reply.answers:
-            return f"{head}\n{TEXT['unanswered']}"
+            lines = [head, TEXT["unanswered"]]
+            if reply.alternatives:
+                lines.append(TEXT["alternatives"])
+                lines += [f"  {q.text}  [{q.id}]" for q in reply.alternatives]
+            return "\n".join(lines)
         body = f"{head}\n{render_answer(reply.answers[0])}"
         if len(reply.answers) > 1:
             body += "\n" + TEXT["other_answers"].format(
@@ -115,6 +161,65 @@ def render_reply(reply: Reply) -> str:
             lines.append(f"  {number}. {suggestion.question.text}  [{suggestion.question.id}]")
         return "\n".join(lines)
     return TEXT["no_match"]
+
+
+def render_tags(tags: list[tuple[Tag, int]]) -> str:
+    """Every tag with its question count and the start of its description (``:tags``)."""
+    if not tags:
+        return TEXT["no_tags"]
+    return "\n".join(
+        TEXT["tag_row"].format(
+            name=_line(tag.name, 64),
+            count=count,
+            plural="" if count == 1 else "s",
+            internal=TEXT["internal"] if tag.internal else "",
+            description=f": {_line(tag.description, TAG_LINE)}" if tag.description else "",
+        )
+        for tag, count in tags
+    )
+
+
+def render_tag_page(page: TagPage, service: Service) -> str:
+    """A tag's page (``:tag NAME``): the description, or a note that it is missing, then the
+    canonically answered questions, those with non-canonical answers only, and those with no
+    answer yet, each with the stamps of its best answer."""
+    tag = page.tag
+    lines = [
+        TEXT["tag_head"].format(
+            name=_line(tag.name, 64), internal=TEXT["internal"] if tag.internal else ""
+        )
+    ]
+    lines.append(_wrap(printable(tag.description)) if tag.description else TEXT["no_description"])
+    if tag.link:
+        lines.append(TEXT["tag_link"].format(link=_line(tag.link, WIDTH)))
+    main = service.question(tag.main_question) if tag.main_question else None
+    if main is not None:
+        lines.append(TEXT["tag_main"].format(text=main.text, id=main.id))
+    for key, questions in (
+        ("section_canonical", page.canonical),
+        ("section_non_canonical", page.non_canonical),
+        ("section_unanswered", page.unanswered),
+    ):
+        lines += ["", TEXT[key].format(count=len(questions))]
+        for question in questions:
+            answers = service.ranked_answers(question)
+            count = service.stamp_count(answers[0]) if answers else 0
+            stamps = (
+                TEXT["stamps"].format(count=count, plural="" if count == 1 else "s")
+                if count
+                else ""
+            )
+            lines.append(TEXT["page_row"].format(text=question.text, id=question.id, stamps=stamps))
+    return "\n".join(lines)
+
+
+def render_related(question: Question, related: tuple[Question, ...]) -> str:
+    """The questions related to ``question`` (``:related ID``)."""
+    if not related:
+        return TEXT["no_related"]
+    lines = [TEXT["related_header"].format(text=question.text)]
+    lines += [f"  {other.text}  [{other.id}]" for other in related]
+    return "\n".join(lines)
 
 
 def reply_to_json(reply: Reply) -> dict:
@@ -156,6 +261,7 @@ def reply_to_json(reply: Reply) -> dict:
         "probability": round(reply.match.probability, 4),
         "tier": reply.match.tier,
         "small_talk": reply.small_talk,
+        "alternatives": [{"id": q.id, "text": q.text} for q in reply.alternatives],
     }
 
 
@@ -238,6 +344,26 @@ class Console:
                 self.say(TEXT["unknown_id"].format(id=wanted))
             else:
                 self.say(render_question(question))
+        elif command == "tags":
+            self.say(render_tags(self.service.tags(internal=True)))
+        elif command == "tag":
+            name = argument.strip()
+            page = self.service.tag_page(name, internal=True) if name else None
+            if not name:
+                self.say(TEXT["tag_usage"])
+            elif page is None:
+                self.say(TEXT["unknown_tag"].format(name=_line(name, 40)))
+            else:
+                self.say(render_tag_page(page, self.service))
+        elif command == "related":
+            wanted = argument.strip()
+            question = self.service.question(wanted)
+            if not wanted:
+                self.say(TEXT["related_usage"])
+            elif question is None:
+                self.say(TEXT["unknown_id"].format(id=wanted))
+            else:
+                self.say(render_related(question, self.service.related(question.id)))
         elif command in {"why", "alts"}:
             if self.last is None:
                 self.say(TEXT["nothing_asked"])

@@ -22,6 +22,7 @@ from bot.curation.feed import ChangeFeed
 from bot.knowledge.base import KnowledgeBase
 from bot.knowledge.loader import load_directory
 from bot.knowledge.matcher import Matcher
+from bot.knowledge.model import Tag
 from bot.store import Store
 from bot.store.pgserver import ThrowawayServer
 
@@ -49,7 +50,8 @@ def answers(tmp_path: Path) -> Path:
 
 async def start(location: str, answers: Path) -> Process:
     store = await Store.open(location)
-    knowledge = KnowledgeBase(Matcher(), load_directory(answers).questions)
+    loaded = load_directory(answers)
+    knowledge = KnowledgeBase(Matcher(), loaded.questions, loaded.tags)
     curator = Curator(knowledge, store, answers)
     await curator.start()
     feed = ChangeFeed(curator, store)
@@ -105,12 +107,28 @@ async def test_a_change_in_one_process_is_answered_from_the_other_within_a_secon
     assert [entry.version for entry in history] == [3, 2, 1]
 
 
+async def test_a_tag_record_changed_in_one_process_reaches_the_other(
+    processes: tuple[Process, Process],
+) -> None:
+    first, second = processes
+    shipped = first.knowledge.tag("modularity")
+    assert shipped == Tag("modularity") and second.knowledge.is_declared("modularity")
+    described = Tag("modularity", description="Networks made of parts that can be understood.")
+    await first.curator.set_tag(MOD, described)
+    await within(1.0, lambda: second.knowledge.tag("modularity") == described, "the tag elsewhere")
+    await first.curator.remove_tag_record(MOD, "modularity")
+    await within(
+        1.0, lambda: not second.knowledge.is_declared("modularity"), "the removal elsewhere"
+    )
+
+
 async def test_reload_in_one_process_reloads_every_process(
     processes: tuple[Process, Process], answers: Path
 ) -> None:
     first, second = processes
     some_file = sorted(answers.glob("*.yaml"))[0]
     some_file.unlink()  # the files changed on disk, for both processes
+    (answers / "tags.yaml").unlink()  # its tag records name questions of the file removed
     report = await first.curator.reload()
     assert report.diff.removed
     gone = report.diff.removed[0]

@@ -84,8 +84,26 @@ def test_canonical_answer_comes_first() -> None:
 def test_check_valid_directory(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "check")
     assert code == 0
-    assert "3 of 3 file(s) valid" in out
+    assert "4 of 4 file(s) valid" in out
     assert "questions" in out and "phrasings" in out and "answers" in out and "tags" in out
+
+
+def test_check_warns_about_unused_and_undeclared_tags(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, "check")
+    assert code == 0 and "tag '" not in out  # every shipped tag is declared and used
+    (tmp_path / "kb.yaml").write_text(
+        "questions:\n  - id: ok\n    question: Is this fine?\n    tags: [fine, loose]\n"
+        "tags:\n  - name: fine\n  - name: lonely\n    description: Nobody uses me.\n",
+        encoding="utf-8",
+    )
+    code, out, _ = run(capsys, "check", str(tmp_path))
+    assert code == 0  # warnings, not errors
+    kb = tmp_path / "kb.yaml"
+    assert f"warning: {kb}:7: tag 'lonely' is declared but no question uses it" in out
+    assert f"warning: {kb}:2: tag 'loose' is used by 1 question (first 'ok')" in out
+    assert "'fine'" not in out
 
 
 def test_check_reports_file_and_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -84,13 +84,13 @@ async def test_totals_come_from_the_shared_tables_and_a_stamp_counts_once(
         ANSWERED, channel_id=CHANNEL, guild_id=GUILD, question_id="q", answer_id="a-1"
     )
     await first.book.apply_many([stamp(BOB), stamp(CAROL, "goldstamp")])
-    await within(1.0, lambda: second.book.count("a-1") == 6, "the other process's stamps")
+    await within(5.0, lambda: second.book.count("a-1") == 6, "the other process's stamps")
     # Both processes see the same reaction (a replay, or a message both can see): one row.
     await asyncio.gather(first.book.apply(stamp(ROOT)), second.book.apply(stamp(ROOT)))
-    await within(1.0, lambda: first.book.count("a-1") == second.book.count("a-1") == 7, "once")
+    await within(5.0, lambda: first.book.count("a-1") == second.book.count("a-1") == 7, "once")
     assert await independent_rows(url, "SELECT count(*) FROM stamps") == [(3,)]
     await second.book.apply(stamp(BOB, add=False))
-    await within(1.0, lambda: first.book.count("a-1") == 6, "the removal elsewhere")
+    await within(5.0, lambda: first.book.count("a-1") == 6, "the removal elsewhere")
     assert first.book.user(ALICE).received == second.book.user(ALICE).received == 6
 
 
@@ -103,9 +103,9 @@ async def test_one_process_computes_reputation_and_the_others_read_it(
         ANSWERED, channel_id=CHANNEL, guild_id=GUILD, question_id="q", answer_id="a-1"
     )
     await second.book.apply(stamp(ROOT))  # the root vouches for Alice, in the follower
-    await within(1.0, lambda: first.book.reputation(ALICE) > 0, "the leader's reputation")
+    await within(5.0, lambda: first.book.reputation(ALICE) > 0, "the leader's reputation")
     await within(
-        1.0,
+        5.0,
         lambda: second.book.reputation(ALICE) == first.book.reputation(ALICE),
         "the follower reading it",
     )
@@ -116,7 +116,7 @@ async def test_one_process_computes_reputation_and_the_others_read_it(
     await within(6.0, lambda: second.feed.leading, "a new leader")
     await second.book.apply(stamp(CAROL))
     await within(
-        2.0,
+        5.0,
         lambda: (
             dict(second.book.leaderboard(5)).get(ALICE, 0) > 0 and second.book.count("a-1") == 2
         ),
@@ -139,7 +139,7 @@ async def test_sqlite_books_work_alone(tmp_path) -> None:
             ANSWERED, channel_id=CHANNEL, guild_id=GUILD, question_id="q", answer_id="a-1"
         )
         await book.apply(stamp(ROOT))
-        await within(1.0, lambda: book.reputation(ALICE) > 0, "reputation")
+        await within(5.0, lambda: book.reputation(ALICE) > 0, "reputation")
     finally:
         await feed.close()
         await book.close()

@@ -490,3 +490,31 @@ async def test_questions_are_answered_and_recording_fails_quietly(
     assert await service.note_unanswered(
         "what is the airspeed of an unladen swallow", asker_id=1, channel_id=2, guild_id=3
     )
+
+
+async def test_a_transaction_cancelled_as_it_begins_leaves_none_open(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A task cancelled right after BEGIN was sent (at shutdown, the stamp-count edits are
+    cancelled mid-read) must not leave the connection inside a transaction: the next one
+    would fail with "cannot start a transaction within a transaction"."""
+    store = await Store.open(db_path)
+    try:
+        begin = store._begin
+
+        async def begin_then_cancelled(conn: Any, sql: str, wait: float | None) -> None:
+            await begin(conn, sql, wait)
+            raise asyncio.CancelledError
+
+        monkeypatch.setattr(store, "_begin", begin_then_cancelled)
+        with pytest.raises(asyncio.CancelledError):
+            async with store.read():
+                pass
+        monkeypatch.undo()
+        assert not store.connection.in_transaction
+        await UnansweredQuestions(store).record(
+            "still works?", asker_id=1, channel_id=2, guild_id=3
+        )
+        assert await UnansweredQuestions(store).count() == 1
+    finally:
+        await store.close()

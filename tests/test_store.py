@@ -8,6 +8,7 @@ PostgreSQL database), the tests of files, pragmas and query plans on SQLite.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sqlite3
 import subprocess
@@ -776,3 +777,27 @@ async def test_proposal_input_is_validated(proposals: ProposedPhrasings) -> None
     long = await proposals.propose("q1", "word " * 3000, proposer_id=1, channel_id=1)
     assert len(long.text) <= MAX_TEXT_CHARS
     assert await proposals.count() == 2
+
+
+async def test_a_task_cancelled_while_beginning_leaves_no_transaction_open(store: Store) -> None:
+    """Stopping cancels tasks at any point: one cancelled while its BEGIN runs must not leave
+    the connection inside a transaction that every later one fails on."""
+
+    async def write(value: int) -> None:
+        async with store.transaction() as conn:
+            await conn.execute("INSERT INTO t VALUES (?)", (value,))
+
+    async with store.transaction() as conn:
+        await conn.execute("CREATE TABLE t (x INTEGER)")
+    for value in range(30):
+        task = asyncio.create_task(write(value))
+        await asyncio.sleep(0)  # it holds the lock and waits for its BEGIN
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        async with store.read() as conn:
+            await conn.execute_fetchall("SELECT count(*) FROM t")
+    await write(100)
+    async with store.read() as conn:
+        rows = [r[0] for r in await conn.execute_fetchall("SELECT x FROM t")]
+    assert 100 in rows and set(rows) <= set(range(30)) | {100}

@@ -23,6 +23,8 @@ from bot.store.db import BUSY, CORRUPT, FULL, IO, READ_ONLY
 #: The file that questions added on Discord are exported to, and its topic.
 DEFAULT_FILE = "discord.yaml"
 DEFAULT_TOPIC = "Added on Discord"
+#: The file that tag records added on Discord (or imported from elsewhere) are exported to.
+TAGS_FILE = "tags.yaml"
 #: Question ids made from a question's words are at most this long (before a "-2" suffix).
 SLUG_LENGTH = 48
 #: Who ``stampy import`` records as having made the change.

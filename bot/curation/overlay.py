@@ -125,7 +125,9 @@ class Overlay:
             self._remember_rows(rows)
             self._set_shipped(list(self.knowledge))
             diff = self._rebuild()
-            self._shipped_tags = {tag.name: tag for tag in self.knowledge.declared_tags()}
+            self._shipped_tags = {
+                tag.name: tag for tag in _file_order(self.knowledge.declared_tags())
+            }
             self._remember_tag_rows(await self._tag_versions.all())
             self._rebuild_tags()
         return ReloadReport((), diff, self.skipped)
@@ -573,3 +575,10 @@ def _clashes(target: dict[str, Question], overlaid: set[str]) -> dict[str, str]:
         for key in keys:
             owner.setdefault(key, question.id)
     return clashing
+
+
+def _file_order(tags: Iterable[Tag]) -> list[Tag]:
+    """Tag records in the order of the files they were read from."""
+    return sorted(
+        tags, key=lambda tag: (tag.origin.path, tag.origin.line) if tag.origin else ("", 0)
+    )

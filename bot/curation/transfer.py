@@ -10,6 +10,7 @@ from pathlib import Path
 from bot.curation.model import (
     DEFAULT_FILE,
     IMPORT_MODERATOR_NAME,
+    TAGS_FILE,
     ImportReport,
     KnowledgeDiff,
     Moderator,
@@ -18,8 +19,14 @@ from bot.curation.model import (
 )
 from bot.curation.overlay import Overlay
 from bot.knowledge.loader import load_directory
-from bot.knowledge.model import Question
-from bot.knowledge.writer import file_text, question_to_data, read_topics, write_files
+from bot.knowledge.model import Question, Tag
+from bot.knowledge.writer import (
+    file_text,
+    question_to_data,
+    read_topics,
+    tag_to_data,
+    write_files,
+)
 
 __all__ = ["Transfer"]
 
@@ -44,13 +51,18 @@ class Transfer(Overlay):
         }
         for question in self.knowledge:
             place = self._placement(question.id)
-            groups.setdefault(place.file, []).append((place.rank, question))
+            groups.setdefault(place.file, []).append((place.rank, self._exported(question)))
+        tag_groups = self._tag_groups()
+        for name in tag_groups:
+            groups.setdefault(name, [])
         files = []
         for name in sorted(groups):
             ranked = sorted(groups[name], key=lambda item: (item[0], item[1].id))
             questions = [question for _, question in ranked]
             if name in shipped_topics:
                 topic = shipped_topics[name]
+            elif not questions:
+                topic = None  # a file of tag records alone
             else:
                 topic = next(
                     (
@@ -60,8 +72,35 @@ class Transfer(Overlay):
                     ),
                     None,
                 ) or derived_topic(name)
-            files.append((name, file_text(topic, questions, self._current_text(name))))
+            tags = tag_groups.get(name, [])
+            files.append((name, file_text(topic, questions, self._current_text(name), tags)))
         return files
+
+    def _exported(self, question: Question) -> Question:
+        """``question`` as exported: related ids of questions removed since are left out
+        (they would make the files invalid, and lead nowhere)."""
+        related = tuple(other for other in question.related if other in self.knowledge)
+        return question if related == question.related else replace(question, related=related)
+
+    def _tag_groups(self) -> dict[str, list[Tag]]:
+        """The served tag records by the file they are exported to: a tag from the files
+        stays in its file, in its place; others go to :data:`TAGS_FILE`, by name."""
+        shipped_order = {name: index for index, name in enumerate(self._shipped_tags)}
+        groups: dict[str, list[tuple[tuple[int, int, str], Tag]]] = {}
+        for tag in self.knowledge.declared_tags():
+            shipped = self._shipped_tags.get(tag.name)
+            if shipped is not None and shipped.origin is not None:
+                file = Path(shipped.origin.path).name
+                rank = (0, shipped_order[tag.name], tag.name)
+            else:
+                file, rank = TAGS_FILE, (1, 0, tag.name)
+            if tag.main_question is not None and tag.main_question not in self.knowledge:
+                tag = replace(tag, main_question=None)  # its question was removed
+            groups.setdefault(file, []).append((rank, replace(tag, origin=None)))
+        return {
+            name: [tag for _, tag in sorted(items, key=lambda item: item[0])]
+            for name, items in groups.items()
+        }
 
     def _current_text(self, name: str) -> str | None:
         """The text of the answers file ``name``, which an export edits, or None."""
@@ -141,9 +180,28 @@ class Transfer(Overlay):
             kept = () if prune else tuple(sorted(missing))
             if dry_run:
                 return ImportReport((), planned, 0, planned, kept, dry_run=True)
-            if plan:
+            tag_plan = self._tag_import_plan(result.tags, prune=prune)
+            if plan or tag_plan:
                 rows = []
+                tag_rows = []
                 async with self.store.transaction():
+                    for name, state, tag in tag_plan:
+                        tag_rows.append(
+                            await self._tag_versions.append(
+                                name,
+                                state=state,
+                                content=(
+                                    json.dumps(tag_to_data(tag), ensure_ascii=False)
+                                    if tag is not None
+                                    else None
+                                ),
+                                member_id=moderator.id,
+                                member_name=moderator.name,
+                                guild_id=moderator.guild_id,
+                                action=f"imported from {shown}",
+                                at=self.clock(),
+                            )
+                        )
                     for question_id, state, question, file, topic in plan:
                         content = None
                         if question is not None and state == "set":
@@ -164,8 +222,30 @@ class Transfer(Overlay):
                         )
                 for row in rows:
                     self._note_row(row)
+                self._remember_tag_rows(tag_rows)
             diff = self._rebuild()
-        return ImportReport((), diff, len(plan), planned, kept)
+            self._rebuild_tags()
+        return ImportReport((), diff, len(plan) + len(tag_plan), planned, kept)
+
+    def _tag_import_plan(
+        self, tags: tuple[Tag, ...], *, prune: bool
+    ) -> list[tuple[str, str, Tag | None]]:
+        """The tag versions that make the served tag records ``tags`` (and, with ``prune``,
+        no others)."""
+        plan: list[tuple[str, str, Tag | None]] = []
+        incoming = {tag.name: replace(tag, origin=None) for tag in tags}
+        for name, tag in incoming.items():
+            row = self._tag_latest.get(name)
+            if self._shipped_tags.get(name) == tag:
+                if row is not None and row.state != "shipped":
+                    plan.append((name, "shipped", None))
+            elif not self.knowledge.is_declared(name) or self.knowledge.tag(name) != tag:
+                plan.append((name, "set", tag))
+        if prune:
+            for tag in self.knowledge.declared_tags():
+                if tag.name not in incoming:
+                    plan.append((tag.name, "removed", None))
+        return plan
 
     def _import_step(
         self, question: Question, name: str, topic: str | None, shipped_files: set[str]

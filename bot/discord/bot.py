@@ -14,6 +14,7 @@ import gc
 import logging
 import sys
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import discord
@@ -77,11 +78,63 @@ def intents() -> discord.Intents:
     return wanted
 
 
-class StampyBot(commands.Bot):
+@dataclass(frozen=True)
+class Shards:
+    """Which shards this process runs: ``ids`` of ``count`` (both None: all of them, as many
+    as Discord recommends). Several processes each run some shards of one bot, sharing a
+    PostgreSQL database; Discord sends each shard the events of the guilds it owns
+    (``(guild_id >> 22) % count``), and direct messages to shard 0."""
+
+    ids: tuple[int, ...] | None = None
+    count: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.ids is not None:
+            if self.count is None:
+                raise ValueError("--shard-ids needs --shard-count")
+            if not self.ids or len(set(self.ids)) != len(self.ids):
+                raise ValueError("--shard-ids must list different shard numbers")
+        if self.count is not None and self.count < 1:
+            raise ValueError(f"--shard-count must be at least 1, got {self.count}")
+        outside = [i for i in self.ids or () if not 0 <= i < (self.count or 0)]
+        if outside:
+            raise ValueError(
+                f"shard {outside[0]} does not exist: with --shard-count {self.count} the "
+                f"shards are 0 to {(self.count or 0) - 1}"
+            )
+
+    @classmethod
+    def parse(cls, ids: str | None, count: int | None) -> Shards:
+        """From the command line: ``ids`` as ``"0,1"``. ValueError with a message."""
+        numbers = None
+        if ids is not None:
+            try:
+                numbers = tuple(int(part) for part in ids.split(","))
+            except ValueError:
+                raise ValueError(
+                    f"--shard-ids must be shard numbers separated by commas, e.g. 0,1 (got {ids!r})"
+                ) from None
+        return cls(numbers, count)
+
+    @property
+    def syncs_commands(self) -> bool:
+        """Whether this process registers the global application commands (the one running
+        shard 0, so that exactly one does)."""
+        return self.ids is None or 0 in self.ids
+
+    def describe(self) -> str:
+        if self.ids is None:
+            return "all shards" if self.count is None else f"all {self.count} shards"
+        listed = ", ".join(map(str, self.ids))
+        return f"shard{'s' if len(self.ids) > 1 else ''} {listed} of {self.count}"
+
+
+class StampyBot(commands.AutoShardedBot):
     """The bot on an open :class:`~bot.app.App`; ``install(bot)`` adds the cogs.
 
     ``fast_start`` (for a fake Discord) waits only briefly for guilds before ``on_ready``
-    and does not sleep before re-IDENTIFYing.
+    and does not sleep before re-IDENTIFYing. ``shards``: which shards this process runs
+    (default: all, in this process).
     """
 
     def __init__(
@@ -90,6 +143,7 @@ class StampyBot(commands.Bot):
         install: Callable[[StampyBot], Awaitable[None]],
         *,
         fast_start: bool = False,
+        shards: Shards | None = None,
     ) -> None:
         # The bot has no voice features: skip discord.py's warnings about voice libraries.
         discord.VoiceClient.warn_nacl = False
@@ -101,7 +155,10 @@ class StampyBot(commands.Bot):
             allowed_mentions=discord.AllowedMentions.none(),
             guild_ready_timeout=0.05 if fast_start else 2.0,
             max_messages=MESSAGE_CACHE,
+            shard_ids=None if shards is None or shards.ids is None else list(shards.ids),
+            shard_count=None if shards is None else shards.count,
         )
+        self.sharding = shards or Shards()
         self.app = app
         self.settings = app.settings
         self.service = app.service
@@ -144,8 +201,24 @@ class StampyBot(commands.Bot):
         # A login under way when stopping began may have opened a session since.
         await self.http.close()
 
+    def owns(self, guild_id: int | None) -> bool:
+        """Whether this process runs the shard that gets the events of ``guild_id`` (None: a
+        direct message, which Discord sends to shard 0)."""
+        ids, count = self.shard_ids, self.shard_count
+        if ids is None or not count:
+            return True
+        return (0 if guild_id is None else (guild_id >> 22) % count) in ids
+
+    def gateways(self) -> list[discord.gateway.DiscordWebSocket]:
+        """The gateway websocket of each shard this process has connected."""
+        return [self._get_websocket(shard_id=shard_id) for shard_id in self.shards]
+
+    async def close_gateways(self) -> None:
+        """Close every shard's gateway with 1000 (see :func:`close_gateway`)."""
+        await asyncio.gather(*(close_gateway(ws) for ws in self.gateways()))
+
     async def _stop_in_order(self, caller: asyncio.Task[Any] | None) -> None:
-        await close_gateway(self.ws)
+        await self.close_gateways()
         await self._finish_handlers(HANDLER_GRACE_SECONDS, caller)
         async with self._setup_lock:  # a setup_hook under way finishes first
             await super().close()  # removes the cogs; then discord.py's close (HTTP too)
@@ -182,9 +255,15 @@ class StampyBot(commands.Bot):
 
     @property
     def gateway_connected(self) -> bool:
-        """Whether the gateway connection is open and ready now (the health check)."""
-        ws = self.ws
-        return self.is_ready() and not self.is_closed() and ws is not None and ws.open
+        """Whether the gateway connections (one per shard this process runs) are open and
+        ready now (the health check)."""
+        gateways = self.gateways()
+        return (
+            self.is_ready()
+            and not self.is_closed()
+            and bool(gateways)
+            and all(ws is not None and ws.open for ws in gateways)
+        )
 
     async def on_connect(self) -> None:
         """Count the gateway's connections after the first as reconnects (``/metrics``)."""
@@ -204,7 +283,8 @@ class StampyBot(commands.Bot):
         listed = ", ".join(names[:_READY_NAMES])
         if len(names) > _READY_NAMES:
             listed += f" and {len(names) - _READY_NAMES} more"
-        log.info("Stampy ready as %s in %d guild(s): %s", self.user, len(names), listed)
+        shards = f" ({self.sharding.describe()})" if self.sharding.ids is not None else ""
+        log.info("Stampy ready as %s in %d guild(s)%s: %s", self.user, len(names), shards, listed)
         if not self.settings.discord.home_guilds:
             ids = ", ".join(
                 f"{g.id} ({g.name.replace(chr(10), ' ')})" for g in self.guilds[:_READY_NAMES]
@@ -217,9 +297,11 @@ class StampyBot(commands.Bot):
         self.ready_once.set()
 
     async def sync_commands(self) -> None:
-        """Register the application commands: global ones, and those of each home guild."""
+        """Register the application commands: global ones (by the process running shard 0
+        only), and those of each home guild (by the process whose shards own it)."""
         try:
-            await self.tree.sync()
+            if self.sharding.syncs_commands:
+                await self.tree.sync()
             for guild_id in self.settings.discord.home_guilds:
                 guild = discord.Object(guild_id)
                 if self.get_guild(guild_id) is not None and self.tree.get_commands(guild=guild):

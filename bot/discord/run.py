@@ -20,7 +20,7 @@ import discord.http
 import yarl
 
 from bot.app import App
-from bot.discord.bot import StampyBot, close_gateway
+from bot.discord.bot import Shards, StampyBot
 from bot.discord.install import install
 
 log = logging.getLogger(__name__)
@@ -73,6 +73,7 @@ async def serve(
     endpoints: Endpoints,
     *,
     site: Callable[[App, StampyBot], AbstractAsyncContextManager[object]] | None = None,
+    shards: Shards | None = None,
 ) -> None:
     """Open the app (``open_app()``), run the bot on it until it is closed or sent
     SIGTERM/SIGINT, close the app (queued stamps are written then). ``site(app, bot)``,
@@ -82,6 +83,7 @@ async def serve(
     the gateway is closed, queued stamp events are written) and this returns normally.
     Raises what connecting raises (e.g. :class:`discord.LoginFailure` for a bad token) unless
     a signal came first, and :class:`bot.store.StoreError` if the database cannot be opened.
+    ``shards``: the shards this process runs (default: all).
     """
     endpoints.apply()
     loop = asyncio.get_running_loop()
@@ -89,7 +91,7 @@ async def serve(
     signals = _catch_signals(loop, stop)
     try:
         async with open_app() as app:
-            bot = StampyBot(app, install, fast_start=endpoints.custom)
+            bot = StampyBot(app, install, fast_start=endpoints.custom, shards=shards)
             async with site(app, bot) if site is not None else contextlib.nullcontext():
                 await _run_until_stopped(bot, token, stop)
         log.info("Stampy stopped")
@@ -141,4 +143,4 @@ async def _run_until_stopped(bot: StampyBot, token: str, stop: asyncio.Event) ->
             await running
         except (Exception, asyncio.CancelledError) as error:  # stopping anyway
             log.debug("the connection ended while stopping: %r", error)
-        await close_gateway(bot.ws)  # one opened while stopping
+        await bot.close_gateways()  # one opened while stopping

@@ -359,7 +359,11 @@ class StampReactions(commands.Cog, name="Stamps"):
             self.schedule_edit(message.message_id, message.channel_id)
 
         return await reconcile_recent(
-            book, self.settings.reconcile_days, self._fetch_stamps, changed=changed
+            book,
+            self.settings.reconcile_days,
+            self._fetch_stamps,
+            changed=changed,
+            mine=lambda message: self.bot.owns(message.guild_id),
         )
 
     async def _fetch_stamps(self, tracked: AnswerMessage) -> dict[str, set[int]] | None:

@@ -4,10 +4,13 @@ tag records."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 from bot.knowledge.matcher import Matcher
 from bot.knowledge.model import Question, Tag
+
+_NO_IDS: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -146,9 +149,10 @@ class KnowledgeBase:
         """The questions that carry tag ``name``, in stored order."""
         return self.in_stored_order(self._by_tag.get(name, ()))
 
-    def tagged_ids(self, name: str) -> frozenset[str]:
-        """The ids of the questions that carry tag ``name`` (from the index; no order)."""
-        return frozenset(self._by_tag.get(name, ()))
+    def tagged_ids(self, name: str) -> AbstractSet[str]:
+        """The ids of the questions that carry tag ``name``: the index itself, not a copy
+        (read it, never change it; it changes with the knowledge base)."""
+        return self._by_tag.get(name, _NO_IDS)
 
     def position(self, question_id: str) -> int:
         """Where a stored question is in the stored order (a smaller number: earlier)."""
@@ -166,6 +170,29 @@ class KnowledgeBase:
         return all(
             (tag := self._tags.get(name)) is not None and tag.internal for name in question.tags
         )
+
+    def tag_warnings(self) -> list[str]:
+        """What ``stampy check`` warns about tags (not errors): tag records no question uses,
+        and tags questions use that no record declares, each with where it is."""
+        used: dict[str, list[Question]] = {}
+        for question in self._questions.values():
+            for name in question.tags:
+                used.setdefault(name, []).append(question)
+        warnings = []
+        for tag in self.declared_tags():
+            if tag.name not in used:
+                where = f"{tag.origin}: " if tag.origin else ""
+                warnings.append(f"{where}tag {tag.name!r} is declared but no question uses it")
+        for name in sorted(set(used) - set(self._tags)):
+            first = used[name][0]
+            where = f"{first.origin}: " if first.origin else ""
+            count = len(used[name])
+            warnings.append(
+                f"{where}tag {name!r} is used by {count} question{'s' if count != 1 else ''} "
+                f"(first {first.id!r}) but declared in no 'tags' list, so its page has no "
+                "description"
+            )
+        return warnings
 
     def summary(self) -> Summary:
         """Counts of questions, phrasings, answers and tags."""

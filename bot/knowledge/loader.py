@@ -16,6 +16,16 @@ Each ``*.yaml`` / ``*.yml`` file in the answers directory holds one topic::
             text: |
               Christoph Molnar's book ...
 
+A file may also (or only) declare tag records under ``tags``::
+
+    tags:
+      - name: interpretability
+        description: |
+          Understanding what happens inside a trained model. (markdown)
+        link: https://example.org/interpretability     # optional
+        main_question: what-is-interpretability        # optional: the question explaining it
+        internal: false                                # optional: hidden from members
+
 The files are composed into YAML nodes (never constructed into Python objects) and the nodes
 are walked by hand, so every error carries a line number and no YAML tag can run code.
 Anchors and aliases are refused outright, which also defeats "billion laughs" alias bombs.
@@ -47,9 +57,12 @@ from bot.knowledge.rules import (
     MAX_TAG_LENGTH,
     Record,
     Seen,
+    at,
     check_answer_text,
     check_author,
+    check_description,
     check_id,
+    check_link,
     check_phrasing,
     check_related,
     check_source,
@@ -75,6 +88,7 @@ __all__ = [
     "LoadResult",
     "load_directory",
     "load_file",
+    "parse_tags",
     "parse_text",
     "validate_question",
 ]
@@ -111,7 +125,8 @@ _BOOL_VALUES = {"yes": True, "no": False, "true": True, "false": False, "on": Tr
 
 _ANCHOR_MESSAGE = "YAML anchors and aliases are not supported"
 
-_TOP_KEYS = ("topic", "questions")
+_TOP_KEYS = ("topic", "questions", "tags")
+_TAG_KEYS = ("name", "description", "link", "main_question", "internal")
 _QUESTION_KEYS = ("id", "question", "alternate_phrasings", "tags", "related", "answers")
 _ANSWER_KEYS = ("id", "canonical", "author", "source", "text")
 
@@ -307,6 +322,7 @@ class _Walker:
         self.problems: list[tuple[int, str]] = []
         self.refused = refused
         self.visited: set[int] = set()
+        self.tags: list[Tag] = []  # the file's tag records without errors
 
     def error(self, node: yaml.Node, message: str) -> None:
         self.problems.append((node.start_mark.line + 1, message))
@@ -430,9 +446,11 @@ class _Walker:
             return []
         if not self.enter(root):
             return []
-        values = self.mapping(root, _TOP_KEYS, ("questions",), "the top level")
+        values = self.mapping(root, _TOP_KEYS, (), "the top level")
         if values is None:
             return []
+        if "questions" not in values and "tags" not in values:
+            self.error(root, "the top level is missing the required key 'questions'")
         if "topic" in values:
             self.string(values["topic"], "'topic'")
         records: list[Record] = []
@@ -441,7 +459,46 @@ class _Walker:
                 record = self.question(item)
                 if record is not None:
                     records.append(record)
+        if "tags" in values:
+            names: dict[str, int] = {}
+            for item in self.sequence(values["tags"], "'tags'"):
+                tag = self.tag_record(item)
+                if tag is None:
+                    continue
+                line = item.start_mark.line + 1
+                if tag.name in names:
+                    first = names[tag.name]
+                    message = f"tag {tag.name!r} is declared twice (first at line {first})"
+                    self.problems.append((line, message))
+                    continue
+                names[tag.name] = line
+                self.tags.append(tag)
         return records
+
+    def tag_record(self, node: yaml.Node) -> Tag | None:
+        if not self.enter(node):
+            return None
+        before = len(self.problems)
+        values = self.mapping(node, _TAG_KEYS, ("name",), "a tag")
+        if values is None:
+            return None
+        name = self.checked(values, "name", check_tag)
+        description = self.checked(values, "description", check_description)
+        link = self.checked(values, "link", check_link)
+        main = self.checked(values, "main_question", lambda s: check_id(s, "main question id"))
+        internal = False
+        if "internal" in values:
+            internal = bool(self.boolean(values["internal"], "'internal'"))
+        if len(self.problems) != before or name is None:
+            return None
+        return Tag(
+            name=name[0].lower(),
+            description=description[0] if description else None,
+            link=link[0] if link else None,
+            main_question=main[0] if main else None,
+            internal=internal,
+            origin=Origin(self.path, node.start_mark.line + 1),
+        )
 
     def question(self, node: yaml.Node) -> Record | None:
         if not self.enter(node):
@@ -545,23 +602,24 @@ class _Walker:
 # Files and directories
 
 
-def _parse(text: str, path: str) -> tuple[list[Record], list[tuple[int, str]]]:
-    """Records of the questions in ``text`` and the problems found (no cross-file checks)."""
+def _parse(text: str, path: str) -> tuple[list[Record], list[Tag], list[tuple[int, str]]]:
+    """Records of the questions in ``text``, its tag records and the problems found (no
+    cross-file checks)."""
     problem = _check_raw_text(text)
     if problem is not None:
-        return [], [(1, problem)]
+        return [], [], [(1, problem)]
     if text.startswith("\ufeff"):
         text = text[1:]
     problems, refused, fatal = _scan(text)
     if fatal:
-        return [], problems
+        return [], [], problems
     try:
         root = yaml.compose(text, Loader=_Loader)
     except yaml.YAMLError as exc:
-        return [], [*problems, _yaml_error(exc, text)]
+        return [], [], [*problems, _yaml_error(exc, text)]
     walker = _Walker(path, refused)
     records = walker.document(root)
-    return records, problems + walker.problems
+    return records, walker.tags, problems + walker.problems
 
 
 def _finish(path: str, problems: Iterable[tuple[int | None, str]]) -> list[LoadError]:
@@ -575,23 +633,64 @@ def _finish(path: str, problems: Iterable[tuple[int | None, str]]) -> list[LoadE
     return errors
 
 
-def _check_file(
-    text: str | None, problems: list[tuple[int, str]], path: str, seen: Seen
-) -> tuple[list[Question], list[LoadError], Seen]:
-    """Questions (none if any error), errors, and the ids/phrasings the file would add."""
+@dataclass
+class _File:
+    """What one file holds: its questions and tag records (none if it has any error), its
+    errors, and the ids, phrasings and tag names it would add."""
+
+    questions: list[Question]
+    tags: list[Tag]
+    errors: list[LoadError]
+    new: Seen
+
+
+def _check_file(text: str | None, problems: list[tuple[int, str]], path: str, seen: Seen) -> _File:
     records: list[Record] = []
+    tags: list[Tag] = []
     if text is not None:
-        records, found = _parse(text, path)
+        records, tags, found = _parse(text, path)
         problems = problems + found
     new = Seen()
     all_problems: list[tuple[int | None, str]] = list(problems)
     for record in records:
         all_problems += duplicates(record, path, seen, new)
+    for tag in tags:
+        line = tag.origin.line if tag.origin else None
+        if tag.name in seen.tags:
+            where = seen.tags[tag.name]
+            all_problems.append((line, f"tag {tag.name!r} is already declared{at(where)}"))
+        else:
+            new.tags[tag.name] = tag.origin
     errors = _finish(path, all_problems)
     if errors:
-        return [], errors, new
+        return _File([], [], errors, new)
     questions = [record.question for record in records if record.question is not None]
-    return questions, errors, new
+    return _File(questions, tags, errors, new)
+
+
+def _references(questions: list[Question], tags: Iterable[Tag]) -> list[LoadError]:
+    """Errors for related ids and main questions that name none of ``questions``."""
+    known = {question.id for question in questions}
+    errors = []
+    for question in questions:
+        for other in question.related:
+            if other not in known and question.origin is not None:
+                message = (
+                    f"question {question.id!r} lists {other!r} as related, but there is no "
+                    "question with that id"
+                )
+                errors.append(LoadError(question.origin.path, question.origin.line, message))
+    for tag in tags:
+        if tag.main_question is not None and tag.main_question not in known and tag.origin:
+            message = f"the main question {tag.main_question!r} of tag {tag.name!r} does not exist"
+            errors.append(LoadError(tag.origin.path, tag.origin.line, message))
+    return errors
+
+
+def parse_tags(text: str, path: str) -> tuple[list[Tag], list[LoadError]]:
+    """The tag records of one file's text (no cross-file checks), or none and the errors."""
+    checked = _check_file(text, [], path, Seen())
+    return checked.tags, checked.errors
 
 
 def parse_text(text: str, path: str) -> tuple[list[Question], list[LoadError]]:
@@ -600,15 +699,15 @@ def parse_text(text: str, path: str) -> tuple[list[Question], list[LoadError]]:
     ``path`` is only used in origins and messages. Returns the questions, or no questions
     and the errors in line order if anything is wrong (a file is accepted or rejected whole).
     """
-    questions, errors, _ = _check_file(text, [], path, Seen())
-    return questions, errors
+    checked = _check_file(text, [], path, Seen())
+    return checked.questions, checked.errors
 
 
 def load_file(path: str | Path) -> tuple[list[Question], list[LoadError]]:
     """Read and parse one file (no cross-file checks); see :func:`parse_text`."""
     text, problems = _read(path)
-    questions, errors, _ = _check_file(text, problems, str(path), Seen())
-    return questions, errors
+    checked = _check_file(text, problems, str(path), Seen())
+    return checked.questions, checked.errors
 
 
 def load_directory(directory: str | Path) -> LoadResult:
@@ -637,7 +736,7 @@ def load_directory(directory: str | Path) -> LoadResult:
         return LoadResult((), (LoadError(shown, 0, message),), (), ())
 
     seen = Seen()
-    questions: list[Question] = []
+    accepted: dict[str, _File] = {}
     errors: list[LoadError] = []
     files: list[str] = []
     rejected: list[str] = []
@@ -645,11 +744,33 @@ def load_directory(directory: str | Path) -> LoadResult:
         path = str(base / name)
         files.append(path)
         text, problems = _read(base / name)
-        found, file_errors, new = _check_file(text, problems, path, seen)
-        if file_errors:
-            errors += file_errors
+        checked = _check_file(text, problems, path, seen)
+        if checked.errors:
+            errors += checked.errors
             rejected.append(path)
         else:
-            seen.update(new)
-            questions += found
-    return LoadResult(tuple(questions), tuple(errors), tuple(files), tuple(rejected))
+            seen.update(checked.new)
+            accepted[path] = checked
+    # Related ids and main questions may name a question of any file: checked once all are
+    # in, and only when every file loaded (they may name a question of a broken file, which
+    # is reported already; one broken file must not take the others with it).
+    found = (
+        []
+        if errors
+        else _references(
+            [q for f in accepted.values() for q in f.questions],
+            [t for f in accepted.values() for t in f.tags],
+        )
+    )
+    for path in sorted({error.path for error in found}):
+        errors += sorted((e for e in found if e.path == path), key=lambda e: e.line)
+        rejected.append(path)
+        del accepted[path]
+    errors.sort(key=lambda e: files.index(e.path) if e.path in files else -1)
+    return LoadResult(
+        tuple(q for f in accepted.values() for q in f.questions),
+        tuple(errors),
+        tuple(files),
+        tuple(p for p in files if p in rejected),
+        tuple(t for f in accepted.values() for t in f.tags),
+    )

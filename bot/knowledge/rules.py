@@ -150,11 +150,13 @@ class Seen:
     question_ids: dict[str, Origin | None] = field(default_factory=dict)
     answer_ids: dict[str, tuple[str | None, Origin | None]] = field(default_factory=dict)
     phrasings: dict[str, tuple[str | None, Origin | None]] = field(default_factory=dict)
+    tags: dict[str, Origin | None] = field(default_factory=dict)  # declared tag records
 
     def update(self, other: Seen) -> None:
         self.question_ids.update(other.question_ids)
         self.answer_ids.update(other.answer_ids)
         self.phrasings.update(other.phrasings)
+        self.tags.update(other.tags)
 
 
 _T = TypeVar("_T")

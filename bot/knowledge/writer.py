@@ -35,7 +35,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError as RoundTripError
 from ruamel.yaml.scalarstring import LiteralScalarString, SingleQuotedScalarString
 
-from bot.knowledge.loader import _Loader, load_directory, parse_text
+from bot.knowledge.loader import _Loader, load_directory, parse_tags, parse_text
 from bot.knowledge.model import Answer, Question, Tag
 
 __all__ = [
@@ -51,6 +51,8 @@ __all__ = [
 
 # A question starts a new item of the top-level ``questions`` list: "  - id: ...".
 _QUESTION_START = re.compile(r"^  - id: ", re.MULTILINE)
+# A tag record starts a new item of the top-level ``tags`` list: "  - name: ...".
+_TAG_START = re.compile(r"^  - name: ", re.MULTILINE)
 
 
 def question_to_data(question: Question) -> dict[str, Any]:
@@ -173,12 +175,23 @@ def _file_data(question: Question) -> dict[str, Any]:
     return data
 
 
-def dump_file(topic: str | None, questions: Sequence[Question]) -> str:
-    """The text of one knowledge-base file holding ``questions`` in the given order."""
+def _tag_file_data(tag: Tag) -> dict[str, Any]:
+    data = tag_to_data(tag)
+    if "description" in data:
+        data["description"] = _Block(data["description"])
+    return data
+
+
+def dump_file(topic: str | None, questions: Sequence[Question], tags: Sequence[Tag] = ()) -> str:
+    """The text of one knowledge-base file holding ``questions`` in the given order (and the
+    tag records ``tags``; a file of tags alone has no ``questions`` key)."""
     document: dict[str, Any] = {}
     if topic is not None:
         document["topic"] = topic
-    document["questions"] = [_file_data(question) for question in questions]
+    if questions or not tags:
+        document["questions"] = [_file_data(question) for question in questions]
+    if tags:
+        document["tags"] = [_tag_file_data(tag) for tag in tags]
     text = yaml.dump(
         document,
         Dumper=_Dumper,
@@ -191,9 +204,10 @@ def dump_file(topic: str | None, questions: Sequence[Question]) -> str:
     )
     # A blank line between questions, as in the shipped files (not inside any value: every
     # line of a value is indented deeper than a question's "  - ").
-    starts = [match.start() for match in _QUESTION_START.finditer(text)]
-    for start in reversed(starts[1:]):
-        text = text[:start] + "\n" + text[start:]
+    for pattern in (_QUESTION_START, _TAG_START):
+        starts = [match.start() for match in pattern.finditer(text)]
+        for start in reversed(starts[1:]):
+            text = text[:start] + "\n" + text[start:]
     return text
 
 
@@ -201,9 +215,14 @@ def dump_file(topic: str | None, questions: Sequence[Question]) -> str:
 # Editing an existing file: only what changed, comments and layout kept
 
 
-def file_text(topic: str | None, questions: Sequence[Question], current: str | None) -> str:
-    """The text of a knowledge-base file holding ``questions``, given the file's ``current``
-    text (None for a new file).
+def file_text(
+    topic: str | None,
+    questions: Sequence[Question],
+    current: str | None,
+    tags: Sequence[Tag] = (),
+) -> str:
+    """The text of a knowledge-base file holding ``questions`` and the tag records ``tags``,
+    given the file's ``current`` text (None for a new file).
 
     A file whose questions and topic are unchanged keeps its text exactly; a changed one is
     edited in place with a round-trip YAML parser (ruamel.yaml), so that comments, quoting,
@@ -211,21 +230,37 @@ def file_text(topic: str | None, questions: Sequence[Question], current: str | N
     new file, or one the editor cannot read back as exactly ``questions``, is written whole
     by :func:`dump_file`.
     """
+    tags = list(tags)
     if current is None:
-        return dump_file(topic, questions)
+        return dump_file(topic, questions, tags)
     present, errors = parse_text(current, "current.yaml")
-    if not errors and present == list(questions) and _topic_in(current) == topic:
+    present_tags, _ = parse_tags(current, "current.yaml")
+    same_tags = present_tags == tags
+    if not errors and present == list(questions) and same_tags and _topic_in(current) == topic:
         return current
     if not errors:
         try:
-            edited = _edit(current, topic, questions, {q.id: q for q in present})
-        except (RoundTripError, ValueError, TypeError, KeyError):
+            edited = _edit(
+                current,
+                topic,
+                questions,
+                {q.id: q for q in present},
+                tags,
+                {t.name: t for t in present_tags},
+            )
+        except (RoundTripError, ValueError, TypeError, KeyError, AttributeError):
             edited = None
         if edited is not None:
             loaded, problems = parse_text(edited, "edited.yaml")
-            if not problems and loaded == list(questions) and _topic_in(edited) == topic:
+            loaded_tags, _ = parse_tags(edited, "edited.yaml")
+            if (
+                not problems
+                and loaded == list(questions)
+                and loaded_tags == tags
+                and _topic_in(edited) == topic
+            ):
                 return edited
-    return dump_file(topic, questions)
+    return dump_file(topic, questions, tags)
 
 
 def _round_trip() -> YAML:
@@ -238,9 +273,15 @@ def _round_trip() -> YAML:
 
 
 def _edit(
-    text: str, topic: str | None, questions: Sequence[Question], present: dict[str, Question]
+    text: str,
+    topic: str | None,
+    questions: Sequence[Question],
+    present: dict[str, Question],
+    tags: Sequence[Tag] = (),
+    present_tags: dict[str, Tag] | None = None,
 ) -> str:
-    """``text`` with its topic and questions changed to ``topic`` and ``questions``."""
+    """``text`` with its topic, questions and tag records changed to ``topic``,
+    ``questions`` and ``tags``."""
     parser = _round_trip()
     document = parser.load(text)
     if not isinstance(document, CommentedMap):
@@ -250,23 +291,82 @@ def _edit(
     elif document.get("topic") != topic:
         _set_key(document, "topic", _scalar(topic), ("topic",))
     items = document.get("questions")
-    if not isinstance(items, CommentedSeq):
-        raise ValueError("no questions list")
-    by_id = {question.id: question for question in questions}
-    _edit_list(
-        items,
-        [node["id"] for node in items],
-        [question.id for question in questions],
-        lambda question_id: _question_node(by_id[question_id]),
-    )
-    for node in items:
-        question = by_id[node["id"]]
-        before = present.get(question.id)
-        if before is not None and before != question:
-            _edit_question(node, before, question)
+    if items is not None or questions:
+        if not isinstance(items, CommentedSeq):
+            raise ValueError("no questions list")
+        by_id = {question.id: question for question in questions}
+        _edit_list(
+            items,
+            [node["id"] for node in items],
+            [question.id for question in questions],
+            lambda question_id: _question_node(by_id[question_id]),
+        )
+        for node in items:
+            question = by_id[node["id"]]
+            before = present.get(question.id)
+            if before is not None and before != question:
+                _edit_question(node, before, question)
+    _edit_tags(document, tags, present_tags or {})
     out = io.StringIO()
     parser.dump(document, out)
     return out.getvalue()
+
+
+_TOP_ORDER = ("topic", "questions", "tags")
+_TAG_ORDER = ("name", "description", "link", "main_question", "internal")
+
+
+def _edit_tags(document: CommentedMap, tags: Sequence[Tag], present: dict[str, Tag]) -> None:
+    """Make the ``tags`` list of ``document`` hold ``tags``: kept records edited key by key."""
+    items = document.get("tags")
+    if items is None and not tags:
+        return
+    if not isinstance(items, CommentedSeq):
+        if items is not None:
+            raise ValueError("tags is not a list")
+        items = CommentedSeq()
+        _set_key(document, "tags", items, _TOP_ORDER)
+    by_name = {tag.name: tag for tag in tags}
+    _edit_list(
+        items,
+        [str(node["name"]).lower() for node in items],
+        [tag.name for tag in tags],
+        lambda name: _tag_node(by_name[name]),
+    )
+    for node in items:
+        tag = by_name[str(node["name"]).lower()]
+        before = present.get(tag.name)
+        if before is not None and before != tag:
+            _edit_tag(node, tag)
+    if not items:
+        items.fa.set_flow_style()
+
+
+def _edit_tag(node: CommentedMap, tag: Tag) -> None:
+    for key, value in tag_to_data(tag).items():
+        if key == "name":
+            continue
+        if key == "description":
+            if str(node.get(key, "")).strip() != value:
+                _set_key(node, key, _block(value), _TAG_ORDER)
+        elif node.get(key) != value:
+            _set_key(node, key, value if isinstance(value, bool) else _scalar(value), _TAG_ORDER)
+    present = tag_to_data(tag)
+    for key in _TAG_ORDER[1:]:
+        if key not in present and key in node:
+            del node[key]
+
+
+def _tag_node(tag: Tag) -> CommentedMap:
+    node = CommentedMap()
+    for key, value in tag_to_data(tag).items():
+        if key == "description":
+            node[key] = _block(value)
+        elif isinstance(value, bool):
+            node[key] = value
+        else:
+            node[key] = _scalar(value)
+    return node
 
 
 def _edit_list(

@@ -42,6 +42,7 @@ class StampFeed:
         self._delay = delay
         self._listening: Listening | None = None
         self._pending: asyncio.Task[None] | None = None
+        self._stale = False  # another process committed stamps not yet read here
         self.refreshes = 0
 
     async def start(self) -> None:
@@ -84,14 +85,17 @@ class StampFeed:
         if origin == self._book.records.origin:
             return  # this process's own commit: already counted
         if kind == "stamps":
+            self._stale = True  # a refresh under way may have read before this commit
             if self._pending is None or self._pending.done():
                 self._pending = asyncio.create_task(self._refresh_soon(), name="stamp-refresh")
         elif kind == "reputation" and not self.leading:
             await self._book.load_reputation()
 
     async def _refresh_soon(self) -> None:
-        await asyncio.sleep(self._delay)
-        await self._refresh()
+        while self._stale:
+            await asyncio.sleep(self._delay)
+            self._stale = False
+            await self._refresh()
 
     async def _refresh(self) -> None:
         try:

@@ -52,12 +52,16 @@ async def reconcile_recent(
     fetch: Fetch,
     *,
     changed: Callable[[AnswerMessage], None] = lambda message: None,
+    mine: Callable[[AnswerMessage], bool] = lambda message: True,
     concurrency: int = CONCURRENCY,
     progress_seconds: float = PROGRESS_SECONDS,
 ) -> ReconcileTotals:
     """Re-read the stamps on answer messages of the last ``days`` days and fix the store to
-    match; ``changed(message)`` is called for each message still there whose stamps changed."""
-    messages = await book.recent_answer_messages(days)
+    match; ``changed(message)`` is called for each message still there whose stamps changed.
+    Only the messages ``mine`` accepts are read: with several processes sharing a database,
+    each reconciles the messages of its own shards (another process's live events on the
+    others would race with it)."""
+    messages = [m for m in await book.recent_answer_messages(days) if mine(m)]
     pending = iter(messages)
     done = added = removed = skipped = 0
     last_log = time.monotonic()

@@ -214,7 +214,14 @@ class SQLiteStore(Store):
             conn = self.connection
             self._owner = task
             try:
-                await self._begin(conn, begin, wait)
+                try:
+                    await self._begin(conn, begin, wait)
+                except BaseException:
+                    # Cancelled (a handler stopped at shutdown) or failed after BEGIN was
+                    # sent: aiosqlite still runs it, so roll back behind it, or the next
+                    # transaction would find this one open.
+                    await _rollback(conn)
+                    raise
                 try:
                     yield conn
                 except BaseException:

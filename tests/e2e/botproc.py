@@ -57,7 +57,10 @@ class BotProcess:
         ]
 
     @classmethod
-    async def start(cls, fake: FakeDiscord, config: Path, cwd: Path) -> BotProcess:
+    async def start(
+        cls, fake: FakeDiscord, config: Path, cwd: Path, args: Iterable[str] = ()
+    ) -> BotProcess:
+        """Start ``stampy --config CONFIG run ARGS``."""
         env = {k: v for k, v in os.environ.items() if k != "STAMPY_CONFIG"}
         env.update(
             {"DISCORD_TOKEN": TOKEN, API_BASE_ENV: fake.api_base, GATEWAY_ENV: fake.gateway_url}
@@ -69,6 +72,7 @@ class BotProcess:
             "--config",
             str(config),
             "run",
+            *args,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             env=env,

@@ -200,7 +200,6 @@ TEXT = {
     "tag_footer": "Page {page} of {pages} · {total} question(s) · buttons show an answer to you",
     "tag_unknown": "There is no tag called {name}. `/tags` lists them.",
     "related_button": "Related: {text}",
-    "alternative_button": "{text}",
     "unanswered_known": (
         "That's a known question, but nobody has written an answer yet; it's been noted for "
         "the writers."
@@ -216,7 +215,6 @@ TEXT = {
     "report_posted_answer": "Answer",
     "report_posted_by": "Reported by",
     "report_posted_message": "Message",
-    "report_posted_text": "Report",
     "report_posted_footer": "Report #{id} · /unanswered reports",
     "report_no_link": "(shown privately; no message to link)",
     "cmd_ask": "Ask Stampy a question",

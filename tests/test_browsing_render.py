@@ -20,7 +20,7 @@ from bot.discord.browsing.views import (
     tag_page_message,
     tags_embed,
 )
-from bot.discord.render import CUSTOM_ID_LIMIT, LABEL_LIMIT, units
+from bot.discord.render import CUSTOM_ID_LIMIT, LABEL_LIMIT, soft_breaks, units
 from bot.knowledge.model import Answer, Question, Tag
 from bot.store.reports import Report
 
@@ -155,3 +155,22 @@ def test_each_question_is_in_its_section_numbered_across_pages() -> None:
     assert second.footer.text == beyond.footer.text
     assert second.footer.text.startswith("Page 2 of 2 · 14 question(s)")
     assert "11. " in "".join(f.value for f in second.fields)
+
+
+def test_wrapped_descriptions_read_as_paragraphs_and_lists_stay() -> None:
+    wrapped = "Making AI systems pursue the goals their designers\nintend, and keep doing so."
+    assert soft_breaks(wrapped) == (
+        "Making AI systems pursue the goals their designers intend, and keep doing so."
+    )
+    kept = "One.\n\nTwo:\n- a\n- b\n1. c\n> d\n# e\n```\ncode\nlines\n```\nend"
+    assert soft_breaks(kept) == kept
+    embed, _ = render_page(Tag("t", description=wrapped), [], 0, None)
+    assert (embed.description or "").startswith(soft_breaks(wrapped))
+
+
+@settings(max_examples=200, deadline=None)
+@given(HOSTILE)
+def test_joining_soft_breaks_is_stable_and_never_lengthens(text: str) -> None:
+    joined = soft_breaks(text)
+    assert soft_breaks(joined) == joined
+    assert len(joined) <= len(text)

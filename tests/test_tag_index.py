@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 from dataclasses import replace
 
+from bot import browse
 from bot.knowledge.base import KnowledgeBase
 from bot.knowledge.matcher import Matcher
 from bot.knowledge.model import Answer, Question, Tag
@@ -55,3 +56,46 @@ def test_related_questions_are_kept_until_the_knowledge_base_changes() -> None:
     assert [q.id for q in service.related("q1")] == ["q3"]
     kb.upsert_tag(Tag("y", internal=True))  # q3 is now filed only under an internal tag
     assert [q.id for q in service.related("q1")] == []
+
+
+def related_by_scan(kb: KnowledgeBase, question_id: str, limit: int) -> list[str]:
+    """The definition: every question read, ranked by (tags shared, the matcher's score of
+    the question's text, stored order); answered, visible ones only."""
+    question = kb.get(question_id)
+    assert question is not None
+    scores = {c.question_id: c.score for c in kb.matcher.search(question.text, k=40)}
+    tags = set(question.tags)
+    pool = list(kb) if tags else [kb.get(i) for i in scores]
+    ranked = []
+    for order, other in enumerate(pool):
+        if other is None or other.id == question.id or not other.answers:
+            continue
+        if kb.internal_only(other):
+            continue
+        shared = len(tags.intersection(other.tags))
+        if shared or other.id in scores:
+            ranked.append((-shared, -scores.get(other.id, 0.0), order, other.id))
+    return [item[3] for item in sorted(ranked)[:limit]]
+
+
+def test_related_questions_are_those_a_read_of_every_question_finds() -> None:
+    rng = random.Random(11)
+    words = ["alpha", "beta", "gamma", "delta", "probe", "neuron", "reward", "goal", "agent"]
+    names = ["a", "b", "c", "d", "e"]
+    for trial in range(30):
+        questions = []
+        for number in range(rng.randrange(1, 60)):
+            tags = tuple(rng.sample(names, rng.randrange(4)))
+            text = " ".join(rng.sample(words, 3)) + f" {number}?"
+            answers = (Answer(id=f"a{number}", text="x"),) if rng.random() < 0.6 else ()
+            questions.append(Question(id=f"q{number}", text=text, tags=tags, answers=answers))
+        tag_records = [Tag(name, internal=rng.random() < 0.2) for name in names]
+        kb = KnowledgeBase(Matcher(), questions, tag_records)
+        for _ in range(5):  # edits move questions in the stored order
+            kb.remove(rng.choice(questions).id)
+            kb.upsert(rng.choice(questions))
+        for question in kb:
+            for limit in (1, 3, 10):
+                expected = related_by_scan(kb, question.id, limit)
+                got = [q.id for q in browse.related(kb, question.id, limit)]
+                assert got == expected, (trial, question.id, limit)

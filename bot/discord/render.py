@@ -146,6 +146,21 @@ def shorten(text: str, limit: int) -> str:
     return truncate(line, limit, note="", close_fence=False)
 
 
+# A line break inside a paragraph (not before a blank line, a list item, a quote, a heading or
+# a code fence, and not after a blank line or inside a code block: see soft_breaks).
+_SOFT_BREAK = re.compile(r"(?<=\S)[ \t]*\n(?![ \t]*(?:\n|$|[-*+>#|]|\d+[.)]\s))[ \t]*")
+
+
+def soft_breaks(text: str) -> str:
+    """Markdown's soft line breaks joined: text written wrapped at a fixed width (a YAML
+    block) reads as flowing paragraphs on Discord, which shows every line break, as the web
+    view's markdown does. Paragraphs, lists, quotes, headings and code blocks stay as they are."""
+    parts = text.split(_FENCE)
+    for i in range(0, len(parts), 2):  # outside code fences only
+        parts[i] = _SOFT_BREAK.sub(" ", parts[i])
+    return _FENCE.join(parts)
+
+
 def suggestion_label(text: str) -> str:
     """A button label (at most 80 characters) for a suggested question."""
     return shorten(text, LABEL_LIMIT) or ELLIPSIS

@@ -4,10 +4,13 @@ tag records."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 from bot.knowledge.matcher import Matcher
 from bot.knowledge.model import Question, Tag
+
+_NO_IDS: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -146,9 +149,10 @@ class KnowledgeBase:
         """The questions that carry tag ``name``, in stored order."""
         return self.in_stored_order(self._by_tag.get(name, ()))
 
-    def tagged_ids(self, name: str) -> frozenset[str]:
-        """The ids of the questions that carry tag ``name`` (from the index; no order)."""
-        return frozenset(self._by_tag.get(name, ()))
+    def tagged_ids(self, name: str) -> AbstractSet[str]:
+        """The ids of the questions that carry tag ``name``: the index itself, not a copy
+        (read it, never change it; it changes with the knowledge base)."""
+        return self._by_tag.get(name, _NO_IDS)
 
     def position(self, question_id: str) -> int:
         """Where a stored question is in the stored order (a smaller number: earlier)."""

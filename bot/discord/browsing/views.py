@@ -28,6 +28,7 @@ from bot.discord.render import (
     TITLE_LIMIT,
     embed_units,
     shorten,
+    soft_breaks,
     stamps_text,
     truncate,
     units,
@@ -131,7 +132,7 @@ def _description(
 ) -> str:
     """The tag's description (or the note that it has none), its link and main question,
     cut to what is left of the embed's budget once the sections are in."""
-    parts = [tag.description.strip() if tag.description else TEXT["tag_missing"]]
+    parts = [soft_breaks(tag.description.strip()) if tag.description else TEXT["tag_missing"]]
     extra = []
     if main_question is not None:
         extra.append(TEXT["tag_main"].format(question=shorten(main_question.text, 200)))

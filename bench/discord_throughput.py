@@ -1,7 +1,7 @@
 """Questions per second and reply latency of ``stampy run`` through the fake Discord.
 
 The bot runs in its own process (``python -m bot run``), pointed with ``STAMPY_DISCORD_API_BASE``
-and ``STAMPY_DISCORD_GATEWAY`` at the fake Discord of ``tests/fakediscord.py``, which this
+and ``STAMPY_DISCORD_GATEWAY`` at the fake Discord of ``tests/fakediscord/``, which this
 process serves on 127.0.0.1 (no other network). Traffic is "stampy, <question>" from 1,000
 distinct members: phrasings of the knowledge base's own questions (so the bot answers) and,
 for a fifth of the messages, real YouTube questions from the benchmark folder (so some get
@@ -705,7 +705,7 @@ def main() -> int:
             "",
             table(header, rows),
             "",
-            f"`python -m bot run` in its own process against `tests/fakediscord.py` served by "
+            f"`python -m bot run` in its own process against `tests/fakediscord/` served by "
             f"the benchmark process on 127.0.0.1 (both on this machine). Messages are "
             f'"stampy, <question>" from {AUTHORS:,} members: a KB phrasing, or (one in '
             f"{round(1 / REAL_SHARE)}) a real YouTube question. Latency: fake dispatches "

@@ -1,7 +1,7 @@
 """Soak: ``stampy run`` for ten minutes at a steady rate of questions and stamps.
 
 The bot runs in its own process (``python -m bot run``) against the fake Discord of
-``tests/fakediscord.py`` served by this process on 127.0.0.1, as in discord_throughput.py (whose
+``tests/fakediscord/`` served by this process on 127.0.0.1, as in discord_throughput.py (whose
 bot process, config file, reply hook and knowledge-base check this reuses), with the shipped
 knowledge base and the default cooldowns and stamp settings.
 
@@ -593,7 +593,7 @@ def main() -> int:
             *[f"- {line}" for line in summary],
             "",
             *(heap + [""] if heap else []),
-            f"`python -m bot run` in its own process against `tests/fakediscord.py` served by "
+            f"`python -m bot run` in its own process against `tests/fakediscord/` served by "
             f"the benchmark process on 127.0.0.1, shipped knowledge base, default cooldowns "
             f'and stamp settings. Open loop: {args.rate:g} questions/s ("stampy, <question>" '
             f"from {AUTHORS:,} members in {CHANNELS} channels: {100 * args.new_share:.0f}% new "

@@ -11,6 +11,7 @@ from __future__ import annotations
 import bisect
 import re
 from collections.abc import Sequence
+from typing import Any
 
 import discord
 
@@ -314,3 +315,20 @@ def embed_units(embed: discord.Embed) -> int:
     for field in embed.fields:
         parts.extend([field.name or "", field.value or ""])
     return sum(units(p) for p in parts)
+
+
+def page_button(
+    custom_id: str,
+    *,
+    forward: bool,
+    disabled: bool = False,
+    style: discord.ButtonStyle = discord.ButtonStyle.secondary,
+) -> discord.ui.Button[Any]:
+    """A "Previous" or "Next" button; ``custom_id`` carries the page it shows, so pages keep
+    working after a restart (the queues', ``/unanswered canonical``'s and tag pages')."""
+    return discord.ui.Button(
+        label=TEXT["mod_next"] if forward else TEXT["mod_previous"],
+        style=style,
+        custom_id=custom_id,
+        disabled=disabled,
+    )

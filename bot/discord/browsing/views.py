@@ -27,6 +27,7 @@ from bot.discord.render import (
     LABEL_LIMIT,
     TITLE_LIMIT,
     embed_units,
+    page_button,
     shorten,
     soft_breaks,
     stamps_text,
@@ -157,12 +158,10 @@ class TagPageButton(
     def __init__(self, tag: str, offset: int, *, forward: bool, disabled: bool = False) -> None:
         self.tag, self.offset = tag, offset
         direction = "n" if forward else "p"
+        custom_id = f"stampy:tag:{offset}:{direction}:{tag}"
         super().__init__(
-            discord.ui.Button(
-                label=TEXT["mod_next"] if forward else TEXT["mod_previous"],
-                style=discord.ButtonStyle.primary,
-                custom_id=f"stampy:tag:{offset}:{direction}:{tag}",
-                disabled=disabled,
+            page_button(
+                custom_id, forward=forward, disabled=disabled, style=discord.ButtonStyle.primary
             )
         )
 

@@ -30,6 +30,7 @@ from bot.discord.render import (
     FIELD_VALUE_LIMIT,
     TITLE_LIMIT,
     embed_units,
+    page_button,
     shorten,
     stamps_text,
     truncate,
@@ -343,14 +344,8 @@ class PageButton(
     def __init__(self, kind: str, offset: int, *, forward: bool, disabled: bool = False) -> None:
         self.kind, self.offset = kind, offset
         label = "n" if forward else "p"
-        super().__init__(
-            discord.ui.Button(
-                label=TEXT["mod_next"] if forward else TEXT["mod_previous"],
-                style=discord.ButtonStyle.secondary,
-                custom_id=f"stampy:queue:{kind}:{offset}:{label}",
-                disabled=disabled,
-            )
-        )
+        custom_id = f"stampy:queue:{kind}:{offset}:{label}"
+        super().__init__(page_button(custom_id, forward=forward, disabled=disabled))
 
     @classmethod
     async def from_custom_id(
@@ -582,14 +577,8 @@ class CanonPageButton(
     ) -> None:
         self.tag, self.offset = tag, offset
         direction = "n" if forward else "p"
-        super().__init__(
-            discord.ui.Button(
-                label=TEXT["mod_next"] if forward else TEXT["mod_previous"],
-                style=discord.ButtonStyle.secondary,
-                custom_id=f"stampy:canon:{offset}:{direction}:{tag or '-'}",
-                disabled=disabled,
-            )
-        )
+        custom_id = f"stampy:canon:{offset}:{direction}:{tag or '-'}"
+        super().__init__(page_button(custom_id, forward=forward, disabled=disabled))
 
     @classmethod
     async def from_custom_id(

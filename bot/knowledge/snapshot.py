@@ -57,11 +57,20 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: Bumped whenever the layout of the file changes.
-FORMAT = 2
+FORMAT = 3
 MAGIC = b"STAMPY-KNOWLEDGE-SNAPSHOT\n"
 _LENGTH_BYTES = 8
-_ARRAYS = ("word_terms", "term_offsets", "term_ids", "posting_offsets", "posting_ids")
-_DTYPE = np.dtype("<i8")
+_ARRAYS = (
+    "word_terms",
+    "word_offsets",
+    "word_seq",
+    "term_offsets",
+    "term_ids",
+    "posting_offsets",
+    "posting_ids",
+)
+#: The integer types an array may be stored as (ids take two bytes while they fit).
+_DTYPES = {"<u2": np.dtype("<u2"), "<i4": np.dtype("<i4"), "<i8": np.dtype("<i8")}
 
 
 @dataclass(frozen=True)
@@ -168,11 +177,13 @@ def _encode(result: LoadResult, index: IndexState) -> tuple[bytes, list[np.ndarr
         "words": index.words,
         "owners": index.owners,
         "texts": index.texts,
-        "normals": index.normals,
     }
     body["paths"] = list(paths)
     encoded = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    arrays = [np.ascontiguousarray(getattr(index, name), dtype=_DTYPE) for name in _ARRAYS]
+    arrays = []
+    for name in _ARRAYS:
+        array = getattr(index, name)
+        arrays.append(np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<")))
     return encoded, arrays
 
 
@@ -226,7 +237,8 @@ def _decode(body: dict[str, Any], arrays: dict[str, np.ndarray]) -> tuple[LoadRe
         word_terms=arrays["word_terms"],
         owners=body["owners"],
         texts=body["texts"],
-        normals=body["normals"],
+        word_offsets=arrays["word_offsets"],
+        word_seq=arrays["word_seq"],
         term_offsets=arrays["term_offsets"],
         term_ids=arrays["term_ids"],
         posting_offsets=arrays["posting_offsets"],
@@ -239,22 +251,34 @@ def _decode(body: dict[str, Any], arrays: dict[str, np.ndarray]) -> tuple[LoadRe
 def _check_index(index: IndexState, question_ids: set[str]) -> None:
     """ValueError unless ``index`` is internally consistent and indexes ``question_ids``."""
     count = len(index.owners)
-    offsets = index.term_offsets
-    if not (len(index.texts) == len(index.normals) == count and offsets.size == count + 1):
+    if len(index.texts) != count:
         raise ValueError("phrasing tables of different lengths")
     if len(index.words) != index.word_terms.size or len(set(index.stems)) != len(index.stems):
         raise ValueError("vocabulary tables disagree")
-    if offsets[0] != 0 or offsets[-1] != index.term_ids.size or np.any(np.diff(offsets) < 0):
-        raise ValueError("term offsets out of order")
-    for ids in (index.term_ids, index.word_terms):
-        if ids.size and (ids.min() < 0 or ids.max() >= len(index.stems)):
-            raise ValueError("term id out of range")
+    if len(set(index.words)) != len(index.words):
+        raise ValueError("a word is listed twice")
+    for offsets, ids, bound in (
+        (index.word_offsets, index.word_seq, len(index.words)),
+        (index.term_offsets, index.term_ids, len(index.stems)),
+    ):
+        if offsets.size != count + 1 or offsets.dtype != np.int64:
+            raise ValueError("phrasing tables of different lengths")
+        if offsets[0] != 0 or offsets[-1] != ids.size or np.any(np.diff(offsets) < 0):
+            raise ValueError("offsets out of order")
+        if ids.size and (ids.min() < 0 or ids.max() >= bound):
+            raise ValueError("id out of range")
+    terms = index.word_terms
+    if terms.size and (terms.min() < 0 or terms.max() >= len(index.stems)):
+        raise ValueError("term id out of range")
     postings = index.posting_offsets
-    if postings.size != len(index.stems) + 1 or postings[0] != 0:
+    if postings.size != len(index.stems) + 1 or postings[0] != 0 or postings.dtype != np.int64:
         raise ValueError("posting offsets of the wrong length")
     if postings[-1] != index.posting_ids.size or np.any(np.diff(postings) < 0):
         raise ValueError("posting offsets out of order")
-    if index.posting_ids.size and (index.posting_ids.min() < 0 or index.posting_ids.max() >= count):
+    posting_ids = index.posting_ids
+    if posting_ids.dtype != np.int32:
+        raise ValueError("postings of the wrong type")
+    if posting_ids.size and (posting_ids.min() < 0 or posting_ids.max() >= count):
         raise ValueError("posting out of range")
     if set(index.owners) != question_ids:
         raise ValueError("the index and the questions disagree")
@@ -270,8 +294,8 @@ def write_snapshot(path: str | Path, key: str, result: LoadResult, index: IndexS
     OSError if it cannot be written.
     """
     body, arrays = _encode(result, index)
-    sections = [["body", len(body)]] + [
-        [name, array.nbytes] for name, array in zip(_ARRAYS, arrays, strict=True)
+    sections = [["body", "", len(body)]] + [
+        [name, array.dtype.str, array.nbytes] for name, array in zip(_ARRAYS, arrays, strict=True)
     ]
     digest = hashlib.sha256(body)
     for array in arrays:
@@ -323,10 +347,10 @@ def _parse(data: bytes, key: str) -> tuple[LoadResult, IndexState]:
     if header.get("key") != key:
         raise ValueError("made from other files or by another version of Stampy")
     sections = header["sections"]
-    names = [name for name, _ in sections]
+    names = [name for name, _, _ in sections]
     if names != ["body", *_ARRAYS]:
         raise ValueError("unexpected sections")
-    sizes = [int(size) for _, size in sections]
+    sizes = [int(size) for _, _, size in sections]
     if any(size < 0 for size in sizes) or at + sum(sizes) != len(data):
         raise ValueError("truncated or padded")
     payload = memoryview(data)[at:]
@@ -338,10 +362,14 @@ def _parse(data: bytes, key: str) -> tuple[LoadResult, IndexState]:
     body = json.loads(str(payload[:body_size], "utf-8"))
     arrays: dict[str, np.ndarray] = {}
     offset = body_size
-    for name, size in zip(_ARRAYS, sizes[1:], strict=True):
-        if size % _DTYPE.itemsize:
+    for (name, dtype_name, size), _ in zip(sections[1:], _ARRAYS, strict=True):
+        dtype = _DTYPES[dtype_name]
+        if size % dtype.itemsize:
             raise ValueError(f"{name}: not whole integers")
-        arrays[name] = np.frombuffer(payload, dtype=_DTYPE, count=size // 8, offset=offset)
+        # Copied (a few milliseconds) so that the file's bytes are not kept alive, and in
+        # the machine's byte order.
+        array = np.frombuffer(payload, dtype=dtype, count=size // dtype.itemsize, offset=offset)
+        arrays[name] = array.astype(dtype.newbyteorder("="))
         offset += size
     return _decode(body, arrays)
 

@@ -185,6 +185,9 @@ class App:
             finally:
                 await service.settle()
         finally:
+            if kb.matcher.semantic is not None:
+                # Phrasings added on Discord since the start: a restart then encodes nothing.
+                kb.matcher.semantic.save()
             for feed in reversed(feeds):
                 await feed.close()
             if stamps is not None:

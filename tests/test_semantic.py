@@ -4,6 +4,7 @@ it and sets STAMPY_REQUIRE_SEMANTIC=1, so there it fails instead of skipping).""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from pathlib import Path
@@ -11,9 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.app import load_knowledge
+from bot.app import App, load_knowledge
 from bot.cli import main
-from bot.config import KnowledgeSettings, MatchSettings, Settings
+from bot.config import DatabaseSettings, KnowledgeSettings, MatchSettings, Settings
+from bot.curation import Moderator
 from bot.knowledge import semantic
 from bot.knowledge.abstain import SEMANTIC_FEATURES, default_model, features, fit
 from bot.knowledge.matcher import Decision, Matcher
@@ -193,3 +195,31 @@ def test_service_with_the_tier_answers_the_shipped_questions(tmp_path: Path) -> 
     assert reply.decision is Decision.ANSWER
     assert reply.question.id == "learn-interpretability"
     assert service.ask("thanks stampy!").decision is Decision.SMALL_TALK
+
+
+def test_a_phrasing_added_on_discord_is_in_the_vector_cache_after_a_restart(
+    tmp_path: Path,
+) -> None:
+    # A moderator's new phrasing is encoded once; closing the bot writes its vector, so the
+    # next start encodes nothing at all.
+    cache = tmp_path / "v.npz"
+    settings = Settings(
+        knowledge=KnowledgeSettings(answers_dir=str(ROOT / "answers"), snapshot=False),
+        matching=MatchSettings(semantic=True, semantic_cache=str(cache)),
+        database=DatabaseSettings(path=str(tmp_path / "stampy.db")),
+    )
+    phrasing = "Is machine learning alignment the same thing as AI alignment?"
+    assert semantic.VectorCache(cache).get(phrasing) is None
+
+    async def add_and_close() -> None:
+        async with App.open(settings) as app:
+            assert app.curator is not None
+            await app.curator.add_alias(
+                Moderator("Mod", 1001, 42), "what-is-ai-alignment", phrasing
+            )
+
+    asyncio.run(add_and_close())
+    assert semantic.VectorCache(cache).get(phrasing) is not None
+    knowledge, _ = load_knowledge(settings)
+    assert knowledge.matcher.semantic is not None
+    assert knowledge.matcher.semantic.encoder.encoded == 0  # every vector came from the cache

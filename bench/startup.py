@@ -80,7 +80,13 @@ def run_once(config: Path, question: str) -> tuple[float, float, str]:
         capture_output=True,
         text=True,
         cwd=config.parent,
-        env={k: v for k, v in os.environ.items() if k not in ("STAMPY_CONFIG", "DISCORD_TOKEN")},
+        # Byte code is cached as in an installed copy (pip compiles it at install): a
+        # PYTHONDONTWRITEBYTECODE in the environment would time compiling the sources instead.
+        env={
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("STAMPY_CONFIG", "DISCORD_TOKEN", "PYTHONDONTWRITEBYTECODE")
+        },
         timeout=600,
     )
     wall = time.perf_counter() - started

@@ -71,6 +71,20 @@ def test_no_core_module_imports_discord() -> None:
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
 
 
+def test_the_command_line_starts_without_heavy_libraries() -> None:
+    # `stampy ask` and every restart pay for what `bot.cli` imports: the optimiser (about a
+    # second of imports, used only to fit a model), Discord and the web server load when used.
+    code = (
+        "import sys, bot.cli\n"
+        "heavy = ('scipy', 'discord', 'aiohttp', 'jinja2', 'asyncpg')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], check=True, cwd=ROOT, capture_output=True, text=True
+    )
+    assert done.stdout.strip() == "[]"
+
+
 def find_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     """The import cycles of ``graph`` (module -> modules it imports), as paths."""
     cycles: list[list[str]] = []

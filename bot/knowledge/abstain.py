@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
-from scipy.optimize import minimize
 
 from bot.knowledge.rerank import RANK_FEATURES, SEMANTIC_RANK_FEATURES, Ranker, RankerError
 
@@ -303,6 +302,8 @@ def fit(
 
     start = np.zeros(d + 1)
     start[d] = _logit(prior)
+    from scipy.optimize import minimize  # a second of imports, needed only to fit a model
+
     result = minimize(loss, start, jac=True, method="L-BFGS-B")
     w = result.x
     return AbstentionModel(

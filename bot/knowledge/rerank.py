@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 import numpy as np
-from scipy.optimize import minimize
 
 #: Per-candidate features of the word tier, in the order of the coefficients.
 RANK_FEATURES: tuple[str, ...] = (
@@ -178,6 +177,8 @@ def fit_ranker(
     start = np.zeros(d)
     if "score" in names:
         start[list(names).index("score")] = 1.0
+    from scipy.optimize import minimize  # a second of imports, needed only to fit
+
     w = minimize(loss, start, jac=True, method="L-BFGS-B").x
     return Ranker(
         tuple(names),

@@ -26,6 +26,7 @@ from bot.knowledge.abstain import (
     fit,
 )
 from bot.knowledge.matcher import Candidate, Decision, Matcher, MatchResult
+from bot.knowledge.rerank import RANK_FEATURES, SEMANTIC_RANK_FEATURES, fit_ranker
 
 #: Format of a file holding one abstention model per benchmark track.
 MODEL_SET_FORMAT = "stampy-abstention-tracks/1"
@@ -42,6 +43,7 @@ class BenchmarkEntry:
     id: str
     track: str
     phrasings: tuple[str, ...]
+    answer: str = ""
 
 
 @dataclass(frozen=True)
@@ -131,7 +133,8 @@ def load_benchmark_kb(path: str | Path) -> dict[str, list[BenchmarkEntry]]:
     for number, raw in enumerate(data["entries"], 1):
         try:
             phrasings = (str(raw["question"]), *map(str, raw.get("alternate_phrasings") or ()))
-            entry = BenchmarkEntry(str(raw["id"]), str(raw["track"]), phrasings)
+            answer = str(raw.get("answer") or "")
+            entry = BenchmarkEntry(str(raw["id"]), str(raw["track"]), phrasings, answer)
         except (KeyError, TypeError) as error:
             raise BenchmarkError(f"{path}: entry {number} lacks {error}") from error
         tracks.setdefault(entry.track, []).append(entry)
@@ -189,14 +192,14 @@ class Benchmark:
         tracks: Mapping[str, Sequence[BenchmarkEntry]],
         queries: Sequence[BenchmarkQuery],
         make_matcher: Callable[[], Matcher],
-        k: int = 5,
+        k: int | None = None,
     ) -> None:
         self.matchers: dict[str, Matcher] = {}
         self.fallbacks: dict[str, tuple[str, ...]] = {}
         for track, entries in tracks.items():
             matcher = make_matcher()
             for entry in entries:
-                matcher.upsert(entry.id, entry.phrasings)
+                matcher.upsert(entry.id, entry.phrasings, entry.answer)
             self.matchers[track] = matcher
             self.fallbacks[track] = tuple(entry.id for entry in entries[:5])
         self.searched: list[Searched] = []
@@ -204,7 +207,9 @@ class Benchmark:
             matcher = self.matchers.get(query.track)
             if matcher is None:
                 raise BenchmarkError(f"query track {query.track!r} has no entries in the KB")
-            self.searched.append(Searched(query, tuple(matcher.search(query.query, k=k))))
+            # As many candidates as a re-ranker orders when the bot matches.
+            count = k if k is not None else max(5, matcher.tuning.rerank_pool)
+            self.searched.append(Searched(query, tuple(matcher.search(query.query, k=count))))
 
     @property
     def semantic(self) -> bool:
@@ -229,31 +234,59 @@ class Benchmark:
             item = self.searched[index]
             track = item.query.track
             model = models.get(track) if models else None
-            result = self.matchers[track].decide(item.query.query, item.ranked, model)
-            predictions.append(Prediction(item.query, result, self.fallbacks[track], item.ranked))
+            matcher = self.matchers[track]
+            ranker = matcher.model_for(model).ranker
+            ranked = tuple(ranker.rerank(item.ranked)) if ranker else item.ranked
+            result = matcher.decide(item.query.query, ranked, model)
+            predictions.append(Prediction(item.query, result, self.fallbacks[track], ranked))
         return predictions
 
     def fit(
-        self, indices: Iterable[int] | None = None, l2: float = 1.0
+        self, indices: Iterable[int] | None = None, l2: float = 1.0, rerank: bool | None = None
     ) -> dict[str, AbstentionModel]:
-        """A model per track, fitted on the queries at ``indices`` (default all)."""
-        chosen = range(len(self.searched)) if indices is None else indices
-        rows: dict[str, list[list[float]]] = {}
-        labels: dict[str, list[bool]] = {}
-        names = SEMANTIC_FEATURES if self.semantic else FEATURES
+        """A model per track, fitted on the queries at ``indices`` (default all): first the
+        re-ranker, then the abstention model on the candidates in the re-ranker's order.
+
+        ``rerank`` defaults to the semantic tier only: there the cosines to the phrasings and
+        to the answer are evidence the blended score weighs the same for every knowledge
+        base; on words alone the candidates' features all come from the word overlap the
+        score already weighs, and a re-ranker of them did not rank better out of fold.
+        """
+        if rerank is None:
+            rerank = self.semantic
+        chosen = list(range(len(self.searched)) if indices is None else indices)
+        by_track: dict[str, list[Searched]] = {}
         for index in chosen:
             item = self.searched[index]
-            values = features(item.ranked, names)
-            if values is None or not (item.decided_by_model or self.semantic):
-                continue
-            rows.setdefault(item.query.track, []).append(values)
-            labels.setdefault(item.query.track, []).append(item.top_right)
+            by_track.setdefault(item.query.track, []).append(item)
+        names = SEMANTIC_FEATURES if self.semantic else FEATURES
+        rank_names = SEMANTIC_RANK_FEATURES if self.semantic else RANK_FEATURES
         models = {}
-        for track, track_rows in rows.items():
+        for track, items in by_track.items():
+            ranker = None
+            if rerank:
+                ranker = fit_ranker(
+                    [item.ranked for item in items],
+                    [item.query.expected_ids for item in items],
+                    rank_names,
+                    l2=l2,
+                )
+            rows: list[list[float]] = []
+            labels: list[bool] = []
+            for item in items:
+                ranked = ranker.rerank(item.ranked) if ranker else item.ranked
+                values = features(ranked, names)
+                if values is None or not (ranked[0].shares_content or self.semantic):
+                    continue
+                rows.append(values)
+                labels.append(ranked[0].question_id in item.query.expected_ids)
+            if not rows:
+                continue
             try:
-                models[track] = fit(track_rows, labels[track], l2=l2, fitted_on=track, names=names)
+                model = fit(rows, labels, l2=l2, fitted_on=track, names=names)
             except ValueError as error:
                 raise BenchmarkError(f"track {track!r}: cannot fit a model: {error}") from error
+            models[track] = replace(model, ranker=ranker)
         return models
 
     def folds(self, count: int, seed: int = 0) -> list[int]:

@@ -80,6 +80,32 @@ def test_the_cache_encodes_each_phrasing_once_across_restarts_and_edits(
     assert len(semantic.VectorCache(path)) == 3
 
 
+def test_answer_vectors_are_cached_and_follow_answer_edits(
+    tmp_path: Path, encoder: semantic.Encoder
+) -> None:
+    path = tmp_path / "vectors.npz"
+    index = semantic.SemanticIndex(encoder, semantic.VectorCache(path))
+    matcher = Matcher(semantic=index)
+    before = encoder.encoded
+    matcher.upsert("origin", ["Where did covid come from?"], "It passed to people from bats.")
+    matcher.upsert("pets", ["Can covid make my pet sick?"], "Dogs and cats rarely fall ill.")
+    assert encoder.encoded - before == 4  # two phrasings, two answers
+    ranked = {c.question_id: c for c in matcher.search("covid bats animals origin")}
+    assert ranked["origin"].answer_cosine > ranked["pets"].answer_cosine
+    index.save()
+    # A restart encodes nothing; an edited answer is encoded, and only it.
+    restarted = semantic.SemanticIndex(encoder, semantic.VectorCache(path))
+    again = Matcher(semantic=restarted)
+    before = encoder.encoded
+    again.upsert("origin", ["Where did covid come from?"], "It passed to people from bats.")
+    again.upsert("pets", ["Can covid make my pet sick?"], "Dogs and cats rarely fall ill.")
+    assert encoder.encoded == before
+    again.upsert("pets", ["Can covid make my pet sick?"], "Pets catch it from their owners.")
+    assert encoder.encoded - before == 1
+    restarted.save()
+    assert len(semantic.VectorCache(path)) == 4  # the old answer's vector is dropped
+
+
 def test_a_damaged_cache_is_re_encoded_not_fatal(tmp_path: Path, encoder) -> None:
     path = tmp_path / "vectors.npz"
     path.write_bytes(b"not a numpy file")

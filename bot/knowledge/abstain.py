@@ -25,6 +25,8 @@ from typing import Protocol
 
 import numpy as np
 
+from bot.knowledge.rerank import RANK_FEATURES, SEMANTIC_RANK_FEATURES, Ranker, RankerError
+
 
 class Candidate(Protocol):
     """What the model reads of a ranked candidate (:class:`bot.knowledge.matcher.Candidate`;
@@ -40,6 +42,8 @@ class Candidate(Protocol):
     unknown_share: float
     content_words: int
     shares_content: bool
+    answer_coverage: float
+    answer_cosine: float
 
 
 #: Feature names in the order of the model's coefficients.
@@ -56,10 +60,14 @@ FEATURES: tuple[str, ...] = (
     "unknown_share",
     "log_content_words",
     "shares_content",
+    "answer_coverage",
 )
 #: With the semantic tier: the same, plus the top question's cosine and its lead in cosine
-#: over the other candidates.
-SEMANTIC_FEATURES: tuple[str, ...] = (*FEATURES, "cosine", "cosine_margin")
+#: over the other candidates, and the cosine of the query to the top question's answer.
+SEMANTIC_FEATURES: tuple[str, ...] = (*FEATURES, "cosine", "cosine_margin", "answer_cosine")
+#: Features added after model files were first written: a file without them still loads
+#: (its model does without them).
+LATER_FEATURES = frozenset({"answer_coverage", "answer_cosine"})
 
 MODEL_FORMAT = "stampy-abstention/1"
 #: The name of the model file beside a knowledge base (in the answers directory).
@@ -94,6 +102,8 @@ def features(
         "shares_content": 1.0 if best.shares_content else 0.0,
         "cosine": best.cosine,
         "cosine_margin": best.cosine - other_cosine,
+        "answer_coverage": best.answer_coverage,
+        "answer_cosine": best.answer_cosine,
     }
     return [values[name] for name in names]
 
@@ -121,6 +131,8 @@ class AbstentionModel:
     names: tuple[str, ...] = field(default=FEATURES)
     #: The model used with the semantic tier (features ``SEMANTIC_FEATURES``), if fitted.
     semantic: AbstentionModel | None = None
+    #: Re-orders the candidates before the decision (:mod:`bot.knowledge.rerank`), if fitted.
+    ranker: Ranker | None = None
 
     def probability(self, candidates: Sequence[Candidate], prior: float | None = None) -> float:
         """Probability that ``candidates[0]`` is the question asked (0 with no candidate).
@@ -149,7 +161,7 @@ class AbstentionModel:
         return data
 
     def _document(self) -> dict:
-        return {
+        data = {
             "format": MODEL_FORMAT,
             "fitted_on": self.fitted_on,
             "examples": self.examples,
@@ -166,6 +178,9 @@ class AbstentionModel:
                 )
             },
         }
+        if self.ranker is not None:
+            data["ranker"] = self.ranker.to_json()
+        return data
 
     @classmethod
     def from_json(
@@ -192,19 +207,26 @@ class AbstentionModel:
     ) -> AbstentionModel:
         try:
             table = data["features"]
-            if not isinstance(table, dict) or set(table) != set(names):
-                missing = sorted(set(names) - set(table or ()))
-                extra = sorted(set(table or ()) - set(names))
+            missing = sorted(set(names) - set(table or ()) - LATER_FEATURES)
+            extra = sorted(set(table or ()) - set(names))
+            if not isinstance(table, dict) or missing or extra:
                 raise ModelError(
                     f"{where}: features must be exactly {', '.join(names)} "
                     f"(missing: {', '.join(missing) or 'none'}; unknown: "
                     f"{', '.join(extra) or 'none'})"
                 )
+            names = tuple(n for n in names if n in table)
             coefficients = tuple(float(table[n]["coefficient"]) for n in names)
             mean = tuple(float(table[n]["mean"]) for n in names)
             scale = tuple(float(table[n]["scale"]) for n in names)
             share = float(data["answerable_share"])
             intercept = float(data["intercept"])
+            ranker = None
+            if data.get("ranker") is not None:
+                known = SEMANTIC_RANK_FEATURES if "cosine" in names else RANK_FEATURES
+                ranker = Ranker.from_json(data["ranker"], f"{where}: ranker", known)
+        except RankerError as error:
+            raise ModelError(str(error)) from error
         except (KeyError, TypeError, ValueError) as error:
             raise ModelError(f"{where}: malformed model: {error}") from error
         numbers = (*coefficients, *mean, *scale, share, intercept)
@@ -222,6 +244,7 @@ class AbstentionModel:
             int(data.get("examples", 0) or 0),
             names,
             semantic,
+            ranker,
         )
 
     def save(self, path: str | Path) -> None:

@@ -30,6 +30,13 @@ class Summary:
         )
 
 
+def answer_text(question: Question) -> str:
+    """The answer text the matcher indexes for ``question``: the one shown first ("" when it
+    has none)."""
+    answers = question.ranked_answers()
+    return answers[0].text if answers else ""
+
+
 class KnowledgeBase:
     """Questions by id. Every change goes through here so the index never drifts."""
 
@@ -62,6 +69,7 @@ class KnowledgeBase:
         knowledge = cls(matcher)
         for question in questions:
             knowledge._keep(question)
+            matcher.set_answer(question.id, answer_text(question))
         for tag in tags:
             knowledge.upsert_tag(tag)
         return knowledge
@@ -82,7 +90,7 @@ class KnowledgeBase:
     def upsert(self, question: Question) -> None:
         """Add or replace a question and re-index only its phrasings."""
         self._keep(question)
-        self.matcher.upsert(question.id, question.phrasings)
+        self.matcher.upsert(question.id, question.phrasings, answer_text(question))
 
     def _keep(self, question: Question) -> None:
         """Add or replace a question everywhere but in the matcher's index."""

@@ -36,6 +36,7 @@ from rapidfuzz.distance import Indel
 
 from bot.config import MatchSettings
 from bot.knowledge.abstain import AbstentionModel, default_model
+from bot.knowledge.answers import AnswerIndex
 from bot.knowledge.text import normal_words, normalize
 
 if TYPE_CHECKING:
@@ -104,6 +105,7 @@ class MatcherTuning:
     name_boost: float = 2.0  # weight factor of capitalised words and acronyms in a query
     semantic_weight: float = 0.5  # share of the cosine in the score, with the semantic tier
     semantic_pool: int = 10  # word candidates the semantic tier re-ranks (plus its own k)
+    rerank_pool: int = 10  # candidates a fitted re-ranker orders (see bot.knowledge.rerank)
 
 
 @dataclass(frozen=True)
@@ -135,6 +137,11 @@ class Candidate:
     # The semantic tier's cosine similarity of the query to the question's closest phrasing
     # (0 without the tier); with it, ``score`` blends the word score and this.
     cosine: float = 0.0
+    # Evidence from the question's answer text (0 when it has none): the share of the
+    # query's weight in words the answer holds, and (semantic tier) the cosine of the query
+    # to the answer.
+    answer_coverage: float = 0.0
+    answer_cosine: float = 0.0
 
 
 class Decision(StrEnum):
@@ -298,6 +305,8 @@ class Matcher:
         #: The optional semantic tier (:mod:`bot.knowledge.semantic`), kept in step.
         self.semantic = semantic
         self._stem = _Stemmer()
+        #: The words of each question's answer (:mod:`bot.knowledge.answers`).
+        self.answers = AnswerIndex(self._stem, STOPWORDS, self.tuning.stopword_weight)
         # Terms (stems): id by stem and document frequency.
         self._term_ids: dict[str, int] = {}
         self._df: list[int] = []
@@ -355,8 +364,14 @@ class Matcher:
         """How many phrasings are indexed."""
         return self._live
 
-    def upsert(self, question_id: str, phrasings: Iterable[str]) -> None:
-        """Index ``question_id`` under ``phrasings``, replacing what it had before."""
+    def upsert(self, question_id: str, phrasings: Iterable[str], answer: str | None = None) -> None:
+        """Index ``question_id`` under ``phrasings``, replacing what it had before.
+
+        ``answer`` is the text of its answer (evidence for questions asked with the answer's
+        words); None keeps the answer indexed before, "" means it has none.
+        """
+        if answer is None:
+            answer = self.answers.text(question_id)
         self.remove(question_id)
         first = len(self._owner)
         kept: list[str] = []
@@ -383,15 +398,26 @@ class Matcher:
             self._live += count
             self._version += count
             self._by_question[question_id] = range(first, first + count)
+            self.answers.upsert(question_id, answer)
             if len(self._pending_seq) >= self.FLUSH_AT:
                 self._flush()
         if self.semantic is not None:
-            self.semantic.upsert(question_id, kept)
+            self.semantic.upsert(question_id, kept, answer)
+
+    def set_answer(self, question_id: str, answer: str) -> None:
+        """Index ``answer`` as the answer text of the indexed question ``question_id`` (a
+        knowledge base restored from a snapshot, whose index holds the phrasings only)."""
+        if question_id not in self._by_question:
+            return
+        self.answers.upsert(question_id, answer)
+        if self.semantic is not None:
+            self.semantic.set_answer(question_id, answer)
 
     def remove(self, question_id: str) -> None:
         """Drop ``question_id`` from the index (no-op when absent)."""
         if self.semantic is not None:
             self.semantic.remove(question_id)
+        self.answers.remove(question_id)
         pids = self._by_question.pop(question_id, None)
         if pids is None:
             return
@@ -856,12 +882,22 @@ class Matcher:
     def search(self, text: str, k: int = 5) -> list[Candidate]:
         """The ``k`` best-matching questions for ``text``, best first."""
         if self.semantic is None or k <= 0:
-            return self._lexical_search(text, k)
+            return self._answer_evidence(text, self._lexical_search(text, k))
         words = self._lexical_search(text, max(k, self.tuning.semantic_pool))
         normal = normalize(text)
         if not normal or not self._live:
             return []
-        return self._semantic_search(text, normal, words, k)
+        return self._answer_evidence(text, self._semantic_search(text, normal, words, k))
+
+    def _answer_evidence(self, text: str, candidates: list[Candidate]) -> list[Candidate]:
+        """The candidates with how much of the query their answers hold."""
+        if not candidates or not len(self.answers):
+            return candidates
+        query = self.answers.query(normalize(text))
+        return [
+            replace(c, answer_coverage=self.answers.coverage(query, c.question_id))
+            for c in candidates
+        ]
 
     def _semantic_search(
         self, text: str, normal: str, words: list[Candidate], k: int
@@ -875,7 +911,12 @@ class Matcher:
         for candidate in words:
             cosine, _ = self.semantic.cosine(query, candidate.question_id)
             score = (1 - weight) * candidate.score + weight * max(cosine, 0.0)
-            found[candidate.question_id] = replace(candidate, score=score, cosine=cosine)
+            found[candidate.question_id] = replace(
+                candidate,
+                score=score,
+                cosine=cosine,
+                answer_cosine=self.semantic.answer_cosine(query, candidate.question_id),
+            )
         unknown = words[0].unknown_share if words else 1.0
         content = words[0].content_words if words else len(normal.split())
         for question_id, cosine, phrasing in self.semantic.nearest(query, k):
@@ -895,6 +936,7 @@ class Matcher:
                     content,
                     0.0,
                     cosine,
+                    answer_cosine=self.semantic.answer_cosine(query, question_id),
                 )
         ranked = sorted(found.values(), key=lambda c: (-c.score, c.question_id))
         return ranked[:k]
@@ -1043,15 +1085,13 @@ class Matcher:
         limits = self.thresholds
         if not candidates:
             return MatchResult(query, Decision.NONE, (), 0.0, "no stored question shares a word")
+        chosen = self.model_for(model)
+        tier = "semantic" if "cosine" in chosen.names else "lexical"
+        if chosen.ranker is not None:
+            candidates = chosen.ranker.rerank(candidates)
         best = candidates[0]
         runner_up = candidates[1].score if len(candidates) > 1 else 0.0
         margin = best.score - runner_up
-        chosen = model or self.model
-        tier = "lexical"
-        if self.semantic is not None:
-            chosen = chosen.semantic or chosen
-            if "cosine" in chosen.names:
-                tier = "semantic"
         if not best.shares_content and tier == "lexical":
             reason = "it shares only common words such as 'what' or 'how' with stored questions"
             return MatchResult(query, Decision.NONE, tuple(candidates), margin, reason)
@@ -1090,9 +1130,19 @@ class Matcher:
             query, Decision.NONE, tuple(candidates), margin, reason, probability, tier
         )
 
+    def model_for(self, model: AbstentionModel | None = None) -> AbstentionModel:
+        """The model that decides (``model``, default the matcher's own), for this tier."""
+        chosen = model or self.model
+        if self.semantic is not None:
+            chosen = chosen.semantic or chosen
+        return chosen
+
     def match(self, text: str, k: int = 5) -> MatchResult:
-        """Search and decide in one call."""
-        return self.decide(text, self.search(text, k=max(k, 2)))
+        """Search and decide in one call (on at least ``rerank_pool`` candidates when the
+        model re-ranks them; ``k`` of them are kept)."""
+        pool = self.tuning.rerank_pool if self.model_for().ranker is not None else 0
+        result = self.decide(text, self.search(text, k=max(k, 2, pool)))
+        return replace(result, candidates=result.candidates[: max(k, 2)])
 
 
 def _postings_of(at: np.ndarray, terms: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:

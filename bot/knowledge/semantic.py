@@ -8,7 +8,8 @@ run time. Without the extra, :func:`unavailable` says why and Stampy matches wor
 Vectors of the knowledge base's phrasings are cached on disk, keyed by the model and the
 phrasing's text, so a restart encodes nothing and adding or editing a phrasing encodes only
 that phrasing. The cosine similarity of the query to a question (its best phrasing) joins the
-features of the same decision model (:mod:`bot.knowledge.abstain`).
+features of the same decision model (:mod:`bot.knowledge.abstain`), and so does the cosine of
+the query to the question's answer, whose vector is cached the same way (keyed by its text).
 """
 
 from __future__ import annotations
@@ -183,10 +184,11 @@ class SemanticIndex:
         self._matrix: np.ndarray | None = None
         self._owners: list[str] = []
         self._phrasings: list[str] = []
+        # The answer of each question that has one: its text and vector.
+        self._answers: dict[str, tuple[str, np.ndarray]] = {}
 
-    def upsert(self, question_id: str, phrasings: Sequence[str]) -> None:
-        """Index ``question_id``'s phrasings, encoding only those not cached."""
-        texts = tuple(dict.fromkeys(phrasings))
+    def _vectors(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """The vectors of ``texts``, encoding only those not cached."""
         vectors: list[np.ndarray | None] = [self.cache.get(t) for t in texts]
         missing = [i for i, v in enumerate(vectors) if v is None]
         if missing:
@@ -194,22 +196,49 @@ class SemanticIndex:
             for row, i in enumerate(missing):
                 vectors[i] = encoded[row]
                 self.cache.put(texts[i], encoded[row])
+        return vectors  # type: ignore[return-value]
+
+    def upsert(self, question_id: str, phrasings: Sequence[str], answer: str = "") -> None:
+        """Index ``question_id``'s phrasings and the text of its answer ("" for none),
+        encoding only those not cached."""
+        texts = tuple(dict.fromkeys(phrasings))
         if texts:
-            self._by_question[question_id] = np.stack(vectors)  # type: ignore[arg-type]
+            self._by_question[question_id] = np.stack(self._vectors(texts))
             self._texts[question_id] = texts
+            self.set_answer(question_id, answer)
         else:
             self.remove(question_id)
         self._matrix = None
+
+    def set_answer(self, question_id: str, answer: str) -> None:
+        """Index ``answer`` as the answer text of ``question_id`` ("" for none)."""
+        if not answer.strip():
+            self._answers.pop(question_id, None)
+        else:
+            known = self._answers.get(question_id)
+            if known is None or known[0] != answer:
+                self._answers[question_id] = (answer, self._vectors([answer])[0])
 
     def remove(self, question_id: str) -> None:
         """Forget ``question_id``."""
         self._by_question.pop(question_id, None)
         self._texts.pop(question_id, None)
+        self._answers.pop(question_id, None)
         self._matrix = None
 
     def save(self) -> None:
-        """Write the cache (only the vectors of phrasings still indexed)."""
-        self.cache.save(t for texts in self._texts.values() for t in texts)
+        """Write the cache (only the vectors of phrasings and answers still indexed)."""
+        self.cache.save(
+            [
+                *(t for texts in self._texts.values() for t in texts),
+                *(text for text, _ in self._answers.values()),
+            ]
+        )
+
+    def answer_cosine(self, query: np.ndarray, question_id: str) -> float:
+        """The cosine of ``query`` to the question's answer (0 when it has none)."""
+        found = self._answers.get(question_id)
+        return 0.0 if found is None else float(found[1] @ query)
 
     def encode(self, text: str) -> np.ndarray:
         """The query's unit vector."""

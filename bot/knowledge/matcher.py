@@ -25,7 +25,7 @@ import math
 import mmap
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
@@ -266,6 +266,13 @@ class IndexState:
     term_ids: np.ndarray  # every phrasing's distinct terms (first seen first), concatenated
     posting_offsets: np.ndarray  # int64, terms + 1: where each term's postings start
     posting_ids: np.ndarray  # int32: the phrasings holding each term, in increasing order
+    # The answers' index (bot.knowledge.answers): the stem of each of its terms, the questions
+    # with an answer and their answers' sorted term ids (offsets, ids), and the answer texts.
+    answer_stems: list[str] = field(default_factory=list)
+    answer_questions: list[str] = field(default_factory=list)
+    answer_offsets: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))
+    answer_terms: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    answer_texts: list[str] = field(default_factory=list)
 
 
 class Matcher:
@@ -650,6 +657,7 @@ class Matcher:
         seq_at, seq, fwd_at, fwd = self._live_rows(live)
         post_at, post_ids = _postings_of(fwd_at, fwd, len(self._df))
         live = np.flatnonzero(live)
+        answer_stems, answer_questions, answer_offsets, answer_terms = self.answers.export()
         return IndexState(
             stems=list(self._term_ids),
             words=list(self._word_list),
@@ -662,6 +670,11 @@ class Matcher:
             term_ids=fwd,
             posting_offsets=post_at,
             posting_ids=post_ids,
+            answer_stems=answer_stems,
+            answer_questions=answer_questions,
+            answer_offsets=answer_offsets,
+            answer_terms=answer_terms,
+            answer_texts=[self.answers.text(question) for question in answer_questions],
         )
 
     def restore_index(self, state: IndexState) -> None:
@@ -690,6 +703,13 @@ class Matcher:
             state.posting_ids,
         )
         self._df = np.diff(state.posting_offsets).tolist()
+        self.answers.restore(
+            state.answer_stems,
+            state.answer_questions,
+            state.answer_offsets,
+            state.answer_terms,
+            state.answer_texts,
+        )
 
     # ----------------------------------------------------------------------------- scoring
 

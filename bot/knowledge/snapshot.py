@@ -39,7 +39,8 @@ from typing import Any
 
 import numpy as np
 
-from bot.knowledge import loader, matcher, model, text
+from bot.knowledge import answers, base, loader, matcher, model, text
+from bot.knowledge.base import answer_text
 from bot.knowledge.loader import MAX_FILE_BYTES, LoadError, LoadResult
 from bot.knowledge.matcher import IndexState, Matcher
 from bot.knowledge.model import Answer, Origin, Question, Tag
@@ -68,6 +69,8 @@ _ARRAYS = (
     "term_ids",
     "posting_offsets",
     "posting_ids",
+    "answer_offsets",
+    "answer_terms",
 )
 #: The integer types an array may be stored as (ids take two bytes while they fit).
 _DTYPES = {"<u2": np.dtype("<u2"), "<i4": np.dtype("<i4"), "<i8": np.dtype("<i8")}
@@ -90,7 +93,7 @@ class Loaded:
 def _code_fingerprint() -> bytes:
     """SHA-256 of the source of every module whose behaviour the snapshot captures."""
     digest = hashlib.sha256()
-    for module in (loader, matcher, model, text):
+    for module in (answers, base, loader, matcher, model, text):
         source = Path(module.__file__ or "").read_bytes()
         digest.update(len(source).to_bytes(8, "little") + source)
     digest.update(Path(__file__).read_bytes())
@@ -177,6 +180,8 @@ def _encode(result: LoadResult, index: IndexState) -> tuple[bytes, list[np.ndarr
         "words": index.words,
         "owners": index.owners,
         "texts": index.texts,
+        "answer_stems": index.answer_stems,
+        "answer_questions": index.answer_questions,
     }
     body["paths"] = list(paths)
     encoded = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
@@ -214,6 +219,7 @@ def _decode(body: dict[str, Any], arrays: dict[str, np.ndarray]) -> tuple[LoadRe
         )
         for qid, qtext, alternates, tags, answers, qpath, qline in body["questions"]
     )
+    texts = {question.id: answer_text(question) for question in questions}
     result = LoadResult(
         questions,
         tuple(LoadError(path, line, message) for path, line, message in body["errors"]),
@@ -243,6 +249,12 @@ def _decode(body: dict[str, Any], arrays: dict[str, np.ndarray]) -> tuple[LoadRe
         term_ids=arrays["term_ids"],
         posting_offsets=arrays["posting_offsets"],
         posting_ids=arrays["posting_ids"],
+        # The answers' texts are the questions' (not stored twice).
+        answer_stems=body["answer_stems"],
+        answer_questions=body["answer_questions"],
+        answer_offsets=arrays["answer_offsets"],
+        answer_terms=arrays["answer_terms"],
+        answer_texts=[texts.get(question, "") for question in body["answer_questions"]],
     )
     _check_index(index, {q.id for q in questions})
     return result, index
@@ -282,6 +294,27 @@ def _check_index(index: IndexState, question_ids: set[str]) -> None:
         raise ValueError("posting out of range")
     if set(index.owners) != question_ids:
         raise ValueError("the index and the questions disagree")
+    _check_answers(index, question_ids)
+
+
+def _check_answers(index: IndexState, question_ids: set[str]) -> None:
+    """ValueError unless the answers' index is consistent: known questions, each with an
+    answer, and each one's term ids in range and in increasing order."""
+    questions, offsets, terms = index.answer_questions, index.answer_offsets, index.answer_terms
+    if len(set(questions)) != len(questions) or not set(questions) <= question_ids:
+        raise ValueError("the answers' index names other questions")
+    if not all(index.answer_texts) or len(set(index.answer_stems)) != len(index.answer_stems):
+        raise ValueError("the answers' index disagrees with the answers")
+    if offsets.size != len(questions) + 1 or offsets.dtype != np.int64 or offsets[0] != 0:
+        raise ValueError("answer offsets of the wrong length")
+    if offsets[-1] != terms.size or np.any(np.diff(offsets) <= 0):
+        raise ValueError("answer offsets out of order")
+    if terms.size and (terms.min() < 0 or terms.max() >= len(index.answer_stems)):
+        raise ValueError("answer term out of range")
+    rising = np.diff(terms) > 0
+    rising[offsets[1:-1] - 1] = True  # a new answer may start lower
+    if not rising.all():
+        raise ValueError("answer terms out of order")
 
 
 # --------------------------------------------------------------------------------------------
@@ -397,7 +430,7 @@ def load_indexed(
     result = loader.load_directory(directory)
     index_matcher = new_matcher()
     for question in result.questions:
-        index_matcher.upsert(question.id, question.phrasings)
+        index_matcher.upsert(question.id, question.phrasings, answer_text(question))
     if snapshot is not None and key is not None:
         # The files may have changed while they were read: the snapshot is keyed by what
         # was read only if the key is still the same afterwards.

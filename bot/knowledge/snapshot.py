@@ -33,11 +33,13 @@ import tempfile
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import snowballstemmer.basestemmer as snowballstemmer_base
+import snowballstemmer.english_stemmer as snowballstemmer_english
+import yaml
 
 from bot.knowledge import answers, base, loader, matcher, model, text
 from bot.knowledge.base import answer_text
@@ -97,9 +99,11 @@ def _code_fingerprint() -> bytes:
         source = Path(module.__file__ or "").read_bytes()
         digest.update(len(source).to_bytes(8, "little") + source)
     digest.update(Path(__file__).read_bytes())
-    for package in ("snowballstemmer", "pyyaml"):
-        with contextlib.suppress(metadata.PackageNotFoundError):
-            digest.update(f"{package}={metadata.version(package)};".encode())
+    # The stemmer's own code and the YAML parser's version (read from the modules, not from
+    # importlib.metadata, whose import alone costs a good share of a start).
+    for module in (snowballstemmer_english, snowballstemmer_base):
+        digest.update(Path(module.__file__ or "").read_bytes())
+    digest.update(f"pyyaml={yaml.__version__};".encode())
     digest.update(unicodedata.unidata_version.encode())
     return digest.digest()
 

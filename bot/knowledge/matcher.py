@@ -743,10 +743,11 @@ class Matcher:
         return self._weights_array
 
     def _pool_terms(
-        self, pool: np.ndarray, terms: np.ndarray, weights: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
+        self, pool: np.ndarray, terms: np.ndarray, query: np.ndarray, weights: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Which of the distinct ``terms`` each phrasing of ``pool`` holds (terms x pool),
-        and each phrasing's total term weight (summed in the order of its terms)."""
+        each phrasing's total term weight (summed in the order of its terms), and its
+        heaviest term absent from ``query`` (every term of the query) over its heaviest."""
         at = self._fwd_at._data
         starts = at[pool]
         lengths = at[pool + 1] - starts
@@ -761,7 +762,12 @@ class Matcher:
         found = ordered[place] == held
         hits = np.zeros((len(terms), len(pool)), dtype=bool)
         hits[order[place[found]], column[found]] = True
-        return hits, mass
+        term_weights = weights[held]
+        first = ends - lengths
+        heaviest = np.maximum.reduceat(term_weights, first)
+        lacking = np.maximum.reduceat(np.where(np.isin(held, query), 0.0, term_weights), first)
+        missing = np.divide(lacking, heaviest, out=np.zeros(len(pool)), where=heaviest > 0)
+        return hits, mass, missing
 
     def _query_terms(self, words: Sequence[str], names: set[str]) -> list[_QueryTerm]:
         tuning = self.tuning
@@ -971,7 +977,6 @@ class Matcher:
         query_mass = sum(t.weight for t in terms)
         if query_mass <= 0:
             return []
-        weights = self._term_weights()
         pool = self._pool(terms)
         pool = pool[[self._owner[pid] is not None for pid in pool.tolist()]] if len(pool) else pool
         if not len(pool):
@@ -984,7 +989,8 @@ class Matcher:
         # phrasings' own term lists; sums over words are taken in the order of the words.
         term_weights = self._term_weight_array()
         ids = np.array([t.term for t in known], dtype=np.int64)
-        hits, mass = self._pool_terms(pool, ids, term_weights)
+        query_ids = np.array([t.term for t in terms], dtype=np.int64)
+        hits, mass, missing_phrasing = self._pool_terms(pool, ids, query_ids, term_weights)
         weight = np.array([t.weight for t in known])
         confidence = np.array([t.confidence for t in known])
         strength = (weight * confidence)[:, None]
@@ -1019,7 +1025,6 @@ class Matcher:
         np.maximum(missing, max((t.weight for t in terms if t.term < 0), default=0.0), out=missing)
         missing /= heaviest
         shared /= self._idf(-1)
-        query_set = {t.term for t in terms}
         content_words = sum(1 for t in terms if t.term < 0 or t.term not in self._stop_terms)
         mass += boost
         cover_q = matched / query_mass
@@ -1068,7 +1073,7 @@ class Matcher:
                     float(cover_d[index]),
                     bool(content[index]),
                     float(missing[index]),
-                    self._missing_phrasing(pid, query_set, weights),
+                    float(missing_phrasing[index]),
                     unknown_mass / query_mass,
                     content_words,
                     float(shared[index]),
@@ -1080,14 +1085,6 @@ class Matcher:
                     floor = top_scores[0]
         ranked = sorted(best.values(), key=lambda c: (-c.score, c.question_id))
         return ranked[:k]
-
-    def _missing_phrasing(self, pid: int, query: set[int], weights: list[float]) -> float:
-        """The heaviest word of phrasing ``pid`` absent from the query, over its heaviest."""
-        terms = self._terms_of(pid)
-        heaviest = max((weights[t] for t in terms), default=0.0)
-        if heaviest <= 0:
-            return 0.0
-        return max((weights[t] for t in terms if t not in query), default=0.0) / heaviest
 
     # ----------------------------------------------------------------------------- deciding
 

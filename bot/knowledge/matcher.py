@@ -1051,23 +1051,25 @@ class Matcher:
         best: dict[str, Candidate] = {}
         top_scores: list[float] = []  # min-heap of the k best scores seen (a lower bound)
         floor = -1.0
+        lexical_values, pids = lexical.tolist(), pool.tolist()  # (Python floats index faster)
         for index in order.tolist():
-            if lexical[index] <= 0:
+            value = lexical_values[index]
+            if value <= 0:
                 break
-            if lexical_weight * lexical[index] + (1 - lexical_weight) < floor:
+            if lexical_weight * value + (1 - lexical_weight) < floor:
                 break
-            pid = int(pool[index])
+            pid = pids[index]
             owner = self._owner[pid]
             assert owner is not None
             similarity = Indel.normalized_similarity(normal, self._normal_of(pid))
-            score = lexical_weight * float(lexical[index]) + (1 - lexical_weight) * similarity
+            score = lexical_weight * value + (1 - lexical_weight) * similarity
             current = best.get(owner)
             if current is None or score > current.score:
                 best[owner] = Candidate(
                     owner,
                     score,
                     self._text[pid],
-                    float(lexical[index]),
+                    value,
                     similarity,
                     float(cover_q[index]),
                     float(cover_d[index]),

@@ -50,6 +50,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 import yaml
 from _common import machine, median, percentile, table, write_section
@@ -168,6 +169,7 @@ class BotProcess:
         self.lines: collections.deque[str] = collections.deque(maxlen=200)
         self.errors: list[str] = []
         self.ready = asyncio.Event()
+        self.log: TextIO | None = None  # every line the bot writes, if set
         assert proc.stderr is not None and proc.stdout is not None
         self._readers = [
             asyncio.create_task(self._read(proc.stderr)),
@@ -178,6 +180,8 @@ class BotProcess:
         async for raw in stream:
             line = raw.decode("utf-8", "replace")
             self.lines.append(line)
+            if self.log is not None:
+                self.log.write(line)
             if "Stampy ready as" in line:
                 self.ready.set()
             if " ERROR " in line or "Traceback" in line or "warning:" in line:
@@ -348,10 +352,25 @@ class Driver:
 
     async def ask(self, channel_id: int, author_id: int, text: str) -> tuple[float, str] | None:
         """Post ``text``; the reply latency in ms and the kind of reply (answer, suggest,
-        none), or None if no reply came in time."""
+        none), or None if no reply came in time (or the fake could not even deliver it)."""
+        posted = await self.post(channel_id, author_id, text)
+        return None if posted is None else await self.reply(*posted)
+
+    async def post(self, channel_id: int, author_id: int, text: str) -> tuple[int, float] | None:
+        """Post ``text``: its message id and when it was sent; None if the fake could not hand
+        it to the bot within the timeout (its gateway socket is full: the bot is not reading)."""
         sent = time.perf_counter()
-        msg = await self.fake.post_message(channel_id, author_id, text)
-        message_id = int(msg["id"])
+        try:
+            msg = await asyncio.wait_for(
+                self.fake.post_message(channel_id, author_id, text), self.timeout
+            )
+        except TimeoutError:
+            return None
+        return int(msg["id"]), sent
+
+    async def reply(self, message_id: int, sent: float) -> tuple[float, str] | None:
+        """Wait for the reply to a posted message: the latency in ms and the kind of reply,
+        or None if none came within the timeout."""
         received = self.early.pop(message_id, None)
         if received is None:
             future = asyncio.get_running_loop().create_future()

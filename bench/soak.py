@@ -24,13 +24,22 @@ After a warm-up of ``--warmup`` s (not in the table), one row per minute. At the
 stopped with SIGTERM (it must exit 0, having logged no error) and its SQLite database opened
 read-only: the stamps in it must be exactly the stamp reactions the fake holds on its messages.
 
-With ``--heap`` the bot runs under ``bench/_traced_bot.py``: at half time tracemalloc starts
-tracing its Python heap, and at the end a snapshot shows what was allocated in the second half
-and is still alive (what grows, plus what is merely in flight), by allocation site with the stack
-that made it. Only the second half is traced (tracing slows every allocation), and the memory
-tracemalloc itself uses is reported beside the RSS.
+With ``--heap`` the bot runs under ``bench/_traced_bot.py``, which writes a census of its live
+objects by type (what the garbage collector tracks, with their shallow sizes) at the start (after
+the warm-up), at half time and at the end, when this process signals it: what grew between them,
+at no cost to the run. With ``--heap-frames N`` as well, tracemalloc traces the bot's Python heap
+from half time (keeping N frames per allocation), and at the end a snapshot shows what was
+allocated in the second half and is still alive (what grows, plus what is merely in flight), by
+allocation site with the stack that made it; tracing slows every allocation, so such a run goes
+to its own section of the results, and a busy machine may leave the traced bot too little CPU.
 
-Run: python bench/soak.py [--minutes 10] [--rate 50] [--stamps 20] [--heap]
+On a slow or busy machine the bench reports rather than hangs: every wait has a bound (a
+question the fake cannot hand over counts as undelivered, a stamp reaction as stuck, a heap
+snapshot the bot does not write in time as missing), and if for ``--give-up`` s most questions
+go unanswered the run stops there and says so. Each row gives the machine's load average and how
+far behind its schedule this process sent, so a bot starved by other work shows as such.
+
+Run: python bench/soak.py [--minutes 10] [--rate 50] [--stamps 20] [--heap] [--give-up 60]
 """
 
 from __future__ import annotations
@@ -39,6 +48,8 @@ import argparse
 import asyncio
 import collections
 import itertools
+import json
+import os
 import random
 import signal
 import sqlite3
@@ -86,6 +97,9 @@ class Minute:
     sent: int = 0
     latencies: list[float] = field(default_factory=list)
     missing: int = 0
+    undelivered: int = 0  # the fake could not hand the question to the bot in time
+    lag: float = 0.0  # s: the most the driver sent behind its schedule (a busy bench process)
+    stamps_stuck: int = 0  # stamp reactions the fake could not hand over in time
     kinds: collections.Counter[str] = field(default_factory=collections.Counter)
     added: int = 0
     removed: int = 0
@@ -97,6 +111,38 @@ class Sample:
     rss: float  # MiB, the bot
     cpu: float  # s, the bot, all threads
     bench_rss: float  # MiB, this process (the fake and the driver)
+    load: float  # the machine's 1-minute load average
+
+
+class Health:
+    """Gives up on a run the bot cannot keep up with, so that the bench reports instead of
+    piling an open-loop load on a bot that is ever further behind: if for ``give_up`` s in a
+    row (checked every ``sample`` s) most questions that came due went unanswered, or none
+    came due at all while questions were sent, the run stops (``stopped`` says why)."""
+
+    def __init__(self, give_up: float, sample: float) -> None:
+        self.replied = 0
+        self.failed = 0
+        self.stopped = ""
+        self.at: float | None = None  # s since the warm-up's end when it stopped
+        self._bad = 0  # consecutive bad checks
+        self._limit = max(1, round(give_up / sample))
+
+    def stop(self, at: float, why: str) -> None:
+        if not self.stopped:
+            self.stopped, self.at = f"{why} (at {at:.0f} s)", at
+
+    def check(self, at: float) -> None:
+        """Called every ``sample`` s: judge what came due since the last call."""
+        replied, failed = self.replied, self.failed
+        self.replied = self.failed = 0
+        self._bad = self._bad + 1 if failed > replied or not replied + failed else 0
+        if self._bad >= self._limit:
+            self.stop(
+                at,
+                f"the bot fell behind: for {self._limit} checks in a row most questions "
+                "that came due went unanswered",
+            )
 
 
 class Traffic:
@@ -246,28 +292,44 @@ def fake_stamps(fake: FakeDiscord, emojis: list[tuple[str, int | None]]) -> set[
 
 
 HEAP_TOP = 10  # allocation sites shown in the heap diff
+SNAPSHOT_LIMIT = 120.0  # s to wait for the bot to write a heap snapshot
 
 
 class HeapSnapshots:
-    """tracemalloc snapshots of the bot's heap, taken on demand (see bench/_traced_bot.py)."""
+    """Snapshots of the bot's heap, taken on demand (see bench/_traced_bot.py): a census of
+    live objects by type at the start (after the warm-up), at half time and at the end, and
+    with ``frames`` > 0 tracemalloc snapshots from half time on."""
 
-    def __init__(self, prefix: Path) -> None:
+    def __init__(self, prefix: Path, frames: int) -> None:
         self.prefix = prefix
-        self.taken: dict[str, tracemalloc.Snapshot | None] = {}
+        self.frames = frames
+        self.names: list[str] = []  # in the order taken
+        self.census: dict[str, dict[str, list[int]]] = {}
+        self.traced: dict[str, tracemalloc.Snapshot] = {}
         self.overhead: dict[str, int] = {}  # bytes tracemalloc used at each snapshot
+        self.failed: list[str] = []  # snapshots the bot did not write in time
 
     def command(self) -> list[str]:
         return [str(Path(__file__).resolve().parent / "_traced_bot.py"), str(self.prefix)]
 
-    async def take(self, bot: BotProcess, name: str) -> None:
+    def env(self) -> dict[str, str]:
+        return {"STAMPY_HEAP_FRAMES": str(self.frames), "STAMPY_HEAP_TRACE_FROM": "1"}
+
+    async def take(self, bot: BotProcess, name: str, limit: float = SNAPSHOT_LIMIT) -> None:
         """Have the bot write a snapshot; read only later (:meth:`load`), as reading one takes
-        seconds that would stall the fake Discord served by this process."""
-        index = len(self.taken)
-        self.taken[name] = None  # reserve the index
+        seconds that would stall the fake Discord served by this process. Gives up after
+        ``limit`` s (a bot too busy to write it, or gone): that snapshot is missing."""
+        index = len(self.names)
+        self.names.append(name)
         done = Path(f"{self.prefix}.{index}.done")
         started = time.perf_counter()
-        bot.proc.send_signal(signal.SIGUSR1)
+        if bot.proc.returncode is None:
+            bot.proc.send_signal(signal.SIGUSR1)
         while not done.exists() or not done.read_text():
+            if time.perf_counter() - started > limit or bot.proc.returncode is not None:
+                self.failed.append(name)
+                print(f"heap snapshot at the {name}: none after {limit:g} s", flush=True)
+                return
             await asyncio.sleep(0.2)
         self.overhead[name] = int(done.read_text())
         print(f"heap snapshot at the {name}: {time.perf_counter() - started:.1f} s", flush=True)
@@ -279,18 +341,51 @@ class HeapSnapshots:
             tracemalloc.Filter(False, "<frozen importlib._bootstrap>"),
             tracemalloc.Filter(False, "<frozen importlib._bootstrap_external>"),
         ]
-        for index, name in enumerate(self.taken):
-            snapshot = tracemalloc.Snapshot.load(f"{self.prefix}.{index}")
-            self.taken[name] = snapshot.filter_traces(ignored)
+        for index, name in enumerate(self.names):
+            if name in self.failed:
+                continue
+            self.census[name] = json.loads(Path(f"{self.prefix}.{index}.types").read_text())
+            traced = Path(f"{self.prefix}.{index}")
+            if traced.exists():
+                self.traced[name] = tracemalloc.Snapshot.load(str(traced)).filter_traces(ignored)
 
     def report(self) -> list[str]:
-        end = self.taken.get("end")
+        lines: list[str] = []
+        for first, last in (("start", "end"), ("half time", "end")):
+            if first not in self.census or last not in self.census:
+                lines += [f"Heap: no census at the {first} and the {last}.", ""]
+                continue
+            before, after = self.census[first], self.census[last]
+            grown = sorted(
+                after, key=lambda kind: after[kind][1] - before.get(kind, [0, 0])[1], reverse=True
+            )
+            rows = [
+                [
+                    kind,
+                    f"{after[kind][0] - before.get(kind, [0, 0])[0]:+,}",
+                    f"{(after[kind][1] - before.get(kind, [0, 0])[1]) / 1024:+.1f}",
+                    f"{after[kind][0]:,}",
+                ]
+                for kind in grown[:HEAP_TOP]
+            ]
+            total = sum(v[1] for v in after.values()) - sum(v[1] for v in before.values())
+            count = sum(v[0] for v in after.values()) - sum(v[0] for v in before.values())
+            lines += [
+                f"Live objects the garbage collector tracks, from the {first} to the {last}: "
+                f"{count:+,} objects, {total / 2**20:+.2f} MiB shallow; the types that grew most:",
+                "",
+                table(["type", "objects", "KiB (shallow)", f"objects at the {last}"], rows),
+                "",
+            ]
+        end = self.traced.get("end")
+        if self.frames <= 0:
+            return lines
         if end is None:
-            return ["Heap: no snapshot was taken at the end."]
+            return [*lines, "Heap: no tracemalloc snapshot was taken at the end."]
         stats = end.statistics("traceback")
         size = sum(stat.size for stat in stats)
         blocks = sum(stat.count for stat in stats)
-        lines = [
+        lines += [
             f"Python heap, traced from half time: at the end {size / 2**20:.2f} MiB in "
             f"{blocks:,} blocks allocated in the second half are still alive (tracemalloc's "
             f"own traces: {self.overhead.get('end', 0) / 2**20:.1f} MiB, in the RSS above). "
@@ -344,12 +439,13 @@ async def soak(
     stamper = Stamper(fake, random.Random(7), members, args.remove_share)
     driver.on_reply = stamper.on_reply
     minutes: dict[int, Minute] = collections.defaultdict(Minute)
+    health = Health(args.give_up, args.sample)
     samples: list[Sample] = []
     pending: set[asyncio.Task[None]] = set()
     total = args.warmup + 60 * args.minutes
     await fake.start()
     bot: BotProcess | None = None
-    heap = HeapSnapshots(workdir / "heap") if args.heap else None
+    heap = HeapSnapshots(workdir / "heap", args.heap_frames) if args.heap else None
     snapshots: list[asyncio.Task[None]] = []
     try:
         config = write_config(workdir, ROOT / "answers", cooldowns=True, extra=stamp_config())
@@ -361,10 +457,12 @@ async def soak(
             "run",
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
-            env=bot_env(fake, True, workdir),
+            env={**bot_env(fake, True, workdir), **(heap.env() if heap else {})},
             cwd=str(workdir),
         )
         bot = BotProcess(proc)
+        if args.bot_log:
+            bot.log = open(args.bot_log, "w", encoding="utf-8")  # noqa: SIM115 (closed below)
         await bot.wait_ready(args.start_timeout)
         await bot.settle()
         print(f"bot pid {bot.pid} ready, RSS {bot.rss_mib():.0f} MiB", flush=True)
@@ -378,19 +476,28 @@ async def soak(
             channel, author, text, kind = traffic.next(at)
             minute = minutes[bucket(at)]
             minute.sent += 1
-            result = await driver.ask(channel, author, text)
+            posted = await driver.post(channel, author, text)
+            if posted is None:
+                minute.undelivered += 1
+                health.failed += 1
+                return
+            result = await driver.reply(*posted)
             if result is None:
                 minute.missing += 1
+                health.failed += 1
             else:
                 minute.latencies.append(result[0])
                 minute.kinds[kind] += 1
+                health.replied += 1
 
         async def questions() -> None:
             for i in itertools.count():
                 at = start + i / args.rate
-                if at >= start + total:
+                if at >= start + total or health.stopped:
                     return
                 await asyncio.sleep(max(0.0, at - time.perf_counter()))
+                minute = minutes[bucket(at)]
+                minute.lag = max(minute.lag, time.perf_counter() - at)
                 task = asyncio.create_task(ask(at))
                 pending.add(task)
                 task.add_done_callback(pending.discard)
@@ -400,10 +507,14 @@ async def soak(
                 return
             for i in itertools.count():
                 at = start + i / args.stamps
-                if at >= start + total:
+                if at >= start + total or health.stopped:
                     return
                 await asyncio.sleep(max(0.0, at - time.perf_counter()))
-                done = await stamper.step()
+                try:  # the fake blocks while the bot does not read its socket
+                    done = await asyncio.wait_for(stamper.step(), args.timeout)
+                except TimeoutError:
+                    minutes[bucket(at)].stamps_stuck += 1
+                    continue
                 if done == "add":
                     minutes[bucket(at)].added += 1
                 elif done == "remove":
@@ -416,26 +527,37 @@ async def soak(
                     return
                 await asyncio.sleep(max(0.0, at - time.perf_counter()))
                 if bot.proc.returncode is not None:
-                    raise SystemExit(
-                        f"the bot exited with {bot.proc.returncode} during the soak:\n"
-                        + "".join(bot.lines)
-                    )
+                    health.stop(k * args.sample, f"the bot exited with {bot.proc.returncode}")
+                    print("".join(list(bot.lines)[-20:]), flush=True)
+                    return
                 samples.append(
-                    Sample(k * args.sample, bot.rss_mib(), bot.cpu_seconds()[0], rss_mib())
+                    Sample(
+                        k * args.sample,
+                        bot.rss_mib(),
+                        bot.cpu_seconds()[0],
+                        rss_mib(),
+                        os.getloadavg()[0],
+                    )
                 )
+                if heap is not None and k == 0:
+                    snapshots.append(asyncio.create_task(heap.take(bot, "start")))
                 if heap is not None and k * args.sample == 30 * args.minutes:
                     snapshots.append(asyncio.create_task(heap.take(bot, "half time")))
                 if k > 0 and k * args.sample % 60 == 0:
                     trim_fake(fake, stamper.done)
                     report_minute(int(k * args.sample // 60) - 1)
+                health.check(k * args.sample)
+                if health.stopped:
+                    print(f"  giving up: {health.stopped}", flush=True)
+                    return
 
         def report_minute(m: int) -> None:
             row = minute_row(m, minutes[m], samples)
             print("  " + " | ".join(row), flush=True)
 
         await asyncio.gather(questions(), stamps(), sampler())
-        if pending:
-            await asyncio.gather(*pending)
+        if pending:  # each one ends within two timeouts
+            await asyncio.wait(pending, timeout=3 * args.timeout)
         await bot.settle()
         await asyncio.sleep(1.0)  # let the stamp book's writer flush its last batch
         end_rss = bot.rss_mib()
@@ -444,10 +566,14 @@ async def soak(
             await heap.take(bot, "end")
     finally:
         code = await bot.stop() if bot is not None else 0
+        if bot is not None and bot.log is not None:
+            bot.log.close()
         await fake.close()
 
-    rows = [minute_row(m, minutes[m], samples) for m in range(int(args.minutes))]
+    rows = [minute_row(m, minutes[m], samples) for m in range(int(args.minutes)) if m in minutes]
     problems: list[str] = []
+    if health.stopped:
+        problems.append(f"stopped early: {health.stopped}")
     if code != 0:
         problems.append(f"the bot exited with {code}")
     if bot is not None and bot.errors:
@@ -459,6 +585,15 @@ async def soak(
     missing = sum(m.missing for m in minutes.values())
     if missing:
         problems.append(f"{missing} questions got no reply within {args.timeout:g} s")
+    undelivered = sum(m.undelivered for m in minutes.values())
+    if undelivered:
+        problems.append(
+            f"{undelivered} questions the fake could not hand to the bot within "
+            f"{args.timeout:g} s (its socket full: the bot was not reading)"
+        )
+    stuck = sum(m.stamps_stuck for m in minutes.values())
+    if stuck:
+        problems.append(f"{stuck} stamp reactions the fake could not hand to the bot")
     in_fake = fake_stamps(fake, stamper.emojis)
     in_db, tracked, (open_rows, askings) = read_database(workdir / "bench.db")
     # A stamp on an answer message of a question with no answer yet endorses nothing: the
@@ -523,13 +658,17 @@ def minute_row(m: int, minute: Minute, samples: list[Sample]) -> list[str]:
         str(m + 1),
         f"{minute.sent:,}",
         f"{len(lat):,}",
-        str(minute.missing),
-        f"+{minute.added:,} / -{minute.removed:,}",
+        str(minute.missing)
+        + (f" + {minute.undelivered:,} undelivered" if minute.undelivered else ""),
+        f"+{minute.added:,} / -{minute.removed:,}"
+        + (f" ({minute.stamps_stuck:,} stuck)" if minute.stamps_stuck else ""),
         f"{len(lat) / 60:.1f}",
         f"{median(lat):.1f}" if lat else "-",
         f"{percentile(lat, 99):.1f}" if lat else "-",
         cpu,
         f"{last.rss:.1f}" if last else "-",
+        f"{last.load:.1f}" if last else "-",
+        f"{minute.lag:.2f}",
     ]
 
 
@@ -546,8 +685,21 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=10.0, help="s before a reply is missing")
     parser.add_argument("--start-timeout", type=float, default=120.0)
     parser.add_argument(
-        "--heap", action="store_true", help="trace the bot's heap and diff start, half, end"
+        "--give-up",
+        type=float,
+        default=60.0,
+        help="s of mostly unanswered questions after which the run stops and reports",
     )
+    parser.add_argument(
+        "--heap", action="store_true", help="census of the bot's heap at start, half, end"
+    )
+    parser.add_argument(
+        "--heap-frames",
+        type=int,
+        default=0,
+        help="with --heap: also trace allocations from half time, keeping this many frames",
+    )
+    parser.add_argument("--bot-log", help="write everything the bot logs to this file")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     if args.minutes != int(args.minutes) or args.minutes < 1:
@@ -567,7 +719,7 @@ def main() -> int:
         if getattr(args, key) != default:
             command += f" --{key} {getattr(args, key):g}"
     if args.heap:
-        command += " --heap"
+        command += " --heap" + (f" --heap-frames {args.heap_frames}" if args.heap_frames else "")
     header = [
         "minute",
         "questions sent",
@@ -579,11 +731,13 @@ def main() -> int:
         "p99 ms",
         "bot CPU %",
         "bot RSS MiB",
+        "load avg",
+        "driver lag s",
     ]
     body = "\n".join(
         [
             "## Soak (bot process through the fake Discord, steady load)"
-            + (", heap traced" if args.heap else ""),
+            + ((", heap traced" if args.heap_frames > 0 else ", heap census") if args.heap else ""),
             "",
             f"Machine: {machine()}",
             f"Command: `{command}` ({time.perf_counter() - started:.0f} s)",
@@ -602,13 +756,19 @@ def main() -> int:
             f"reactions/s on the bot's answers ({100 * args.remove_share:.0f}% taking one back). "
             "Rows: traffic scheduled in that minute; latency: fake dispatches MESSAGE_CREATE "
             "-> fake receives the reply POST; bot CPU % of one core; RSS: VmRSS at the end of "
-            f"the minute (sampled every {args.sample:g} s). At the end the bot is stopped with "
+            f"the minute (sampled every {args.sample:g} s); load avg: the machine's 1-minute "
+            "load average then (2 cores, shared); driver lag: the most this process sent a "
+            "question behind its schedule in that minute (the fake and the driver share one "
+            "event loop). Missing: no reply within the timeout; undelivered: the fake could not "
+            "even hand the question over (the bot was not reading its gateway socket). If for "
+            f"{args.give_up:g} s most questions go unanswered the run stops and says so rather "
+            "than pile more load on a bot that is behind. At the end the bot is stopped with "
             "SIGTERM and its database read: its stamps must be exactly the fake's.",
         ]
     )
     print(body)
     if not args.no_write:
-        write_section("soak_heap" if args.heap else "soak", body)
+        write_section("soak_heap" if args.heap and args.heap_frames > 0 else "soak", body)
     return 0 if ok else 1
 
 

@@ -307,3 +307,54 @@ def test_an_empty_table_and_no_roots():
     assert table_reputation(VoteTable(), []).top(3) == []
     scores = table_reputation(table_of([(A, B, 1.0)]), [])
     assert dict(scores.items()) == {A: 0.0, B: 0.0} and scores.top(3) == []
+
+
+def test_a_table_solved_again_as_it_grows_solves_like_the_dense_reference():
+    # Each solve reuses the order of the pairs the last one sorted, merging in the new pairs:
+    # newcomers, new pairs between known people, and pairs taken back to nothing.
+    rng = np.random.default_rng(21)
+    ids = [int(person) for person in 10**17 + rng.choice(9 * 10**17, size=120, replace=False)]
+    roots = ids[:3]
+    table, votes = VoteTable(), {}
+    for people in (40, 40, 80, 120, 120):
+        for a, b, w in zip(
+            rng.integers(0, people, 150),
+            rng.integers(0, people, 150),
+            rng.choice([1.0, 5.0, -1.0], 150),
+            strict=True,
+        ):
+            table.add(ids[a], ids[b], float(w))
+            votes[(ids[a], ids[b])] = votes.get((ids[a], ids[b]), 0.0) + float(w)
+        scores = table_reputation(table, roots)
+        assert_scores(dict(scores.items()), dense_reputation(votes, roots))
+
+
+def test_a_table_loaded_in_bulk_solves_like_one_built_vote_by_vote():
+    rng = np.random.default_rng(5)
+    votes = random_votes(5, 200, 4.0, rng.integers(10**17, 10**18, 200))
+    roots = [next(iter(votes))[0]]
+    pairs = list(votes)
+    loaded = VoteTable.from_arrays(
+        np.array([a for a, _ in pairs]),
+        np.array([b for _, b in pairs]),
+        np.array(list(votes.values())),
+    )
+    assert loaded.to_dict() == {pair: w for pair, w in votes.items() if w > 0}
+    assert_scores(dict(table_reputation(loaded, roots).items()), dense_reputation(votes, roots))
+    loaded.add(pairs[0][1], 7, 2.0)  # a newcomer after the bulk load
+    votes[(pairs[0][1], 7)] = 2.0
+    assert_scores(dict(table_reputation(loaded, roots).items()), dense_reputation(votes, roots))
+    with pytest.raises(ValueError, match="twice"):
+        VoteTable.from_arrays(np.array([1, 1]), np.array([2, 2]), np.array([1.0, 1.0]))
+
+
+def test_a_solve_prepared_before_a_later_one_ran_still_sees_only_its_votes():
+    table = table_of([(B, C, 1.0), (A, B, 1.0)])
+    solve = prepare_reputation(table, [A])
+    table.add(A, D, 5.0)
+    table.add(A, C, 1.0)
+    after = table_reputation(table, [A])  # sorts all four pairs first
+    before = solve()
+    assert_scores(dict(before.items()), dense_reputation({(A, B): 1.0, (B, C): 1.0}, [A]))
+    expected = dense_reputation({(A, B): 1.0, (B, C): 1.0, (A, D): 5.0, (A, C): 1.0}, [A])
+    assert_scores(dict(after.items()), expected)

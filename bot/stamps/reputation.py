@@ -40,7 +40,10 @@ other, makes the matrix singular; and since the stored weights are net counts, a
 negative net weight (a stamp removed that the table never saw added) gives shares above 1 or
 below 0, which can make it singular or badly conditioned and scores negative, at any damping.
 
-Here the same system is built as a scipy sparse (CSR) matrix and solved iteratively with
+Here the same system is built as a scipy sparse (CSR) matrix, ``votes^T @ diag(damping / W)``:
+the matrix holds the weights as they are and every product scales the vector by ``damping / W``
+first. From a vote table the pairs come grouped by votee already (:meth:`VoteTable.sorted_slots`),
+so they are the matrix's rows with no conversion. It is solved iteratively with
 BiCGSTAB, a Krylov method (starting from zero, so unreachable people stay exactly 0); about 35
 sparse matrix-vector products reach a relative residual of 1e-12 on random graphs. Every column
 of ``damping * P^T`` sums to at most ``damping`` < 1, so the system always has a unique
@@ -300,11 +303,14 @@ def _solve(
     weight: np.ndarray,
     damping: float,
     *,
+    grouped: bool = False,
     max_products: int = _KRYLOV_MAX_PRODUCTS,
 ) -> np.ndarray:
     """Solve ``(I - damping * P^T) s = b`` for the indexed graph; returns ``s``.
 
-    ``weight`` is overwritten (it becomes the matrix entries).
+    ``weight`` becomes the matrix's entries (not copied). ``grouped``: the votes are
+    distinct and sorted by ``dst``, then ``src`` (as a vote table gives them), so they are the
+    sparse matrix's rows as they stand and need no conversion, sorting or summing.
     """
     rhs = np.zeros(size)
     if root_codes.size:
@@ -313,13 +319,22 @@ def _solve(
         return rhs
     scale = np.bincount(src, weights=weight, minlength=size)  # W(j), what each person gave
     np.divide(damping, scale, out=scale, where=scale > 0)  # W = 0 only if all weights are 0
-    share = weight  # becomes damping * w / W(voter), in place and in chunks: no big temporaries
-    for start in range(0, share.size, _CHUNK):
-        share[start : start + _CHUNK] *= scale[src[start : start + _CHUNK]]
-    passed = sp.csr_array((share, (dst, src)), shape=(size, size))  # damping * P^T
+    # damping * P^T = votes^T @ diag(damping / W): the matrix holds the weights as they are
+    # and each product scales the vector (n multiplications rather than one per vote)
+    if grouped:
+        indptr = np.zeros(size + 1, dtype=src.dtype if src.size < 2**31 else np.int64)
+        np.cumsum(np.bincount(dst, minlength=size), out=indptr[1:])
+        votes = sp.csr_array((weight, src, indptr), shape=(size, size))
+        votes.has_sorted_indices = True
+    else:
+        votes = sp.csr_array((weight, (dst, src)), shape=(size, size))
+    scaled = np.empty(size)
+
+    def passed(vector: np.ndarray) -> np.ndarray:  # damping * P^T @ vector
+        return votes @ np.multiply(vector, scale, out=scaled)
 
     def matvec(vector: np.ndarray) -> np.ndarray:
-        result = passed @ vector
+        result = passed(vector)
         np.subtract(vector, result, out=result)
         return result
 
@@ -398,7 +413,7 @@ def _bicgstab(
 
 
 def _fixed_point(
-    passed: sp.csr_array, rhs: np.ndarray, start: np.ndarray
+    passed: Callable[[np.ndarray], np.ndarray], rhs: np.ndarray, start: np.ndarray
 ) -> tuple[np.ndarray, bool]:
     """Iterate ``s <- rhs + passed @ s`` from ``start``; returns ``(s, converged)``.
 
@@ -408,7 +423,7 @@ def _fixed_point(
     target = _RTOL * np.abs(rhs).sum()
     scores = start
     for _ in range(_FIXED_POINT_MAX_ITER):
-        updated = passed @ scores
+        updated = passed(scores)
         updated += rhs
         change = float(np.abs(updated - scores).sum())  # = ||rhs - A scores||_1
         scores = updated
@@ -452,10 +467,16 @@ def prepare_reputation(
             return Reputation.of({})
         root_codes = np.array([known.get(person, -1) for person in root_ids], dtype=np.int64)
         root_codes[root_codes < 0] = people.size + np.arange(len(extra))
-        ignored = (voters == votees) | ~(weights > 0) | ~np.isfinite(weights)
+        order = table.sorted_slots(weights.size)  # the pairs grouped by votee: the matrix rows
+        src, dst, share = (
+            (voters, votees, weights)
+            if order is None
+            else (voters[order], votees[order], weights[order])
+        )
+        ignored = (src == dst) | ~(share > 0) | ~np.isfinite(share)
         if ignored.any():
-            weights[ignored] = 0.0
-        scores = _solve(size, root_codes, voters, votees, weights, damping)
+            share[ignored] = 0.0
+        scores = _solve(size, root_codes, src, dst, share, damping, grouped=True)
         return Reputation(codes, all_people, scores)
 
     return solve

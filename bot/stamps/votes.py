@@ -54,6 +54,11 @@ class VoteTable:
     solved straight from those arrays (:func:`table_reputation`): no dict of a million pairs is
     walked, and no id is looked up again. A pair whose weight falls to 0 keeps its slot (and
     counts for nothing), so codes and slots never move.
+
+    The solve wants the pairs grouped by votee (the rows of a sparse matrix):
+    :meth:`sorted_slots` gives that order, kept from one call to the next and merged with the
+    pairs added since, so only a table's first solve sorts all of its pairs; a table made by
+    :meth:`from_arrays` is laid out in that order to begin with.
     """
 
     def __init__(self) -> None:
@@ -63,6 +68,8 @@ class VoteTable:
         self._voters = _Column(np.int32)
         self._votees = _Column(np.int32)
         self._weights = _Column(np.float64)
+        # the first ``covered`` slots in (votee, voter) order; None: that is their order already
+        self._sorted: tuple[int, np.ndarray | None] = (0, None)
 
     @classmethod
     def from_votes(cls, votes: Votes) -> VoteTable:
@@ -75,20 +82,28 @@ class VoteTable:
     @classmethod
     def from_arrays(cls, voters: np.ndarray, votees: np.ndarray, weights: np.ndarray) -> VoteTable:
         """A table of the votes ``voters[i] -> votees[i]`` weighing ``weights[i]``, each pair
-        once (bulk loading, vectorised)."""
+        once (bulk loading, vectorised). The pairs get their slots in (votee, voter) order, the
+        order the solve reads them in."""
         voters, votees = np.asarray(voters, np.int64), np.asarray(votees, np.int64)
+        weights = np.asarray(weights, np.float64)
         people, inverse = np.unique(np.concatenate((voters, votees)), return_inverse=True)
         codes = inverse.astype(np.int64)
-        keys = codes[: voters.size] << 32 | codes[voters.size :]
-        if np.unique(keys).size != keys.size:
+        keys = codes[voters.size :] << 32 | codes[: voters.size]  # votee first: the sort order
+        order = np.argsort(keys)
+        keys = keys[order]
+        if keys.size > 1 and not np.all(keys[1:] != keys[:-1]):
             raise ValueError("a (voter, votee) pair is given twice")
+        voter_codes, votee_codes = keys & 0xFFFFFFFF, keys >> 32
         table = cls()
         table._people.extend(people)
         table._codes = dict(zip(people.tolist(), range(people.size), strict=True))
-        table._slots = dict(zip(keys.tolist(), range(keys.size), strict=True))
-        table._voters.extend(codes[: voters.size])
-        table._votees.extend(codes[voters.size :])
-        table._weights.extend(np.asarray(weights, np.float64))
+        table._slots = dict(
+            zip((voter_codes << 32 | votee_codes).tolist(), range(keys.size), strict=True)
+        )
+        table._voters.extend(voter_codes)
+        table._votees.extend(votee_codes)
+        table._weights.extend(weights[order])
+        table._sorted = (keys.size, None)
         return table
 
     def __len__(self) -> int:
@@ -148,6 +163,37 @@ class VoteTable:
             self._votees.view(),
             self._weights.view().copy(),
         )
+
+    def sorted_slots(self, count: int) -> np.ndarray | None:
+        """The first ``count`` slots in order of votee code, then voter code (the pairs are
+        distinct, so the order is strict); None if that is their order already.
+
+        Only reads slots below ``count``, which never change, so it may run in another thread
+        while this table grows (as the solve does). The order is kept: the next call sorts only
+        the slots added since and merges them in.
+        """
+        covered, order = self._sorted
+        if count <= covered:
+            return None if order is None else order[order < count] if count < covered else order
+        voters = self._voters.view()[:count]
+        votees = self._votees.view()[:count]
+        new = np.arange(covered, count, dtype=np.int64)
+        new_keys = votees[covered:].astype(np.int64) << 32 | voters[covered:]
+        arranged = np.argsort(new_keys)
+        new, new_keys = new[arranged], new_keys[arranged]
+        if order is None:
+            old_keys = votees[:covered].astype(np.int64) << 32 | voters[:covered]
+        else:
+            old_keys = votees[order].astype(np.int64) << 32 | voters[order]
+        at = np.searchsorted(old_keys, new_keys)
+        if order is None and at[0] == covered and np.all(arranged[1:] > arranged[:-1]):
+            merged: np.ndarray | None = None  # appended in order: still in order
+        else:
+            old = np.arange(covered, dtype=np.int64) if order is None else order
+            merged = np.insert(old, at, new)
+        if count > self._sorted[0]:
+            self._sorted = (count, merged)
+        return merged
 
     def codes(self) -> Mapping[int, int]:
         """Person -> code of everyone with a code now (people added later are not in it)."""

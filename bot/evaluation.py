@@ -275,7 +275,7 @@ class Benchmark:
             labels: list[bool] = []
             for item in items:
                 ranked = ranker.rerank(item.ranked) if ranker else item.ranked
-                values = features(ranked, names)
+                values = features(ranked, names, ranker)
                 if values is None or not (ranked[0].shares_content or self.semantic):
                     continue
                 rows.append(values)

@@ -905,15 +905,19 @@ class Matcher:
             ids = np.sort(ids[np.argpartition(lengths, pool)[:pool]])
         return ids
 
-    def search(self, text: str, k: int = 5) -> list[Candidate]:
-        """The ``k`` best-matching questions for ``text``, best first."""
+    def search(self, text: str, k: int = 5, *, evidence: bool = True) -> list[Candidate]:
+        """The ``k`` best-matching questions for ``text``, best first. ``evidence`` False
+        leaves out what the answers say of the query (``answer_coverage``: a feature for
+        deciding, not part of the score), for a caller that wants the order alone."""
         if self.semantic is None or k <= 0:
-            return self._answer_evidence(text, self._lexical_search(text, k))
+            found = self._lexical_search(text, k)
+            return self._answer_evidence(text, found) if evidence else found
         words = self._lexical_search(text, max(k, self.tuning.semantic_pool))
         normal = normalize(text)
         if not normal or not self._live:
             return []
-        return self._answer_evidence(text, self._semantic_search(text, normal, words, k))
+        found = self._semantic_search(text, normal, words, k)
+        return self._answer_evidence(text, found) if evidence else found
 
     def _answer_evidence(self, text: str, candidates: list[Candidate]) -> list[Candidate]:
         """The candidates with how much of the query their answers hold."""

@@ -132,6 +132,13 @@ def measure_semantic(
         matcher.match(query)
     encode = timed(index.encode, queries[:200])
     ours = timed(matcher.match, queries)
+    vectors = [index.encode(q) for q in queries]
+    scan = timed(lambda v: index.nearest(v, 5), vectors)
+    agree = sum(
+        [q for q, _, _ in index.nearest(v, 5)] == [q for q, _, _ in index.nearest(v, 5, exact=True)]
+        for v in vectors
+    )
+    exact_scan = timed(lambda v: index.nearest(v, 5, exact=True), vectors)
     update = timed(lambda n: matcher.upsert(f"q{n}", [*kb[f"q{n}"], f"new wording {n}"]), range(50))
     row = [
         f"{size:,}",
@@ -139,6 +146,9 @@ def measure_semantic(
         f"{median(ours):.2f}",
         f"{percentile(ours, 99):.2f}",
         f"{median(encode):.2f}",
+        f"{median(scan):.2f}",
+        f"{median(exact_scan):.2f}",
+        f"{agree / len(vectors):.1%}",
         f"{median(update):.2f}",
         f"{build_s:.0f}",
     ]
@@ -202,6 +212,9 @@ def main() -> int:
                     "match p50 ms",
                     "match p99 ms",
                     "query encode p50 ms",
+                    "whole-KB scan p50 ms",
+                    "exact scan p50 ms",
+                    "same top 5 as exact",
                     "add a phrasing p50 ms",
                     "build s (encoding)",
                 ],
@@ -211,8 +224,14 @@ def main() -> int:
             else f"Not measured: {reason or 'no --semantic-sizes'}.",
             "",
             "Semantic `match` = encoding the query on one thread, the word search, the cosine "
-            "to the word candidates and to every phrasing (one matrix product), and the "
-            "decision. `add a phrasing` upserts a question with one new phrasing (only it is "
+            "to the word candidates, the closest questions over the whole knowledge base, and "
+            "the decision. `whole-KB scan`: that last search alone; up to "
+            f"{semantic.EXACT_ROWS:,} phrasings it computes every cosine, beyond it scans "
+            f"the vectors' {semantic.PROJECTION} main directions and computes the exact "
+            f"cosine of the {semantic.SHORTLIST:,} best rows; `exact scan` computes every "
+            "cosine, and `same top 5 as exact` is how often both name the same five "
+            "questions in the same order (same queries, same run). "
+            "`add a phrasing` upserts a question with one new phrasing (only it is "
             "encoded). `build s` encodes every phrasing once; its vectors are then cached.",
             "",
             f"`match` = search (k=5) plus the decision, over {args.queries} real questions "

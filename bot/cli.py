@@ -10,7 +10,6 @@ import signal
 import sys
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
-from importlib import metadata
 from pathlib import Path
 
 from bot import __version__
@@ -48,6 +47,8 @@ class CommandError(Exception):
 
 
 def _version() -> str:
+    from importlib import metadata  # (a tenth of a start's imports, for --version only)
+
     try:
         return metadata.version("stampy")
     except metadata.PackageNotFoundError:  # run from a checkout without installing

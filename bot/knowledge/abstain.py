@@ -60,13 +60,15 @@ FEATURES: tuple[str, ...] = (
     "unknown_share",
     "log_content_words",
     "shares_content",
-    "answer_coverage",
 )
-#: With the semantic tier: the same, plus the top question's cosine and its lead in cosine
-#: over the other candidates, the cosine of the query to the top question's answer and its
-#: lead likewise, and the share of the re-ranker's probability the top question holds.
+#: With the semantic tier: the same, plus the evidence from the top question's answer (the
+#: share of the query its words hold; the query's cosine to it and its lead over the other
+#: candidates'), the top question's cosine and its lead in cosine, and the share of the
+#: re-ranker's probability the top question holds. (On words alone the answer's words did
+#: not help the decision out of fold, and cost the stampy track false answers.)
 SEMANTIC_FEATURES: tuple[str, ...] = (
     *FEATURES,
+    "answer_coverage",
     "cosine",
     "cosine_margin",
     "answer_cosine",

@@ -1128,10 +1128,15 @@ class Matcher:
         share = limits.answerable_share or None
         probability = chosen.probability(candidates, share)
         if probability >= limits.confidence:
+            lead = (
+                f"{margin:.2f} ahead of the next question"
+                if margin >= 0
+                else f"put first by the fitted re-ranker over a question scoring {-margin:.2f} more"
+            )
             reason = (
                 f"probability {probability:.2f} that this is the question asked "
                 f"(answers from {limits.confidence:.2f}; {tier} tier); score {best.score:.2f}, "
-                f"{margin:.2f} ahead of the next question"
+                f"{lead}"
             )
             return MatchResult(
                 query, Decision.ANSWER, tuple(candidates), margin, reason, probability, tier

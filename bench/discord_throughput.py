@@ -29,7 +29,7 @@ the 184 shipped phrasings cannot avoid at hundreds of messages per second. With 
 both`` every configuration runs twice, with discord.py using orjson (if installed) and with
 it hidden from the bot process.
 
-Run: python bench/discord_throughput.py [--size 10000] [--messages 2000] [--inflight 32]
+Run: python bench/discord_throughput.py [--size 10000] [--messages 2000] [--inflight 32] [--quick]
 """
 
 from __future__ import annotations
@@ -38,10 +38,12 @@ import argparse
 import asyncio
 import collections
 import gc
+import importlib.util
 import itertools
 import os
 import random
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -677,10 +679,21 @@ def main() -> int:
         help="requests per second per route bucket the fake announces in X-RateLimit "
         "headers (0: no headers, and discord.py sends one request per bucket at a time)",
     )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="the synthetic knowledge base only, orjson as installed, 1,000 closed-loop and "
+        "900 open-loop messages",
+    )
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
+    if args.quick:
+        args.only, args.messages, args.open_messages = "synthetic", 1000, 900
+        args.orjson = "on" if importlib.util.find_spec("orjson") else "off"
     started = time.perf_counter()
+    load_before = os.getloadavg()[0]
     rows, kind_rows = asyncio.run(run(args))
+    load_after = os.getloadavg()[0]
     header = [
         "knowledge base (questions)",
         "channels",
@@ -701,26 +714,14 @@ def main() -> int:
     kind_header = ["knowledge base (questions)", "channels", "orjson"]
     kind_header += [f"{kind} (closed loop)" for kind in ("answer", "suggest", "none")]
     kind_header += [f"{kind} @{args.rate:.0f}/s" for kind in ("answer", "suggest", "none")]
-    command = "python bench/discord_throughput.py"
-    defaults = {
-        "size": 10_000,
-        "messages": 2000,
-        "inflight": 32,
-        "rate": 300.0,
-        "open_messages": 1500,
-        "orjson": "both",
-        "only": None,
-        "rate_limit": 10_000,
-    }
-    for key, default in defaults.items():
-        if getattr(args, key) != default:
-            command += f" --{key.replace('_', '-')} {getattr(args, key)}"
+    command = shlex.join(["python", "bench/discord_throughput.py", *sys.argv[1:]])
     body = "\n".join(
         [
             "## Discord throughput (bot process through the fake Discord)",
             "",
             f"Machine: {machine()}",
-            f"Command: `{command}` ({time.perf_counter() - started:.0f} s)",
+            f"Command: `{command}` ({time.perf_counter() - started:.0f} s); 1-minute load "
+            f"average {load_before:.2f} at the start, {load_after:.2f} at the end",
             "",
             table(header, rows),
             "",

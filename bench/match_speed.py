@@ -12,8 +12,13 @@ in ``--semantic-sizes`` (default 1k and 10k: encoding 400,000 phrasings for 100k
 most of an hour on one core); its phrasing vectors are cached in bench/out/, so a second run
 encodes only the queries.
 
+The compact index is checked against the matcher it replaced (``tests/reference_matcher.py``,
+lists of tuples and of postings) at ``--compare-size``: both are built on the same knowledge
+base and must rank every query alike (the same questions and phrasings, scores within 1e-9);
+the reference's build time and memory are shown beside.
+
 Run: python bench/match_speed.py [--sizes 1000,10000,100000] [--semantic-sizes 1000,10000]
-     [--queries 1000]
+     [--queries 1000] [--compare-size 10000] [--quick]
 """
 
 from __future__ import annotations
@@ -21,7 +26,9 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import random
+import sys
 import time
 
 from _common import HERE, SHARED_EVAL, machine, median, percentile, rss_mib, table, write_section
@@ -79,20 +86,59 @@ def timed(fn, items) -> list[float]:
     return out
 
 
+def build(make, kb: dict[str, list[str]]):
+    """A matcher from ``make()`` indexing ``kb`` one question at a time; its build seconds and
+    the growth of resident memory (MiB)."""
+    gc.collect()
+    before = rss_mib()
+    started = time.perf_counter()
+    matcher = make()
+    for qid, phrasings in kb.items():
+        matcher.upsert(qid, phrasings)
+    build_s = time.perf_counter() - started
+    gc.collect()
+    return matcher, build_s, rss_mib() - before
+
+
+def compare(real: list[str], size: int, queries: list[str]) -> str:
+    """Build the compact index and the reference on one knowledge base; rank every query with
+    both. A sentence saying so, or SystemExit at the first difference."""
+    sys.path.insert(0, str(HERE.parent / "tests"))
+    from reference_matcher import Matcher as Reference
+
+    kb = build_kb(random.Random(size), real, size)
+    reference, reference_s, reference_mib = build(Reference, kb)
+    reference_rankings = [reference.search(q, k=8) for q in queries]
+    del reference
+    ours, ours_s, ours_mib = build(Matcher, kb)
+    for query, expected in zip(queries, reference_rankings, strict=True):
+        got = ours.search(query, k=8)
+        same = [(c.question_id, c.phrasing) for c in got] == [
+            (c.question_id, c.phrasing) for c in expected
+        ] and all(
+            abs(getattr(a, f) - getattr(b, f)) <= 1e-9
+            for a, b in zip(got, expected, strict=True)
+            for f in ("score", "lexical", "fuzzy", "query_coverage", "phrasing_coverage")
+        )
+        if not same:
+            raise SystemExit(f"rankings differ for {query!r}:\n{got}\n{expected}")
+    line = (
+        f"Rankings identical on {len(queries)} queries at {size:,} questions (top 8: the same "
+        "questions and phrasings, scores within 1e-9) between this index and the one it "
+        f"replaced (`tests/reference_matcher.py`), which took {reference_s:.1f} s and "
+        f"{reference_mib:.0f} MiB to build in the same run (this one: {ours_s:.1f} s, "
+        f"{ours_mib:.0f} MiB)."
+    )
+    print(line, flush=True)
+    return line
+
+
 def measure(
     seed: int, real: list[str], size: int, queries: list[str], baseline_queries: int
 ) -> list[str]:
     """One table row: build a knowledge base of ``size`` questions and time both matchers."""
     kb = build_kb(random.Random(seed), real, size)
-    gc.collect()
-    before = rss_mib()
-    started = time.perf_counter()
-    matcher = Matcher()
-    for qid, phrasings in kb.items():
-        matcher.upsert(qid, phrasings)
-    build_s = time.perf_counter() - started
-    gc.collect()
-    memory = rss_mib() - before
+    matcher, build_s, memory = build(Matcher, kb)
     for query in queries[:20]:  # warm caches (posting arrays) as a running bot would have
         matcher.match(query)
     ours = timed(matcher.match, queries)
@@ -132,6 +178,13 @@ def measure_semantic(
         matcher.match(query)
     encode = timed(index.encode, queries[:200])
     ours = timed(matcher.match, queries)
+    vectors = [index.encode(q) for q in queries]
+    scan = timed(lambda v: index.nearest(v, 5), vectors)
+    agree = sum(
+        [q for q, _, _ in index.nearest(v, 5)] == [q for q, _, _ in index.nearest(v, 5, exact=True)]
+        for v in vectors
+    )
+    exact_scan = timed(lambda v: index.nearest(v, 5, exact=True), vectors)
     update = timed(lambda n: matcher.upsert(f"q{n}", [*kb[f"q{n}"], f"new wording {n}"]), range(50))
     row = [
         f"{size:,}",
@@ -139,6 +192,9 @@ def measure_semantic(
         f"{median(ours):.2f}",
         f"{percentile(ours, 99):.2f}",
         f"{median(encode):.2f}",
+        f"{median(scan):.2f}",
+        f"{median(exact_scan):.2f}",
+        f"{agree / len(vectors):.1%}",
         f"{median(update):.2f}",
         f"{build_s:.0f}",
     ]
@@ -152,8 +208,18 @@ def main() -> int:
     parser.add_argument("--semantic-sizes", default="1000,10000")
     parser.add_argument("--queries", type=int, default=1000)
     parser.add_argument("--baseline-queries", type=int, default=50)
+    parser.add_argument("--compare-size", type=int, default=10_000)
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="10k and 100k only, 300 queries (10 for the baseline), no semantic tier",
+    )
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
+    if args.quick:
+        args.sizes, args.semantic_sizes, args.queries = "10000,100000", "", 300
+        args.baseline_queries = 10
+    load_before = os.getloadavg()[0]
     rng = random.Random(1817)
     real = real_questions()
     queries = [typo(rng, q) if i % 3 == 0 else q for i, q in enumerate(rng.sample(real, len(real)))]
@@ -163,6 +229,7 @@ def main() -> int:
         measure(int(size), real, int(size), queries, args.baseline_queries)
         for size in args.sizes.split(",")
     ]
+    compared = compare(real, args.compare_size, queries) if args.compare_size else ""
     reason = semantic.unavailable()
     semantic_rows = []
     if reason is None and args.semantic_sizes:
@@ -187,7 +254,9 @@ def main() -> int:
             "",
             f"Machine: {machine()}",
             f"Command: `python bench/match_speed.py --sizes {args.sizes} --semantic-sizes "
-            f"{args.semantic_sizes} --queries {args.queries}`",
+            f"'{args.semantic_sizes}' --queries {args.queries} --compare-size "
+            f"{args.compare_size}`; 1-minute load average {load_before:.2f} at the start, "
+            f"{os.getloadavg()[0]:.2f} at the end",
             "",
             "### Lexical tier",
             "",
@@ -202,6 +271,9 @@ def main() -> int:
                     "match p50 ms",
                     "match p99 ms",
                     "query encode p50 ms",
+                    "whole-KB scan p50 ms",
+                    "exact scan p50 ms",
+                    "same top 5 as exact",
                     "add a phrasing p50 ms",
                     "build s (encoding)",
                 ],
@@ -211,8 +283,14 @@ def main() -> int:
             else f"Not measured: {reason or 'no --semantic-sizes'}.",
             "",
             "Semantic `match` = encoding the query on one thread, the word search, the cosine "
-            "to the word candidates and to every phrasing (one matrix product), and the "
-            "decision. `add a phrasing` upserts a question with one new phrasing (only it is "
+            "to the word candidates, the closest questions over the whole knowledge base, and "
+            "the decision. `whole-KB scan`: that last search alone; up to "
+            f"{semantic.EXACT_ROWS:,} phrasings it computes every cosine, beyond it scans "
+            f"the vectors' {semantic.PROJECTION} main directions and computes the exact "
+            f"cosine of the {semantic.SHORTLIST:,} best rows; `exact scan` computes every "
+            "cosine, and `same top 5 as exact` is how often both name the same five "
+            "questions in the same order (same queries, same run). "
+            "`add a phrasing` upserts a question with one new phrasing (only it is "
             "encoded). `build s` encodes every phrasing once; its vectors are then cached.",
             "",
             f"`match` = search (k=5) plus the decision, over {args.queries} real questions "
@@ -221,6 +299,8 @@ def main() -> int:
             f"{args.baseline_queries} of the same queries, in the same run. `upsert` replaces "
             "one question's phrasings in the live index. `index MiB` is the growth of "
             "resident memory while building.",
+            "",
+            compared,
         ]
     )
     print(body)

@@ -44,7 +44,8 @@ from bot.knowledge.abstain import (
     fit,
 )
 from bot.knowledge.base import KnowledgeBase
-from bot.knowledge.matcher import Matcher
+from bot.knowledge.matcher import Candidate, Matcher
+from bot.knowledge.rerank import SEMANTIC_RANK_FEATURES, Ranker, fit_ranker
 from bot.knowledge.text import normalize
 from bot.store import Store, StoreError
 
@@ -150,15 +151,22 @@ async def read_store(store: Store) -> list[Example]:
 
 
 def labelled_rows(
-    knowledge: KnowledgeBase, examples: Sequence[Example], names: Sequence[str] = FEATURES
+    knowledge: KnowledgeBase,
+    examples: Sequence[Example],
+    names: Sequence[str] = FEATURES,
+    ranker: Ranker | None = None,
+    searched: Sequence[list[Candidate]] | None = None,
 ) -> tuple[list[list[float]], list[bool]]:
-    """Feature rows and labels ("the top candidate is right") for the model."""
-    matcher = knowledge.matcher
+    """Feature rows and labels ("the top candidate is right") for the model, the candidates
+    in ``ranker``'s order when given (``searched``: each example's candidates, if already
+    searched with :func:`searched_candidates`)."""
+    if searched is None:
+        searched = searched_candidates(knowledge, examples)
     rows: list[list[float]] = []
     labels: list[bool] = []
-    for example in examples:
-        ranked = _search_without(knowledge, matcher, example)
-        values = features(ranked, names)
+    for example, found in zip(examples, searched, strict=True):
+        ranked = ranker.rerank(found) if ranker is not None else found
+        values = features(ranked, names, ranker)
         semantic = "cosine" in names
         if values is None or not (ranked[0].shares_content or semantic):
             continue  # the model is not asked about these: nothing to learn
@@ -174,7 +182,17 @@ def labelled_rows(
     return rows, labels
 
 
-def _search_without(knowledge: KnowledgeBase, matcher: Matcher, example: Example) -> list:
+def searched_candidates(
+    knowledge: KnowledgeBase, examples: Sequence[Example]
+) -> list[list[Candidate]]:
+    """Each example's candidates, as many as a re-ranker orders, in the matcher's order."""
+    matcher = knowledge.matcher
+    return [_search_without(knowledge, matcher, example) for example in examples]
+
+
+def _search_without(
+    knowledge: KnowledgeBase, matcher: Matcher, example: Example
+) -> list[Candidate]:
     """Search with the example's own wording removed from its question's phrasings."""
     key = normalize(example.query)
     owners = [*example.right, *([example.wrong] if example.wrong else [])]
@@ -188,7 +206,7 @@ def _search_without(knowledge: KnowledgeBase, matcher: Matcher, example: Example
             changed.append(question)
             matcher.upsert(question.id, replace(question, alternate_phrasings=kept).phrasings)
     try:
-        return matcher.search(example.query, k=5)
+        return matcher.search(example.query, k=max(5, matcher.tuning.rerank_pool))
     finally:
         for question in changed:
             matcher.upsert(question.id, question.phrasings)
@@ -202,17 +220,29 @@ def fit_knowledge_base(
     name: str = "",
     names: Sequence[str] = FEATURES,
 ) -> AbstentionModel:
-    """The abstention model for ``knowledge``, fitted on ``examples``."""
-    rows, labels = labelled_rows(knowledge, examples, names)
+    """The abstention model for ``knowledge``, fitted on ``examples``; with the semantic
+    tier's features, first a re-ranker (:mod:`bot.knowledge.rerank`) from the examples whose
+    right question is known, when there are enough of them."""
+    searched = searched_candidates(knowledge, examples)
+    ranker = None
+    if "cosine" in names:
+        known = [
+            (found, ex.right) for found, ex in zip(searched, examples, strict=True) if ex.right
+        ]
+        ranker = fit_ranker(
+            [found for found, _ in known], [right for _, right in known], SEMANTIC_RANK_FEATURES
+        )
+    rows, labels = labelled_rows(knowledge, examples, names, ranker, searched)
     right = sum(labels)
     if right < 2 or len(labels) - right < 2:
         raise CalibrationError(
             f"need at least 2 questions answered right and 2 answered wrong or with no answer "
             f"to fit a model; the labelled questions give {right} and {len(labels) - right}"
         )
-    return fit(
+    model = fit(
         rows, labels, l2=l2, fitted_on=name or f"{len(examples)} labelled questions", names=names
     )
+    return replace(model, ranker=ranker)
 
 
 def _semantic_factory(settings):

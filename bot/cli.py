@@ -10,7 +10,6 @@ import signal
 import sys
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
-from importlib import metadata
 from pathlib import Path
 
 from bot import __version__
@@ -48,6 +47,8 @@ class CommandError(Exception):
 
 
 def _version() -> str:
+    from importlib import metadata  # (a tenth of a start's imports, for --version only)
+
     try:
         return metadata.version("stampy")
     except metadata.PackageNotFoundError:  # run from a checkout without installing
@@ -148,6 +149,12 @@ def _parser() -> argparse.ArgumentParser:
         "--semantic",
         action="store_true",
         help="use the semantic tier (needs stampy[semantic]), as [matching] semantic = true",
+    )
+    evaluate.add_argument(
+        "--track",
+        action="append",
+        metavar="NAME",
+        help="score only this track of the benchmark (may be repeated; default: every track)",
     )
     calibrate = command(
         "calibrate", "fit the model that decides when to answer, from labelled questions"
@@ -448,9 +455,19 @@ def _eval(settings: Settings, args: argparse.Namespace) -> int:
             if (reason := semantic.unavailable()) is not None:
                 raise CommandError(reason)
             make_index = semantic.index_factory(settings.matching.semantic_cache)
+        tracks, queries = load_benchmark_kb(args.kb), load_queries(args.queries)
+        if args.track:
+            unknown = sorted(set(args.track) - set(tracks))
+            if unknown:
+                raise BenchmarkError(
+                    f"{args.kb}: no track {', '.join(map(repr, unknown))} (it has "
+                    f"{', '.join(sorted(tracks))})"
+                )
+            tracks = {name: entries for name, entries in tracks.items() if name in args.track}
+            queries = [query for query in queries if query.track in args.track]
         bench = Benchmark(
-            load_benchmark_kb(args.kb),
-            load_queries(args.queries),
+            tracks,
+            queries,
             lambda: Matcher(
                 settings.matching,
                 model=default,

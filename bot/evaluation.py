@@ -275,7 +275,7 @@ class Benchmark:
             labels: list[bool] = []
             for item in items:
                 ranked = ranker.rerank(item.ranked) if ranker else item.ranked
-                values = features(ranked, names)
+                values = features(ranked, names, ranker)
                 if values is None or not (ranked[0].shares_content or self.semantic):
                     continue
                 rows.append(values)
@@ -290,13 +290,17 @@ class Benchmark:
         return models
 
     def folds(self, count: int, seed: int = 0) -> list[int]:
-        """A fold number per query: per track, answerable and null queries dealt out evenly."""
-        rng = random.Random(seed)
+        """A fold number per query: per track, answerable and null queries dealt out evenly.
+
+        Each track's deal depends on its own queries only (not on which other tracks are
+        scored with it), so ``stampy eval --track`` gives a track the figures of a full run.
+        """
         fold = [0] * len(self.searched)
         groups: dict[tuple[str, bool], list[int]] = {}
         for index, item in enumerate(self.searched):
             groups.setdefault((item.query.track, bool(item.query.expected_ids)), []).append(index)
-        for members in groups.values():
+        for (track, answerable), members in groups.items():
+            rng = random.Random(f"{seed}:{track}:{answerable}")
             rng.shuffle(members)
             offset = rng.randrange(count)
             for position, index in enumerate(members):

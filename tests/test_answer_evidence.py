@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from bot.config import MatchSettings
 from bot.knowledge.abstain import AbstentionModel, ModelError, default_model
 from bot.knowledge.base import KnowledgeBase
-from bot.knowledge.matcher import Candidate, Matcher
+from bot.knowledge.matcher import Candidate, Decision, Matcher
 from bot.knowledge.model import Answer, Question
 from bot.knowledge.rerank import RANK_FEATURES, fit_ranker
 
@@ -110,13 +111,20 @@ def test_the_ranker_travels_in_the_model_file_and_old_files_still_load(tmp_path:
     matcher = Matcher(model=loaded)
     result = matcher.decide("q", [_candidate("a", 0.62, 0.05), _candidate("b", 0.58, 0.9)])
     assert result.candidates[0].question_id == "b"
+    # Answering it says why a lower-scoring question came first.
+    eager = Matcher(MatchSettings(confidence=0.01), model=loaded)
+    answered = eager.decide("q", [_candidate("a", 0.62, 0.05), _candidate("b", 0.58, 0.9)])
+    assert answered.decision is Decision.ANSWER and answered.best.question_id == "b"
+    assert "put first by the fitted re-ranker" in answered.reason
     # A model file written before the answer evidence existed loads and does without it.
     data = json.loads(path.read_text())
-    del data["features"]["answer_coverage"]
+    for name in ("answer_coverage", "answer_cosine", "answer_cosine_margin", "rank_share"):
+        del data["semantic"]["features"][name]
     del data["ranker"]
     path.write_text(json.dumps(data))
     old = AbstentionModel.load(path)
-    assert "answer_coverage" not in old.names and old.ranker is None
+    assert old.semantic is not None and "answer_cosine" not in old.semantic.names
+    assert old.ranker is None
     data["ranker"] = {"features": {"colour": {"coefficient": 1, "mean": 0, "scale": 1}}}
     path.write_text(json.dumps(data))
     with pytest.raises(ModelError, match="unknown features: colour"):

@@ -171,6 +171,18 @@ def test_eval_folds_prints_out_of_fold_figures_with_intervals(
         assert low <= net <= high
 
 
+def test_eval_scores_only_the_tracks_asked_for(
+    benchmark_files: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    kb, queries = benchmark_files
+    code, out, _ = run(capsys, "eval", str(kb), str(queries), "--folds", "4", "--track", "music")
+    assert code == 0
+    assert "| music | 48 | 8 |" in out and "| home |" not in out
+    code, out, err = run(capsys, "eval", str(kb), str(queries), "--track", "jazz")
+    assert code == 2 and "no track 'jazz'" in err and "home, music" in err
+    assert "Traceback" not in err and not out
+
+
 def test_calibrated_file_scores_another_split_exactly_as_fitted(
     tmp_path: Path, benchmark_files: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -223,3 +224,38 @@ def test_a_phrasing_added_on_discord_is_in_the_vector_cache_after_a_restart(
     knowledge, _ = load_knowledge(settings)
     assert knowledge.matcher.semantic is not None
     assert knowledge.matcher.semantic.encoder.encoded == 0  # every vector came from the cache
+
+
+def test_calibrating_with_the_tier_fits_a_re_ranker_the_bot_then_uses(
+    encoder: semantic.Encoder,
+) -> None:
+    from bot.calibration import Example, fit_knowledge_base
+    from bot.knowledge.base import KnowledgeBase
+    from bot.knowledge.model import Answer, Question
+
+    topics = {
+        "heat": ("How do I stop my laptop overheating?", "Clean the fan."),
+        "battery": ("Why does my battery drain so fast?", "Dim the screen."),
+        "screen": ("How do I fix a flickering screen?", "Update the driver."),
+        "wifi": ("Why does my wifi keep disconnecting?", "Move the router."),
+    }
+    questions = [
+        Question(qid, text, answers=(Answer("a", answer),))
+        for qid, (text, answer) in topics.items()
+    ]
+    knowledge = KnowledgeBase(Matcher(semantic=semantic.SemanticIndex(encoder)), questions)
+    asked = {
+        "heat": ["laptop too hot", "notebook heats up", "computer fan is hot", "cpu overheats"],
+        "battery": ["charge runs out", "power does not last", "battery dies", "short battery"],
+        "screen": ["monitor blinks", "display flickers", "screen flashing", "flicker on screen"],
+        "wifi": ["internet drops", "wireless disconnects", "wifi cuts out", "lose connection"],
+    }
+    examples = [Example(text, (qid,)) for qid, texts in asked.items() for text in texts]
+    examples += [Example(text + " again", (qid,)) for qid, texts in asked.items() for text in texts]
+    examples += [Example(text) for text in ["best pizza", "how tall is everest", "cat food"]]
+    model = fit_knowledge_base(knowledge, examples, names=SEMANTIC_FEATURES)
+    assert model.ranker is not None and model.ranker.lists >= 20
+    assert "cosine" in model.ranker.names and "answer_cosine" in model.ranker.names
+    knowledge.matcher.model = replace(default_model(), semantic=model)
+    result = knowledge.matcher.match("my notebook gets really hot")
+    assert result.tier == "semantic" and result.best.question_id == "heat"

@@ -46,9 +46,14 @@ def snapshot(tmp_path: Path) -> Path:
     return tmp_path / "stampy.db.knowledge-snapshot"
 
 
-def rankings(matcher: Matcher) -> list[list[tuple[str, float, str]]]:
+def rankings(matcher: Matcher) -> list[list[tuple[str, float, str, float]]]:
+    # With how much of each query the question's answer holds: the answers' index is in the
+    # snapshot too.
     return [
-        [(c.question_id, round(c.score, 12), c.phrasing) for c in matcher.search(query, k=5)]
+        [
+            (c.question_id, round(c.score, 12), c.phrasing, round(c.answer_coverage, 12))
+            for c in matcher.search(query, k=5)
+        ]
         for query in QUERIES
     ]
 
@@ -61,6 +66,7 @@ def test_an_unchanged_start_uses_the_snapshot_and_answers_the_same(answers: Path
     assert again.result == full.result  # questions, answers, errors and files alike
     assert [q.origin for q in again.result.questions] == [q.origin for q in full.result.questions]
     assert rankings(again.matcher) == rankings(full.matcher)
+    assert any(c[3] > 0 for ranking in rankings(again.matcher) for c in ranking)
     assert len(again.matcher) == len(full.matcher)
     assert again.matcher.phrasing_count == full.matcher.phrasing_count
 

@@ -34,19 +34,34 @@ from bot.knowledge.abstain import (  # noqa: E402
     fit,
 )
 from bot.knowledge.matcher import Matcher  # noqa: E402
+from bot.knowledge.rerank import SEMANTIC_RANK_FEATURES, fit_ranker  # noqa: E402
 
 SHARED_EVAL = ROOT.parent / "shared" / "eval"
 
 
 def pooled(bench: Benchmark, names: tuple[str, ...]) -> AbstentionModel:
-    """One model over every track's queries."""
-    decided = [s for s in bench.searched if s.decided_by_model or bench.semantic]
-    return fit(
-        [features(s.ranked, names) for s in decided],
-        [s.top_right for s in decided],
+    """One model over every track's queries (with a re-ranker for the semantic tier, as
+    :meth:`Benchmark.fit` fits per track)."""
+    ranker = None
+    if bench.semantic:
+        ranker = fit_ranker(
+            [s.ranked for s in bench.searched],
+            [s.query.expected_ids for s in bench.searched],
+            SEMANTIC_RANK_FEATURES,
+        )
+    lists = [(s, ranker.rerank(s.ranked) if ranker else list(s.ranked)) for s in bench.searched]
+    decided = [
+        (s, ranked)
+        for s, ranked in lists
+        if ranked and (ranked[0].shares_content or bench.semantic)
+    ]
+    model = fit(
+        [features(ranked, names, ranker) for _, ranked in decided],
+        [ranked[0].question_id in s.query.expected_ids for s, ranked in decided],
         fitted_on="dev split, all three tracks",
         names=names,
     )
+    return replace(model, ranker=ranker)
 
 
 def main(argv: list[str]) -> int:

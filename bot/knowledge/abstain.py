@@ -60,14 +60,26 @@ FEATURES: tuple[str, ...] = (
     "unknown_share",
     "log_content_words",
     "shares_content",
-    "answer_coverage",
 )
-#: With the semantic tier: the same, plus the top question's cosine and its lead in cosine
-#: over the other candidates, and the cosine of the query to the top question's answer.
-SEMANTIC_FEATURES: tuple[str, ...] = (*FEATURES, "cosine", "cosine_margin", "answer_cosine")
+#: With the semantic tier: the same, plus the evidence from the top question's answer (the
+#: share of the query its words hold; the query's cosine to it and its lead over the other
+#: candidates'), the top question's cosine and its lead in cosine, and the share of the
+#: re-ranker's probability the top question holds. (On words alone the answer's words did
+#: not help the decision out of fold, and cost the stampy track false answers.)
+SEMANTIC_FEATURES: tuple[str, ...] = (
+    *FEATURES,
+    "answer_coverage",
+    "cosine",
+    "cosine_margin",
+    "answer_cosine",
+    "answer_cosine_margin",
+    "rank_share",
+)
 #: Features added after model files were first written: a file without them still loads
 #: (its model does without them).
-LATER_FEATURES = frozenset({"answer_coverage", "answer_cosine"})
+LATER_FEATURES = frozenset(
+    {"answer_coverage", "answer_cosine", "answer_cosine_margin", "rank_share"}
+)
 
 MODEL_FORMAT = "stampy-abstention/1"
 #: The name of the model file beside a knowledge base (in the answers directory).
@@ -79,14 +91,17 @@ class ModelError(Exception):
 
 
 def features(
-    candidates: Sequence[Candidate], names: Sequence[str] = FEATURES
+    candidates: Sequence[Candidate], names: Sequence[str] = FEATURES, ranker: Ranker | None = None
 ) -> list[float] | None:
-    """The feature vector (``names``, in order) of a ranked candidate list; None when empty."""
+    """The feature vector (``names``, in order) of a ranked candidate list (ordered by
+    ``ranker`` when the model has one); None when empty."""
     if not candidates:
         return None
     best = candidates[0]
     second = candidates[1].score if len(candidates) > 1 else 0.0
     other_cosine = max((c.cosine for c in candidates[1:]), default=0.0)
+    other_coverage = max((c.answer_coverage for c in candidates[1:]), default=0.0)
+    other_answer = max((c.answer_cosine for c in candidates[1:]), default=0.0)
     values = {
         "score": best.score,
         "lexical": best.lexical,
@@ -104,8 +119,21 @@ def features(
         "cosine_margin": best.cosine - other_cosine,
         "answer_coverage": best.answer_coverage,
         "answer_cosine": best.answer_cosine,
+        "answer_margin": best.answer_coverage - other_coverage,
+        "answer_cosine_margin": best.answer_cosine - other_answer,
+        "rank_share": _rank_share(candidates, ranker) if "rank_share" in names else 0.0,
     }
     return [values[name] for name in names]
+
+
+def _rank_share(candidates: Sequence[Candidate], ranker: Ranker | None) -> float:
+    """The re-ranker's probability that the first candidate is the right one among them
+    (1 without a re-ranker: the feature then says nothing)."""
+    if ranker is None or len(candidates) < 2:
+        return 1.0
+    utility = ranker.utilities(candidates)
+    p = np.exp(utility - utility.max())
+    return float(p[0] / p.sum())
 
 
 def _logit(p: float) -> float:
@@ -140,7 +168,7 @@ class AbstentionModel:
         ``prior``, when given, is the share of answerable traffic expected where the model is
         used; the intercept moves by the log-odds between it and the fitted share.
         """
-        values = features(candidates, self.names)
+        values = features(candidates, self.names, self.ranker)
         if values is None or not (candidates[0].shares_content or candidates[0].cosine):
             return 0.0
         return float(self.probabilities(np.asarray([values]), prior)[0])

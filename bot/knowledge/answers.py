@@ -78,6 +78,34 @@ class AnswerIndex:
             self._df.append(0)
         return term
 
+    def export(self) -> tuple[list[str], list[str], np.ndarray, np.ndarray]:
+        """The index as plain values, for a snapshot: the stem of each term id, the questions
+        with an answer, and each one's sorted term ids (concatenated, with offsets)."""
+        questions = list(self._by_question)
+        rows = [self._by_question[question] for question in questions]
+        offsets = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum([len(row) for row in rows], out=offsets[1:])
+        terms = np.concatenate(rows) if rows else np.empty(0, dtype=np.int64)
+        return list(self._term_ids), questions, offsets, terms
+
+    def restore(
+        self,
+        stems: list[str],
+        questions: list[str],
+        offsets: np.ndarray,
+        terms: np.ndarray,
+        texts: list[str],
+    ) -> None:
+        """Replace the index with what :meth:`export` gave, the answers being ``texts``
+        (without normalising or stemming them again)."""
+        self._term_ids = {stem: term for term, stem in enumerate(stems)}
+        self._df = np.bincount(terms, minlength=len(stems)).tolist()
+        bounds = offsets.tolist()
+        self._by_question = {
+            question: terms[bounds[i] : bounds[i + 1]] for i, question in enumerate(questions)
+        }
+        self._texts = dict(zip(questions, texts, strict=True))
+
     def query(self, normal: str) -> tuple[np.ndarray, np.ndarray, float]:
         """A normalised query as (term ids, weights, total weight): its words known to some
         answer, weighed by rarity among the answers (stopwords reduced); unknown words

@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import heapq
 import math
+import mmap
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
@@ -36,7 +37,7 @@ from rapidfuzz.distance import Indel
 from bot.config import MatchSettings
 from bot.knowledge.abstain import AbstentionModel, default_model
 from bot.knowledge.answers import AnswerIndex
-from bot.knowledge.text import normalize
+from bot.knowledge.text import normal_words, normalize
 
 if TYPE_CHECKING:
     from bot.knowledge.semantic import SemanticIndex
@@ -203,24 +204,99 @@ class _QueryTerm:
     confidence: float  # 1.0 for an exact word, less for a corrected typo
 
 
+def _empty(size: int, dtype: np.dtype | type) -> np.ndarray:
+    """An uninitialised array; a large one in a memory map of its own, so that its memory goes
+    back to the system as soon as it is dropped (the C allocator may keep large freed blocks,
+    and the growth of an index frees many)."""
+    dtype = np.dtype(dtype)
+    if size * dtype.itemsize < 1 << 20:
+        return np.empty(size, dtype)
+    return np.frombuffer(mmap.mmap(-1, size * dtype.itemsize), dtype)
+
+
+def _id_dtype(count: int) -> np.dtype:
+    """The smallest integer type holding ids below ``count``: two bytes while it can."""
+    return np.dtype(np.uint16) if count <= 1 << 16 else np.dtype(np.int32)
+
+
+class _Column:
+    """A growable one-dimensional array (capacity doubled as needed): appending is amortised
+    O(1) and reading is a view, with no Python object per element."""
+
+    __slots__ = ("_data", "size")
+
+    def __init__(self, dtype: np.dtype | type, data: np.ndarray | None = None) -> None:
+        self._data = np.empty(0, dtype) if data is None else data
+        self.size = len(self._data)
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._data.dtype
+
+    def view(self) -> np.ndarray:
+        return self._data[: self.size]
+
+    def extend(self, values: np.ndarray) -> None:
+        end = self.size + len(values)
+        dtype = np.promote_types(self._data.dtype, values.dtype)
+        if end > len(self._data) or dtype != self._data.dtype:
+            grown = _empty(max(end, 2 * len(self._data), 16), dtype)
+            grown[: self.size] = self._data[: self.size]
+            self._data = grown
+        self._data[self.size : end] = values
+        self.size = end
+
+
 @dataclass(frozen=True)
 class IndexState:
-    """A matcher's index as plain values: what :mod:`bot.knowledge.snapshot` stores."""
+    """A matcher's index as plain values: what :mod:`bot.knowledge.snapshot` stores.
+
+    Phrasings are numbered 0.. in index order; a phrasing's normalised text is its words
+    (``word_seq``) joined by spaces, so it is not stored as text.
+    """
 
     stems: list[str]  # term id -> stem
-    words: list[str]  # surface words, in the order first seen
-    word_terms: np.ndarray  # int64: the term of each word
-    owners: list[str]  # per phrasing, in index order: its question
+    words: list[str]  # word id -> surface word, in the order first seen
+    word_terms: np.ndarray  # the term of each word
+    owners: list[str]  # per phrasing: its question
     texts: list[str]
-    normals: list[str]
+    word_offsets: np.ndarray  # int64, phrasings + 1: where each phrasing's words start
+    word_seq: np.ndarray  # every phrasing's word ids in order, concatenated
     term_offsets: np.ndarray  # int64, phrasings + 1: where each phrasing's terms start
-    term_ids: np.ndarray  # int64: every phrasing's distinct terms, concatenated
+    term_ids: np.ndarray  # every phrasing's distinct terms (first seen first), concatenated
     posting_offsets: np.ndarray  # int64, terms + 1: where each term's postings start
-    posting_ids: np.ndarray  # int64: the phrasings holding each term, in increasing order
+    posting_ids: np.ndarray  # int32: the phrasings holding each term, in increasing order
+    # The answers' index (bot.knowledge.answers): the stem of each of its terms, the questions
+    # with an answer and their answers' sorted term ids (offsets, ids), and the answer texts.
+    answer_stems: list[str] = field(default_factory=list)
+    answer_questions: list[str] = field(default_factory=list)
+    answer_offsets: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))
+    answer_terms: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    answer_texts: list[str] = field(default_factory=list)
 
 
 class Matcher:
-    """An in-memory index of question phrasings that can be updated one question at a time."""
+    """An in-memory index of question phrasings that can be updated one question at a time.
+
+    Storage is compact: per phrasing, its words and distinct terms as small integer ids in
+    flat arrays (two bytes each while the vocabulary allows), and per term its postings in
+    one CSR array of int32 phrasing ids. Updates go to an append buffer (Python lists,
+    moved into the arrays in chunks) and a delta of new postings, merged into the CSR
+    arrays in one vectorised pass once it is a fraction of them (amortised) or before a
+    search finds it too large to read; so building from scratch and a moderator's edit are
+    both cheap, and a search reads arrays only.
+    """
+
+    #: Postings buffered before a merge into the CSR arrays: at least this many ...
+    MERGE_MIN = 1 << 16
+    #: ... or this share of the merged postings (amortised: each merge is linear).
+    MERGE_SHARE = 1.0
+    #: A search reads a delta up to this size as it is; a larger one is merged first.
+    SEARCH_DELTA = 1 << 13
+    #: Buffered word and term ids moved into the arrays at a time.
+    FLUSH_AT = 1 << 16
+    #: Normalised texts rebuilt from word ids are kept for this many phrasings.
+    NORMAL_CACHE = 1 << 16
 
     def __init__(
         self,
@@ -238,32 +314,49 @@ class Matcher:
         self._stem = _Stemmer()
         #: The words of each question's answer (:mod:`bot.knowledge.answers`).
         self.answers = AnswerIndex(self._stem, STOPWORDS, self.tuning.stopword_weight)
-        # Terms (stems): id by stem, document frequency, postings (phrase ids, may hold
-        # removed phrases until compaction) and a numpy copy of each posting list.
+        # Terms (stems): id by stem and document frequency.
         self._term_ids: dict[str, int] = {}
         self._df: list[int] = []
-        self._postings: list[list[int]] = []
-        self._posting_arrays: dict[int, np.ndarray] = {}
-        # Surface words seen, for typo correction: word -> term id, plus a list for rapidfuzz.
+        # Surface words seen, for typo correction: word -> term id, plus a list for rapidfuzz;
+        # word -> word id (its place in the list) and word id -> term id.
         self._words: dict[str, int] = {}
+        self._word_ids: dict[str, int] = {}
+        self._word_terms: list[int] = []
         self._word_list: list[str] = []
         self._words_by_initial: dict[str, list[str]] = {}
         self._stop_terms: set[int] = set()  # terms that stem from a stopword
-        # Phrasings: owner question (None once removed), text, normalised text, term ids.
+        # Phrasings: owner question (None once removed) and text, per phrasing id; the ids
+        # of each question's phrasings (consecutive); words and distinct terms in arrays.
         self._owner: list[str | None] = []
         self._text: list[str] = []
-        self._normal: list[str] = []
-        self._terms: list[tuple[int, ...]] = []
-        self._by_question: dict[str, list[int]] = {}
+        self._by_question: dict[str, range] = {}
+        self._seq = _Column(np.uint16)
+        self._seq_at = _Column(np.int64, np.zeros(1, np.int64))
+        self._fwd = _Column(np.uint16)
+        self._fwd_at = _Column(np.int64, np.zeros(1, np.int64))
+        self._normals: dict[int, str] = {}
+        # The append buffer: phrasings added since the last flush into the arrays.
+        self._pending_seq: list[int] = []
+        self._pending_seq_len: list[int] = []
+        self._word_term_array = _Column(np.int64)  # _word_terms as an array, for flushing
+        self._flushed = 0  # phrasings in the arrays
+        # Postings (may hold removed phrasings until compaction): merged CSR arrays for the
+        # first phrasings, then a delta of (term, phrasing) pairs of the newer ones.
+        self._post_at = np.zeros(1, np.int64)
+        self._post_ids = np.empty(0, np.int32)
+        self._delta_terms = _Column(np.uint16)
+        self._delta_pids = _Column(np.int32)
+        self._delta_sorted: tuple[np.ndarray, np.ndarray] | None = None
+        self._posting_arrays: dict[int, np.ndarray] = {}  # terms with delta postings
         self._live = 0
         self._dead = 0
         # Word weights depend on document frequencies, so they are recomputed (vectorised)
-        # only when the index has changed; a phrasing's total weight is cached likewise.
+        # only when the index has changed.
         self._version = 0
         self._weights: list[float] = []
         self._weights_version = -1
-        self._mass: list[float] = []
-        self._mass_version: list[int] = []
+        self._weights_array = np.empty(0)
+        self._weights_array_version = -1
 
     # ----------------------------------------------------------------------------- updates
 
@@ -287,19 +380,36 @@ class Matcher:
         if answer is None:
             answer = self.answers.text(question_id)
         self.remove(question_id)
-        ids: list[int] = []
+        first = len(self._owner)
+        kept: list[str] = []
         seen: set[str] = set()
+        word_ids = self._word_ids
         for text in phrasings:
-            normal = normalize(text)
+            words = normal_words(text)
+            normal = " ".join(words)
             if not normal or normal in seen:
                 continue
             seen.add(normal)
-            ids.append(self._add_phrasing(question_id, text, normal))
-        if ids:
-            self._by_question[question_id] = ids
+            seq = [*map(word_ids.get, words)]
+            if None in seq:
+                seq = [self._word_id(word) for word in words]
+            # Its distinct terms and their document frequencies are worked out when the
+            # buffer is flushed, before anything reads them.
+            self._pending_seq += seq  # type: ignore[arg-type]
+            self._pending_seq_len.append(len(seq))
+            kept.append(text)
+        count = len(kept)
+        if count:
+            self._owner += [question_id] * count
+            self._text += kept
+            self._live += count
+            self._version += count
+            self._by_question[question_id] = range(first, first + count)
             self.answers.upsert(question_id, answer)
+            if len(self._pending_seq) >= self.FLUSH_AT:
+                self._flush()
         if self.semantic is not None:
-            self.semantic.upsert(question_id, [self._text[pid] for pid in ids], answer)
+            self.semantic.upsert(question_id, kept, answer)
 
     def set_answer(self, question_id: str, answer: str) -> None:
         """Index ``answer`` as the answer text of the indexed question ``question_id`` (a
@@ -315,43 +425,34 @@ class Matcher:
         if self.semantic is not None:
             self.semantic.remove(question_id)
         self.answers.remove(question_id)
-        for pid in self._by_question.pop(question_id, ()):
+        pids = self._by_question.pop(question_id, None)
+        if pids is None:
+            return
+        self._flush()
+        for pid in pids:
             self._version += 1
             self._owner[pid] = None
-            for term in self._terms[pid]:
+            for term in self._terms_of(pid):
                 self._df[term] -= 1
             self._live -= 1
             self._dead += 1
         if self._dead > 1000 and self._dead > self._live:
             self._compact()
 
-    def _add_phrasing(self, question_id: str, text: str, normal: str) -> int:
-        pid = len(self._owner)
-        terms: list[int] = []
-        for word in normal.split():
-            term = self._words.get(word)
-            if term is None:
-                term = self._term_id(self._stem(word))
-                self._words[word] = term
-                self._word_list.append(word)
-                self._words_by_initial.setdefault(word[0], []).append(word)
-                if word in STOPWORDS:
-                    self._stop_terms.add(term)
-            terms.append(term)
-        unique = tuple(dict.fromkeys(terms))
-        for term in unique:
-            self._df[term] += 1
-            self._postings[term].append(pid)
-            self._posting_arrays.pop(term, None)
-        self._version += 1
-        self._mass.append(0.0)
-        self._mass_version.append(-1)
-        self._owner.append(question_id)
-        self._text.append(text)
-        self._normal.append(normal)
-        self._terms.append(unique)
-        self._live += 1
-        return pid
+    def _word_id(self, word: str) -> int:
+        wid = self._word_ids.get(word)
+        if wid is not None:
+            return wid
+        term = self._term_id(self._stem(word))
+        wid = len(self._word_list)
+        self._word_ids[word] = wid
+        self._words[word] = term
+        self._word_terms.append(term)
+        self._word_list.append(word)
+        self._words_by_initial.setdefault(word[0], []).append(word)
+        if word in STOPWORDS:
+            self._stop_terms.add(term)
+        return wid
 
     def _term_id(self, stem: str) -> int:
         term = self._term_ids.get(stem)
@@ -359,8 +460,90 @@ class Matcher:
             term = len(self._df)
             self._term_ids[stem] = term
             self._df.append(0)
-            self._postings.append([])
         return term
+
+    def _flush(self) -> None:
+        """Move the append buffer into the arrays, and its postings into the delta."""
+        if not self._pending_seq_len:
+            return
+        words = np.array(self._pending_seq, _id_dtype(len(self._word_list)))
+        word_lengths = np.array(self._pending_seq_len, np.int64)
+        count = len(word_lengths)
+        self._pending_seq, self._pending_seq_len = [], []
+        self._seq.extend(words)
+        self._seq_at.extend(self._seq_at.view()[-1] + np.cumsum(word_lengths))
+        # Each phrasing's distinct terms in the order first seen: the first place of every
+        # (phrasing, term) pair, in the order of the words.
+        if len(self._word_terms) > self._word_term_array.size:
+            added = self._word_terms[self._word_term_array.size :]
+            self._word_term_array.extend(np.array(added, np.int64))
+        all_terms = self._word_term_array.view()[words]
+        local = np.repeat(np.arange(count, dtype=np.int64), word_lengths)
+        _, first = np.unique(local * len(self._df) + all_terms, return_index=True)
+        first.sort()
+        terms = all_terms[first].astype(_id_dtype(len(self._df)))
+        term_lengths = np.bincount(local[first], minlength=count)
+        self._fwd.extend(terms)
+        self._fwd_at.extend(self._fwd_at.view()[-1] + np.cumsum(term_lengths))
+        counts = np.bincount(terms, minlength=len(self._df))
+        touched = np.flatnonzero(counts)
+        df = self._df
+        for term, added_df in zip(touched.tolist(), counts[touched].tolist(), strict=True):
+            df[term] += added_df
+        pids = np.arange(self._flushed, self._flushed + count, dtype=np.int32)
+        self._delta_terms.extend(terms)
+        self._delta_pids.extend(np.repeat(pids, term_lengths))
+        self._flushed += count
+        self._delta_sorted = None
+        self._posting_arrays.clear()
+        if self._delta_terms.size > max(self.MERGE_MIN, self.MERGE_SHARE * len(self._post_ids)):
+            self._merge()
+
+    def _ready(self) -> None:
+        """Make the arrays current before they are read (a search, an export)."""
+        self._flush()
+        if self._delta_terms.size > self.SEARCH_DELTA:
+            self._merge()
+
+    def _merge(self) -> None:
+        """Merge the delta into the CSR postings: one linear, vectorised pass.
+
+        Every delta posting is of a newer phrasing than every merged one, so each term's
+        postings are its merged ones followed by its delta ones, still in increasing order.
+        """
+        count = self._delta_terms.size
+        if not count:
+            return
+        terms = len(self._df)
+        delta_terms = self._delta_terms.view()
+        order = np.argsort(delta_terms, kind="stable")
+        delta_pids = self._delta_pids.view()[order]
+        added = np.bincount(delta_terms, minlength=terms)
+        old_at = self._post_at
+        base = np.zeros(terms, np.int64)
+        base[: len(old_at) - 1] = np.diff(old_at)
+        new_at = np.zeros(terms + 1, np.int64)
+        np.cumsum(base + added, out=new_at[1:])
+        if not len(self._post_ids):
+            merged = delta_pids
+        else:
+            # The i-th delta posting of term t goes after the merged ones of t: at
+            # new_at[t] + base[t] + i; the merged postings keep their order in the rest.
+            delta_at = np.zeros(terms + 1, np.int64)
+            np.cumsum(added, out=delta_at[1:])
+            places = np.repeat(new_at[:-1] + base - delta_at[:-1], added)
+            places += np.arange(count, dtype=np.int64)
+            merged = _empty(int(new_at[-1]), np.int32)
+            keep = _empty(len(merged), bool)
+            keep[:] = True
+            keep[places] = False
+            merged[keep] = self._post_ids
+            merged[places] = delta_pids
+        self._post_at, self._post_ids = new_at, merged
+        self._delta_terms = _Column(np.uint16)
+        self._delta_pids = _Column(np.int32)
+        self._delta_sorted = None
+        self._posting_arrays.clear()
 
     def _compact(self) -> None:
         """Renumber the phrasing tables without removed phrasings (amortised, rare).
@@ -368,78 +551,165 @@ class Matcher:
         Terms and surface words are kept: their ids stay valid and document frequencies
         are rebuilt from the live phrasings.
         """
-        live = [pid for pid, owner in enumerate(self._owner) if owner is not None]
-        entries = [(self._owner[pid], self._text[pid], self._normal[pid]) for pid in live]
-        self._df = [0] * len(self._df)
-        self._postings = [[] for _ in self._df]
+        self._flush()
+        live = np.fromiter((o is not None for o in self._owner), bool, len(self._owner))
+        seq_at, seq, fwd_at, fwd = self._live_rows(live)
+        post_at, post_ids = _postings_of(fwd_at, fwd, len(self._df))
+        live = np.flatnonzero(live)
+        self._owner = [self._owner[pid] for pid in live.tolist()]
+        self._text = [self._text[pid] for pid in live.tolist()]
+        self._set_rows(seq_at, seq, fwd_at, fwd, post_at, post_ids)
+        self._df = np.diff(post_at).tolist()
+
+    def _live_rows(self, live: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Word and term arrays of the phrasings where ``live`` (a mask) holds, renumbered."""
+        rows = []
+        for at, flat in (
+            (self._seq_at.view(), self._seq.view()),
+            (self._fwd_at.view(), self._fwd.view()),
+        ):
+            lengths = np.diff(at)
+            offsets = np.zeros(int(live.sum()) + 1, np.int64)
+            np.cumsum(lengths[live], out=offsets[1:])
+            rows += [offsets, flat[np.repeat(live, lengths)]]
+        return tuple(rows)
+
+    def _set_rows(
+        self,
+        seq_at: np.ndarray,
+        seq: np.ndarray,
+        fwd_at: np.ndarray,
+        fwd: np.ndarray,
+        post_at: np.ndarray,
+        post_ids: np.ndarray,
+    ) -> None:
+        """Make these arrays the whole index of the phrasings in ``self._owner``."""
+        count = len(self._owner)
+        self._seq, self._seq_at = _Column(seq.dtype, seq), _Column(np.int64, seq_at)
+        self._fwd, self._fwd_at = _Column(fwd.dtype, fwd), _Column(np.int64, fwd_at)
+        self._post_at, self._post_ids = post_at, post_ids
+        self._delta_terms = _Column(np.uint16)
+        self._delta_pids = _Column(np.int32)
+        self._delta_sorted = None
         self._posting_arrays.clear()
-        self._owner, self._text, self._normal, self._terms = [], [], [], []
-        self._mass, self._mass_version = [], []
-        self._by_question.clear()
-        self._live = self._dead = 0
-        for owner, text, normal in entries:
-            assert owner is not None
-            pid = self._add_phrasing(owner, text, normal)
-            self._by_question.setdefault(owner, []).append(pid)
+        self._normals.clear()
+        self._flushed = count
+        self._by_question = {}
+        start = 0
+        for pid in range(1, count + 1):
+            if pid == count or self._owner[pid] != self._owner[start]:
+                self._by_question[self._owner[start]] = range(start, pid)  # type: ignore[index]
+                start = pid
+        self._live, self._dead = count, 0
+        self._version += 1
+
+    # ----------------------------------------------------------------------------- storage
+
+    def _terms_of(self, pid: int) -> list[int]:
+        """The distinct terms of phrasing ``pid`` (flushed), in the order first seen."""
+        at = self._fwd_at._data
+        return self._fwd._data[at[pid] : at[pid + 1]].tolist()
+
+    def _normal_of(self, pid: int) -> str:
+        """The normalised text of phrasing ``pid`` (flushed): its words joined by spaces."""
+        normal = self._normals.get(pid)
+        if normal is None:
+            at = self._seq_at._data
+            words = self._word_list
+            normal = " ".join([words[w] for w in self._seq._data[at[pid] : at[pid + 1]].tolist()])
+            if len(self._normals) >= self.NORMAL_CACHE:
+                self._normals.clear()
+            self._normals[pid] = normal
+        return normal
+
+    def _term_counts(self, pids: np.ndarray) -> np.ndarray:
+        """How many distinct terms each of the phrasings ``pids`` (flushed) has."""
+        at = self._fwd_at._data
+        return at[pids + 1] - at[pids]
+
+    def _postings_array(self, term: int) -> np.ndarray:
+        """The phrasings holding ``term``, in increasing order (flushed ones)."""
+        array = self._posting_arrays.get(term)
+        if array is not None:
+            return array
+        at = self._post_at
+        merged = (
+            self._post_ids[at[term] : at[term + 1]] if term + 1 < len(at) else self._post_ids[:0]
+        )
+        if not self._delta_terms.size:
+            return merged
+        if self._delta_sorted is None:
+            order = np.argsort(self._delta_terms.view(), kind="stable")
+            self._delta_sorted = (self._delta_terms.view()[order], self._delta_pids.view()[order])
+        terms, pids = self._delta_sorted
+        low, high = np.searchsorted(terms, (term, term + 1))
+        if high > low:
+            merged = np.concatenate((merged, pids[low:high]))
+        self._posting_arrays[term] = merged
+        return merged
 
     # ----------------------------------------------------------------------------- snapshots
 
     def export_index(self) -> IndexState:
         """The index as plain values (live phrasings only, in index order), for a snapshot."""
-        live = [pid for pid, owner in enumerate(self._owner) if owner is not None]
-        offsets = np.zeros(len(live) + 1, dtype=np.int64)
-        np.cumsum([len(self._terms[pid]) for pid in live], out=offsets[1:])
-        flat = np.array([term for pid in live for term in self._terms[pid]], dtype=np.int64)
-        # Postings: the phrasings holding each term, in increasing order (a stable sort of
-        # the (phrasing, term) pairs by term).
-        pids = np.repeat(np.arange(len(live), dtype=np.int64), np.diff(offsets))
-        posting_offsets = np.zeros(len(self._term_ids) + 1, dtype=np.int64)
-        np.cumsum(np.bincount(flat, minlength=len(self._term_ids)), out=posting_offsets[1:])
+        self._flush()
+        live = np.fromiter((o is not None for o in self._owner), bool, len(self._owner))
+        seq_at, seq, fwd_at, fwd = self._live_rows(live)
+        post_at, post_ids = _postings_of(fwd_at, fwd, len(self._df))
+        live = np.flatnonzero(live)
+        answer_stems, answer_questions, answer_offsets, answer_terms = self.answers.export()
         return IndexState(
             stems=list(self._term_ids),
             words=list(self._word_list),
-            word_terms=np.fromiter(
-                (self._words[word] for word in self._word_list), np.int64, len(self._word_list)
-            ),
-            owners=[self._owner[pid] for pid in live],  # type: ignore[misc]
-            texts=[self._text[pid] for pid in live],
-            normals=[self._normal[pid] for pid in live],
-            term_offsets=offsets,
-            term_ids=flat,
-            posting_offsets=posting_offsets,
-            posting_ids=pids[np.argsort(flat, kind="stable")],
+            word_terms=np.array(self._word_terms, _id_dtype(len(self._df))),
+            owners=[self._owner[pid] for pid in live.tolist()],  # type: ignore[misc]
+            texts=[self._text[pid] for pid in live.tolist()],
+            word_offsets=seq_at,
+            word_seq=seq,
+            term_offsets=fwd_at,
+            term_ids=fwd,
+            posting_offsets=post_at,
+            posting_ids=post_ids,
+            answer_stems=answer_stems,
+            answer_questions=answer_questions,
+            answer_offsets=answer_offsets,
+            answer_terms=answer_terms,
+            answer_texts=[self.answers.text(question) for question in answer_questions],
         )
 
     def restore_index(self, state: IndexState) -> None:
         """Replace the index with ``state`` (from :meth:`export_index`), as if its phrasings
-        had been added one by one, without normalising or stemming anything again."""
-        terms_count = len(state.stems)
-        count = len(state.owners)
+        had been added one by one, without normalising or stemming anything again: the
+        arrays are used as they are."""
         self._term_ids = {stem: term for term, stem in enumerate(state.stems)}
-        self._words = dict(zip(state.words, state.word_terms.tolist(), strict=True))
+        self._word_terms = state.word_terms.tolist()
         self._word_list = list(state.words)
+        self._words = dict(zip(self._word_list, self._word_terms, strict=True))
+        self._word_ids = {word: wid for wid, word in enumerate(self._word_list)}
         self._words_by_initial = {}
         for word in self._word_list:
             self._words_by_initial.setdefault(word[0], []).append(word)
         self._stop_terms = {term for word, term in self._words.items() if word in STOPWORDS}
         self._owner = list(state.owners)
         self._text = list(state.texts)
-        self._normal = list(state.normals)
-        flat = state.term_ids.tolist()
-        bounds = state.term_offsets.tolist()
-        self._terms = [tuple(flat[bounds[pid] : bounds[pid + 1]]) for pid in range(count)]
-        postings = state.posting_ids.tolist()
-        ends = state.posting_offsets.tolist()
+        self._pending_seq, self._pending_seq_len = [], []
+        self._word_term_array = _Column(np.int64)
+        self._set_rows(
+            state.word_offsets,
+            state.word_seq,
+            state.term_offsets,
+            state.term_ids,
+            state.posting_offsets,
+            state.posting_ids,
+        )
         self._df = np.diff(state.posting_offsets).tolist()
-        self._postings = [postings[ends[term] : ends[term + 1]] for term in range(terms_count)]
-        self._posting_arrays = {}
-        self._by_question = {}
-        for pid, owner in enumerate(self._owner):
-            self._by_question.setdefault(owner, []).append(pid)  # type: ignore[arg-type]
-        self._live, self._dead = count, 0
-        self._version += 1
-        self._mass = [0.0] * count
-        self._mass_version = [-1] * count
+        self.answers.restore(
+            state.answer_stems,
+            state.answer_questions,
+            state.answer_offsets,
+            state.answer_terms,
+            state.answer_texts,
+        )
 
     # ----------------------------------------------------------------------------- scoring
 
@@ -464,11 +734,40 @@ class Matcher:
             self._weights_version = self._version
         return self._weights
 
-    def _phrasing_mass(self, pid: int, weights: list[float]) -> float:
-        if self._mass_version[pid] != self._version:
-            self._mass[pid] = sum(weights[term] for term in self._terms[pid])
-            self._mass_version[pid] = self._version
-        return self._mass[pid]
+    def _term_weight_array(self) -> np.ndarray:
+        """:meth:`_term_weights` as an array."""
+        weights = self._term_weights()
+        if self._weights_array_version != self._weights_version:
+            self._weights_array = np.array(weights)
+            self._weights_array_version = self._weights_version
+        return self._weights_array
+
+    def _pool_terms(
+        self, pool: np.ndarray, terms: np.ndarray, query: np.ndarray, weights: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Which of the distinct ``terms`` each phrasing of ``pool`` holds (terms x pool),
+        each phrasing's total term weight (summed in the order of its terms), and its
+        heaviest term absent from ``query`` (every term of the query) over its heaviest."""
+        at = self._fwd_at._data
+        starts = at[pool]
+        lengths = at[pool + 1] - starts
+        ends = np.cumsum(lengths)
+        flat = np.arange(ends[-1]) + np.repeat(starts - (ends - lengths), lengths)
+        held = self._fwd._data[flat].astype(np.int64)
+        column = np.repeat(np.arange(len(pool)), lengths)
+        mass = np.bincount(column, weights=weights[held], minlength=len(pool))
+        order = np.argsort(terms)
+        ordered = terms[order]
+        place = np.minimum(np.searchsorted(ordered, held), len(terms) - 1)
+        found = ordered[place] == held
+        hits = np.zeros((len(terms), len(pool)), dtype=bool)
+        hits[order[place[found]], column[found]] = True
+        term_weights = weights[held]
+        first = ends - lengths
+        heaviest = np.maximum.reduceat(term_weights, first)
+        lacking = np.maximum.reduceat(np.where(np.isin(held, query), 0.0, term_weights), first)
+        missing = np.divide(lacking, heaviest, out=np.zeros(len(pool)), where=heaviest > 0)
+        return hits, mass, missing
 
     def _query_terms(self, words: Sequence[str], names: set[str]) -> list[_QueryTerm]:
         tuning = self.tuning
@@ -540,13 +839,6 @@ class Matcher:
         # Squared, so a guess counts for less than a word typed right.
         return term, (best[1] / 100.0) ** 2
 
-    def _postings_array(self, term: int) -> np.ndarray:
-        array = self._posting_arrays.get(term)
-        if array is None:
-            array = np.fromiter(self._postings[term], dtype=np.int64)
-            self._posting_arrays[term] = array
-        return array
-
     def _pool(self, terms: list[_QueryTerm]) -> np.ndarray:
         """Phrasing ids worth scoring in full: those sharing the most query weight."""
         known = [t for t in terms if t.term >= 0]
@@ -575,11 +867,20 @@ class Matcher:
         if len(ids) == 0:
             return ids
         if len(ids) * 8 < len(self._owner):
-            unique, inverse = np.unique(ids, return_inverse=True)
+            # (np.unique's result, several times faster: the distinct ids in increasing
+            # order, and each posting's place among them.)
+            order = np.argsort(ids, kind="stable")
+            ordered = ids[order]
+            starts = np.empty(len(ids), dtype=bool)
+            starts[0] = True
+            np.not_equal(ordered[1:], ordered[:-1], out=starts[1:])
+            unique = ordered[starts]
+            inverse = np.empty(len(ids), dtype=np.int64)
+            inverse[order] = np.cumsum(starts) - 1
             sums = np.bincount(inverse, weights=np.concatenate(weights))
         else:  # many postings: a dense tally is cheaper than sorting them
             sums = np.bincount(ids, weights=np.concatenate(weights), minlength=len(self._owner))
-            unique = np.flatnonzero(sums)
+            unique = np.flatnonzero(sums != 0)
             sums = sums[unique]
         pool = self.tuning.candidate_pool
         if len(unique) > pool:
@@ -600,7 +901,7 @@ class Matcher:
                 ids = both
         pool = self.tuning.candidate_pool
         if len(ids) > pool:
-            lengths = np.fromiter((len(self._terms[pid]) for pid in ids.tolist()), np.int64)
+            lengths = self._term_counts(ids)
             ids = np.sort(ids[np.argpartition(lengths, pool)[:pool]])
         return ids
 
@@ -668,6 +969,7 @@ class Matcher:
 
     def _lexical_search(self, text: str, k: int) -> list[Candidate]:
         """The ``k`` best questions by words alone."""
+        self._ready()
         normal = normalize(text)
         if not normal or not self._live or k <= 0:
             return []
@@ -675,49 +977,47 @@ class Matcher:
         query_mass = sum(t.weight for t in terms)
         if query_mass <= 0:
             return []
-        weights = self._term_weights()
         pool = self._pool(terms)
         pool = pool[[self._owner[pid] is not None for pid in pool.tolist()]] if len(pool) else pool
         if not len(pool):
             return []
-        # Which query words each pooled phrasing holds: postings are sorted by phrasing id,
-        # so a binary search per word answers it for the whole pool at once.
-        matched = np.zeros(len(pool))
-        missing = np.zeros(len(pool))  # heaviest query word the question lacks
-        shared = np.zeros(len(pool))  # rarest content word the question shares
-        boost = np.zeros(len(pool))
-        content = np.zeros(len(pool), dtype=bool)  # shares a word that is not a stopword
-        sibling = self.tuning.sibling_credit
-        owners = [self._owner[pid] for pid in pool.tolist()]
-        if sibling:
-            _, group = np.unique(np.array(owners, dtype=object), return_inverse=True)
-            group_matched = np.zeros(len(pool))
         known = [t for t in terms if t.term >= 0]
         if len(known) > self.tuning.max_scored_terms:
             # A long message: its lightest words change no ranking but cost a lookup each.
             known = sorted(known, key=lambda t: -t.weight)[: self.tuning.max_scored_terms]
-        for term in known:
-            postings = self._postings_array(term.term)
-            at = np.searchsorted(postings, pool)
-            hit = postings[np.minimum(at, len(postings) - 1)] == pool
-            matched += hit * (term.weight * term.confidence)
-            boost += hit * (term.weight - weights[term.term])
-            if term.term not in self._stop_terms:
-                content |= hit
-            if sibling:
-                # Whether any phrasing of the same question holds the word.
-                held = np.bincount(group, weights=hit)[group] > 0
-                group_matched += held * (term.weight * term.confidence)
-            else:
-                held = hit
-            if term.term not in self._stop_terms:
-                rarity = weights[term.term] * term.confidence
-                np.maximum(shared, held * rarity, out=shared)
-            np.maximum(
-                missing,
-                np.where(held, term.weight * (1 - term.confidence), term.weight),
-                out=missing,
-            )
+        # Which query words each pooled phrasing holds (a words x pool matrix), read from the
+        # phrasings' own term lists; sums over words are taken in the order of the words.
+        term_weights = self._term_weight_array()
+        ids = np.array([t.term for t in known], dtype=np.int64)
+        query_ids = np.array([t.term for t in terms], dtype=np.int64)
+        hits, mass, missing_phrasing = self._pool_terms(pool, ids, query_ids, term_weights)
+        weight = np.array([t.weight for t in known])
+        confidence = np.array([t.confidence for t in known])
+        strength = (weight * confidence)[:, None]
+        content_words_at = np.array([t.term not in self._stop_terms for t in known])
+        matched = np.add.reduce(hits * strength, axis=0)
+        boost = np.add.reduce(hits * (weight - term_weights[ids])[:, None], axis=0)
+        content = hits[content_words_at].any(axis=0)  # shares a word that is not a stopword
+        sibling = self.tuning.sibling_credit
+        if sibling:
+            # Whether any phrasing of the same question holds the word. A question's
+            # phrasings have consecutive ids, so in the (sorted) pool they are neighbours.
+            owners = np.array([self._owner[pid] for pid in pool.tolist()], dtype=object)
+            group = np.zeros(len(pool), dtype=np.int64)
+            np.cumsum(owners[1:] != owners[:-1], out=group[1:])
+            held = np.logical_or.reduceat(hits, np.flatnonzero(np.diff(group, prepend=-1)), axis=1)
+            held = held[:, group]
+            group_matched = np.add.reduce(held * strength, axis=0)
+        else:
+            held = hits
+        rarity = (term_weights[ids] * confidence)[content_words_at, None]
+        # The rarest content word the question shares, and its heaviest query word it lacks.
+        shared = np.max(held[content_words_at] * rarity, axis=0, initial=0.0)
+        missing = np.max(
+            np.where(held, (weight * (1 - confidence))[:, None], weight[:, None]),
+            axis=0,
+            initial=0.0,
+        )
         # A shared word weighs the same on both sides (the query's weight, which may be
         # raised for a name), so both coverages speak of the same words.
         unknown_mass = sum(t.weight for t in terms if t.term < 0)
@@ -725,9 +1025,7 @@ class Matcher:
         np.maximum(missing, max((t.weight for t in terms if t.term < 0), default=0.0), out=missing)
         missing /= heaviest
         shared /= self._idf(-1)
-        query_set = {t.term for t in terms}
         content_words = sum(1 for t in terms if t.term < 0 or t.term not in self._stop_terms)
-        mass = np.fromiter((self._phrasing_mass(pid, weights) for pid in pool.tolist()), float)
         mass += boost
         cover_q = matched / query_mass
         cover_d = np.divide(matched, mass, out=np.zeros_like(matched), where=mass > 0)
@@ -753,29 +1051,31 @@ class Matcher:
         best: dict[str, Candidate] = {}
         top_scores: list[float] = []  # min-heap of the k best scores seen (a lower bound)
         floor = -1.0
+        lexical_values, pids = lexical.tolist(), pool.tolist()  # (Python floats index faster)
         for index in order.tolist():
-            if lexical[index] <= 0:
+            value = lexical_values[index]
+            if value <= 0:
                 break
-            if lexical_weight * lexical[index] + (1 - lexical_weight) < floor:
+            if lexical_weight * value + (1 - lexical_weight) < floor:
                 break
-            pid = int(pool[index])
+            pid = pids[index]
             owner = self._owner[pid]
             assert owner is not None
-            similarity = Indel.normalized_similarity(normal, self._normal[pid])
-            score = lexical_weight * float(lexical[index]) + (1 - lexical_weight) * similarity
+            similarity = Indel.normalized_similarity(normal, self._normal_of(pid))
+            score = lexical_weight * value + (1 - lexical_weight) * similarity
             current = best.get(owner)
             if current is None or score > current.score:
                 best[owner] = Candidate(
                     owner,
                     score,
                     self._text[pid],
-                    float(lexical[index]),
+                    value,
                     similarity,
                     float(cover_q[index]),
                     float(cover_d[index]),
                     bool(content[index]),
                     float(missing[index]),
-                    self._missing_phrasing(pid, query_set, weights),
+                    float(missing_phrasing[index]),
                     unknown_mass / query_mass,
                     content_words,
                     float(shared[index]),
@@ -787,14 +1087,6 @@ class Matcher:
                     floor = top_scores[0]
         ranked = sorted(best.values(), key=lambda c: (-c.score, c.question_id))
         return ranked[:k]
-
-    def _missing_phrasing(self, pid: int, query: set[int], weights: list[float]) -> float:
-        """The heaviest word of phrasing ``pid`` absent from the query, over its heaviest."""
-        terms = self._terms[pid]
-        heaviest = max((weights[t] for t in terms), default=0.0)
-        if heaviest <= 0:
-            return 0.0
-        return max((weights[t] for t in terms if t not in query), default=0.0) / heaviest
 
     # ----------------------------------------------------------------------------- deciding
 
@@ -825,10 +1117,15 @@ class Matcher:
         share = limits.answerable_share or None
         probability = chosen.probability(candidates, share)
         if probability >= limits.confidence:
+            lead = (
+                f"{margin:.2f} ahead of the next question"
+                if margin >= 0
+                else f"put first by the fitted re-ranker over a question scoring {-margin:.2f} more"
+            )
             reason = (
                 f"probability {probability:.2f} that this is the question asked "
                 f"(answers from {limits.confidence:.2f}; {tier} tier); score {best.score:.2f}, "
-                f"{margin:.2f} ahead of the next question"
+                f"{lead}"
             )
             return MatchResult(
                 query, Decision.ANSWER, tuple(candidates), margin, reason, probability, tier
@@ -870,3 +1167,12 @@ class Matcher:
         pool = self.tuning.rerank_pool if self.model_for().ranker is not None else 0
         result = self.decide(text, self.search(text, k=max(k, 2, pool)))
         return replace(result, candidates=result.candidates[: max(k, 2)])
+
+
+def _postings_of(at: np.ndarray, terms: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """CSR postings (offsets by term, int32 phrasing ids in increasing order) of the
+    phrasings whose distinct terms are ``terms[at[i]:at[i + 1]]``."""
+    offsets = np.zeros(count + 1, np.int64)
+    np.cumsum(np.bincount(terms, minlength=count), out=offsets[1:])
+    pids = np.repeat(np.arange(len(at) - 1, dtype=np.int32), np.diff(at))
+    return offsets, pids[np.argsort(terms, kind="stable")]

@@ -33,13 +33,16 @@ import tempfile
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import snowballstemmer.basestemmer as snowballstemmer_base
+import snowballstemmer.english_stemmer as snowballstemmer_english
+import yaml
 
-from bot.knowledge import loader, matcher, model, text
+from bot.knowledge import answers, base, loader, matcher, model, text
+from bot.knowledge.base import answer_text
 from bot.knowledge.loader import MAX_FILE_BYTES, LoadError, LoadResult
 from bot.knowledge.matcher import IndexState, Matcher
 from bot.knowledge.model import Answer, Origin, Question, Tag
@@ -57,11 +60,22 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: Bumped whenever the layout of the file changes.
-FORMAT = 2
+FORMAT = 3
 MAGIC = b"STAMPY-KNOWLEDGE-SNAPSHOT\n"
 _LENGTH_BYTES = 8
-_ARRAYS = ("word_terms", "term_offsets", "term_ids", "posting_offsets", "posting_ids")
-_DTYPE = np.dtype("<i8")
+_ARRAYS = (
+    "word_terms",
+    "word_offsets",
+    "word_seq",
+    "term_offsets",
+    "term_ids",
+    "posting_offsets",
+    "posting_ids",
+    "answer_offsets",
+    "answer_terms",
+)
+#: The integer types an array may be stored as (ids take two bytes while they fit).
+_DTYPES = {"<u2": np.dtype("<u2"), "<i4": np.dtype("<i4"), "<i8": np.dtype("<i8")}
 
 
 @dataclass(frozen=True)
@@ -81,13 +95,15 @@ class Loaded:
 def _code_fingerprint() -> bytes:
     """SHA-256 of the source of every module whose behaviour the snapshot captures."""
     digest = hashlib.sha256()
-    for module in (loader, matcher, model, text):
+    for module in (answers, base, loader, matcher, model, text):
         source = Path(module.__file__ or "").read_bytes()
         digest.update(len(source).to_bytes(8, "little") + source)
     digest.update(Path(__file__).read_bytes())
-    for package in ("snowballstemmer", "pyyaml"):
-        with contextlib.suppress(metadata.PackageNotFoundError):
-            digest.update(f"{package}={metadata.version(package)};".encode())
+    # The stemmer's own code and the YAML parser's version (read from the modules, not from
+    # importlib.metadata, whose import alone costs a good share of a start).
+    for module in (snowballstemmer_english, snowballstemmer_base):
+        digest.update(Path(module.__file__ or "").read_bytes())
+    digest.update(f"pyyaml={yaml.__version__};".encode())
     digest.update(unicodedata.unidata_version.encode())
     return digest.digest()
 
@@ -168,11 +184,15 @@ def _encode(result: LoadResult, index: IndexState) -> tuple[bytes, list[np.ndarr
         "words": index.words,
         "owners": index.owners,
         "texts": index.texts,
-        "normals": index.normals,
+        "answer_stems": index.answer_stems,
+        "answer_questions": index.answer_questions,
     }
     body["paths"] = list(paths)
     encoded = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    arrays = [np.ascontiguousarray(getattr(index, name), dtype=_DTYPE) for name in _ARRAYS]
+    arrays = []
+    for name in _ARRAYS:
+        array = getattr(index, name)
+        arrays.append(np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<")))
     return encoded, arrays
 
 
@@ -203,6 +223,7 @@ def _decode(body: dict[str, Any], arrays: dict[str, np.ndarray]) -> tuple[LoadRe
         )
         for qid, qtext, alternates, tags, answers, qpath, qline in body["questions"]
     )
+    texts = {question.id: answer_text(question) for question in questions}
     result = LoadResult(
         questions,
         tuple(LoadError(path, line, message) for path, line, message in body["errors"]),
@@ -226,11 +247,18 @@ def _decode(body: dict[str, Any], arrays: dict[str, np.ndarray]) -> tuple[LoadRe
         word_terms=arrays["word_terms"],
         owners=body["owners"],
         texts=body["texts"],
-        normals=body["normals"],
+        word_offsets=arrays["word_offsets"],
+        word_seq=arrays["word_seq"],
         term_offsets=arrays["term_offsets"],
         term_ids=arrays["term_ids"],
         posting_offsets=arrays["posting_offsets"],
         posting_ids=arrays["posting_ids"],
+        # The answers' texts are the questions' (not stored twice).
+        answer_stems=body["answer_stems"],
+        answer_questions=body["answer_questions"],
+        answer_offsets=arrays["answer_offsets"],
+        answer_terms=arrays["answer_terms"],
+        answer_texts=[texts.get(question, "") for question in body["answer_questions"]],
     )
     _check_index(index, {q.id for q in questions})
     return result, index
@@ -239,25 +267,58 @@ def _decode(body: dict[str, Any], arrays: dict[str, np.ndarray]) -> tuple[LoadRe
 def _check_index(index: IndexState, question_ids: set[str]) -> None:
     """ValueError unless ``index`` is internally consistent and indexes ``question_ids``."""
     count = len(index.owners)
-    offsets = index.term_offsets
-    if not (len(index.texts) == len(index.normals) == count and offsets.size == count + 1):
+    if len(index.texts) != count:
         raise ValueError("phrasing tables of different lengths")
     if len(index.words) != index.word_terms.size or len(set(index.stems)) != len(index.stems):
         raise ValueError("vocabulary tables disagree")
-    if offsets[0] != 0 or offsets[-1] != index.term_ids.size or np.any(np.diff(offsets) < 0):
-        raise ValueError("term offsets out of order")
-    for ids in (index.term_ids, index.word_terms):
-        if ids.size and (ids.min() < 0 or ids.max() >= len(index.stems)):
-            raise ValueError("term id out of range")
+    if len(set(index.words)) != len(index.words):
+        raise ValueError("a word is listed twice")
+    for offsets, ids, bound in (
+        (index.word_offsets, index.word_seq, len(index.words)),
+        (index.term_offsets, index.term_ids, len(index.stems)),
+    ):
+        if offsets.size != count + 1 or offsets.dtype != np.int64:
+            raise ValueError("phrasing tables of different lengths")
+        if offsets[0] != 0 or offsets[-1] != ids.size or np.any(np.diff(offsets) < 0):
+            raise ValueError("offsets out of order")
+        if ids.size and (ids.min() < 0 or ids.max() >= bound):
+            raise ValueError("id out of range")
+    terms = index.word_terms
+    if terms.size and (terms.min() < 0 or terms.max() >= len(index.stems)):
+        raise ValueError("term id out of range")
     postings = index.posting_offsets
-    if postings.size != len(index.stems) + 1 or postings[0] != 0:
+    if postings.size != len(index.stems) + 1 or postings[0] != 0 or postings.dtype != np.int64:
         raise ValueError("posting offsets of the wrong length")
     if postings[-1] != index.posting_ids.size or np.any(np.diff(postings) < 0):
         raise ValueError("posting offsets out of order")
-    if index.posting_ids.size and (index.posting_ids.min() < 0 or index.posting_ids.max() >= count):
+    posting_ids = index.posting_ids
+    if posting_ids.dtype != np.int32:
+        raise ValueError("postings of the wrong type")
+    if posting_ids.size and (posting_ids.min() < 0 or posting_ids.max() >= count):
         raise ValueError("posting out of range")
     if set(index.owners) != question_ids:
         raise ValueError("the index and the questions disagree")
+    _check_answers(index, question_ids)
+
+
+def _check_answers(index: IndexState, question_ids: set[str]) -> None:
+    """ValueError unless the answers' index is consistent: known questions, each with an
+    answer, and each one's term ids in range and in increasing order."""
+    questions, offsets, terms = index.answer_questions, index.answer_offsets, index.answer_terms
+    if len(set(questions)) != len(questions) or not set(questions) <= question_ids:
+        raise ValueError("the answers' index names other questions")
+    if not all(index.answer_texts) or len(set(index.answer_stems)) != len(index.answer_stems):
+        raise ValueError("the answers' index disagrees with the answers")
+    if offsets.size != len(questions) + 1 or offsets.dtype != np.int64 or offsets[0] != 0:
+        raise ValueError("answer offsets of the wrong length")
+    if offsets[-1] != terms.size or np.any(np.diff(offsets) <= 0):
+        raise ValueError("answer offsets out of order")
+    if terms.size and (terms.min() < 0 or terms.max() >= len(index.answer_stems)):
+        raise ValueError("answer term out of range")
+    rising = np.diff(terms) > 0
+    rising[offsets[1:-1] - 1] = True  # a new answer may start lower
+    if not rising.all():
+        raise ValueError("answer terms out of order")
 
 
 # --------------------------------------------------------------------------------------------
@@ -270,8 +331,8 @@ def write_snapshot(path: str | Path, key: str, result: LoadResult, index: IndexS
     OSError if it cannot be written.
     """
     body, arrays = _encode(result, index)
-    sections = [["body", len(body)]] + [
-        [name, array.nbytes] for name, array in zip(_ARRAYS, arrays, strict=True)
+    sections = [["body", "", len(body)]] + [
+        [name, array.dtype.str, array.nbytes] for name, array in zip(_ARRAYS, arrays, strict=True)
     ]
     digest = hashlib.sha256(body)
     for array in arrays:
@@ -323,10 +384,10 @@ def _parse(data: bytes, key: str) -> tuple[LoadResult, IndexState]:
     if header.get("key") != key:
         raise ValueError("made from other files or by another version of Stampy")
     sections = header["sections"]
-    names = [name for name, _ in sections]
+    names = [name for name, _, _ in sections]
     if names != ["body", *_ARRAYS]:
         raise ValueError("unexpected sections")
-    sizes = [int(size) for _, size in sections]
+    sizes = [int(size) for _, _, size in sections]
     if any(size < 0 for size in sizes) or at + sum(sizes) != len(data):
         raise ValueError("truncated or padded")
     payload = memoryview(data)[at:]
@@ -338,10 +399,14 @@ def _parse(data: bytes, key: str) -> tuple[LoadResult, IndexState]:
     body = json.loads(str(payload[:body_size], "utf-8"))
     arrays: dict[str, np.ndarray] = {}
     offset = body_size
-    for name, size in zip(_ARRAYS, sizes[1:], strict=True):
-        if size % _DTYPE.itemsize:
+    for (name, dtype_name, size), _ in zip(sections[1:], _ARRAYS, strict=True):
+        dtype = _DTYPES[dtype_name]
+        if size % dtype.itemsize:
             raise ValueError(f"{name}: not whole integers")
-        arrays[name] = np.frombuffer(payload, dtype=_DTYPE, count=size // 8, offset=offset)
+        # Copied (a few milliseconds) so that the file's bytes are not kept alive, and in
+        # the machine's byte order.
+        array = np.frombuffer(payload, dtype=dtype, count=size // dtype.itemsize, offset=offset)
+        arrays[name] = array.astype(dtype.newbyteorder("="))
         offset += size
     return _decode(body, arrays)
 
@@ -369,7 +434,7 @@ def load_indexed(
     result = loader.load_directory(directory)
     index_matcher = new_matcher()
     for question in result.questions:
-        index_matcher.upsert(question.id, question.phrasings)
+        index_matcher.upsert(question.id, question.phrasings, answer_text(question))
     if snapshot is not None and key is not None:
         # The files may have changed while they were read: the snapshot is keyed by what
         # was read only if the key is still the same afterwards.

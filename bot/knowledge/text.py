@@ -9,9 +9,14 @@ import unicodedata
 # A possessive or contracted "'s" is dropped ("OpenAI's" -> "openai", "what's" -> "what") and
 # other apostrophes inside a word are removed ("don't" -> "dont"), so a word typed with or
 # without one normalises alike; every other non-word character separates words.
-_POSSESSIVE = re.compile(r"(?<=\w)['\u2019\u02bc`]s\b")
-_APOSTROPHES = re.compile(r"(?<=\w)['\u2019\u02bc`](?=\w)")
+# (Written apostrophe first and the word character before it checked behind: the matches of
+# "(?<=\w)[apostrophe]...", found several times faster, as the search skips to an apostrophe.)
+_APOSTROPHE = "['\u2019\u02bc`]"
+_POSSESSIVE = re.compile(_APOSTROPHE + r"(?<=\w" + _APOSTROPHE + r")s\b")
+_APOSTROPHES = re.compile(_APOSTROPHE + r"(?<=\w" + _APOSTROPHE + r")(?=\w)")
 _NON_WORD = re.compile(r"[\W_]+")
+# What _NON_WORD matches among ASCII characters (all but letters and digits), as spaces.
+_ASCII_NON_WORD = str.maketrans({chr(c): " " for c in range(128) if not chr(c).isalnum()})
 # A terminal escape sequence ("\x1b[31m") is a control sequence, not words: dropped whole, so
 # its "31m" does not count as an unknown word.
 _ESCAPE_SEQUENCE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
@@ -42,17 +47,28 @@ def normalize(text: str) -> str:
 
     Words are separated by single spaces. Non-Latin letters and digits are kept.
     """
+    return " ".join(normal_words(text))
+
+
+def normal_words(text: str) -> list[str]:
+    """The words of :func:`normalize`'s result (``normalize(text).split()``), directly."""
     if "\x1b" in text:
         text = _ESCAPE_SEQUENCE.sub(" ", text)
     if not text.isascii():  # ASCII is its own NFKC form and has no format characters
         # Format characters (zero-width joiners, RTL marks, soft hyphens) are invisible to a
         # reader and must not split or change a word.
         text = unicodedata.normalize("NFKC", text).translate(_format_characters())
-    text = _APOSTROPHES.sub("", _POSSESSIVE.sub("", text.casefold()))
-    return _NON_WORD.sub(" ", text).strip()
+    text = text.casefold()
+    # The same result with less work (normalising is most of building an index): the
+    # apostrophe patterns only where there is one, and ASCII split by a translation table.
+    if text.isascii():
+        if "'" in text or "`" in text:
+            text = _APOSTROPHES.sub("", _POSSESSIVE.sub("", text))
+        return text.translate(_ASCII_NON_WORD).split()
+    text = _APOSTROPHES.sub("", _POSSESSIVE.sub("", text))
+    return _NON_WORD.sub(" ", text).split()
 
 
 def tokenize(text: str) -> list[str]:
     """Split ``text`` into normalised words."""
-    normal = normalize(text)
-    return normal.split() if normal else []
+    return normal_words(text)

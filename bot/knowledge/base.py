@@ -3,7 +3,8 @@ tag records."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
@@ -11,6 +12,8 @@ from bot.knowledge.matcher import Matcher
 from bot.knowledge.model import Question, Tag
 
 _NO_IDS: frozenset[str] = frozenset()
+#: Sets of tags whose sharing questions are kept (see KnowledgeBase.sharing).
+SHARING_CACHE = 256
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,8 @@ class KnowledgeBase:
         #: Goes up with every change (a question or a tag record), so that what is worked
         #: out from the questions can be kept until they change (related questions).
         self.version = 0
+        self._sharing: dict[frozenset[str], tuple[Counter[str], dict[int, list[str]]]] = {}
+        self._sharing_version = -1
         for question in questions:
             self.upsert(question)
         for tag in tags:
@@ -178,6 +183,33 @@ class KnowledgeBase:
         """The ids of the questions that carry tag ``name``: the index itself, not a copy
         (read it, never change it; it changes with the knowledge base)."""
         return self._by_tag.get(name, _NO_IDS)
+
+    def sharing(
+        self, tags: frozenset[str]
+    ) -> tuple[Mapping[str, int], Mapping[int, Sequence[str]]]:
+        """The questions that carry any of ``tags``: how many of them each one carries, and
+        their ids by that number, each list in stored order (read them, never change them).
+
+        Kept until the knowledge base changes: many questions carry the same tags, and a tag
+        on most questions would otherwise mean counting most questions for every answer's
+        related questions."""
+        if self._sharing_version != self.version:
+            self._sharing = {}
+            self._sharing_version = self.version
+        found = self._sharing.get(tags)
+        if found is None:
+            counts: Counter[str] = Counter()
+            for name in tags:
+                counts.update(self._by_tag.get(name, ()))
+            groups: dict[int, list[str]] = {}
+            for question_id, count in counts.items():
+                groups.setdefault(count, []).append(question_id)
+            for ids in groups.values():
+                ids.sort(key=self._position.__getitem__)
+            if len(self._sharing) >= SHARING_CACHE:
+                self._sharing.clear()
+            found = self._sharing[tags] = (counts, groups)
+        return found
 
     def position(self, question_id: str) -> int:
         """Where a stored question is in the stored order (a smaller number: earlier)."""

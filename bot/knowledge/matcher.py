@@ -765,7 +765,9 @@ class Matcher:
         term_weights = weights[held]
         first = ends - lengths
         heaviest = np.maximum.reduceat(term_weights, first)
-        lacking = np.maximum.reduceat(np.where(np.isin(held, query), 0.0, term_weights), first)
+        query = np.sort(query)
+        in_query = query[np.minimum(np.searchsorted(query, held), len(query) - 1)] == held
+        lacking = np.maximum.reduceat(np.where(in_query, 0.0, term_weights), first)
         missing = np.divide(lacking, heaviest, out=np.zeros(len(pool)), where=heaviest > 0)
         return hits, mass, missing
 
@@ -905,15 +907,19 @@ class Matcher:
             ids = np.sort(ids[np.argpartition(lengths, pool)[:pool]])
         return ids
 
-    def search(self, text: str, k: int = 5) -> list[Candidate]:
-        """The ``k`` best-matching questions for ``text``, best first."""
+    def search(self, text: str, k: int = 5, *, evidence: bool = True) -> list[Candidate]:
+        """The ``k`` best-matching questions for ``text``, best first. ``evidence`` False
+        leaves out what the answers say of the query (``answer_coverage``: a feature for
+        deciding, not part of the score), for a caller that wants the order alone."""
         if self.semantic is None or k <= 0:
-            return self._answer_evidence(text, self._lexical_search(text, k))
+            found = self._lexical_search(text, k)
+            return self._answer_evidence(text, found) if evidence else found
         words = self._lexical_search(text, max(k, self.tuning.semantic_pool))
         normal = normalize(text)
         if not normal or not self._live:
             return []
-        return self._answer_evidence(text, self._semantic_search(text, normal, words, k))
+        found = self._semantic_search(text, normal, words, k)
+        return self._answer_evidence(text, found) if evidence else found
 
     def _answer_evidence(self, text: str, candidates: list[Candidate]) -> list[Candidate]:
         """The candidates with how much of the query their answers hold."""
@@ -1048,7 +1054,9 @@ class Matcher:
         # lexical score leaves them a chance are compared character by character.
         lexical_weight = self.tuning.lexical_weight
         order = np.argsort(-lexical, kind="stable")
-        best: dict[str, Candidate] = {}
+        # The best phrasing of each question, as (score, similarity, place in the pool): only
+        # the k questions kept become Candidates.
+        best: dict[str, tuple[float, float, int]] = {}
         top_scores: list[float] = []  # min-heap of the k best scores seen (a lower bound)
         floor = -1.0
         lexical_values, pids = lexical.tolist(), pool.tolist()  # (Python floats index faster)
@@ -1064,29 +1072,32 @@ class Matcher:
             similarity = Indel.normalized_similarity(normal, self._normal_of(pid))
             score = lexical_weight * value + (1 - lexical_weight) * similarity
             current = best.get(owner)
-            if current is None or score > current.score:
-                best[owner] = Candidate(
-                    owner,
-                    score,
-                    self._text[pid],
-                    value,
-                    similarity,
-                    float(cover_q[index]),
-                    float(cover_d[index]),
-                    bool(content[index]),
-                    float(missing[index]),
-                    float(missing_phrasing[index]),
-                    unknown_mass / query_mass,
-                    content_words,
-                    float(shared[index]),
-                )
+            if current is None or score > current[0]:
+                best[owner] = (score, similarity, index)
                 heapq.heappush(top_scores, score)
                 if len(top_scores) > k:
                     heapq.heappop(top_scores)
                 if len(top_scores) == k:
                     floor = top_scores[0]
-        ranked = sorted(best.values(), key=lambda c: (-c.score, c.question_id))
-        return ranked[:k]
+        kept = sorted(best.items(), key=lambda item: (-item[1][0], item[0]))[:k]
+        return [
+            Candidate(
+                owner,
+                score,
+                self._text[pids[index]],
+                lexical_values[index],
+                similarity,
+                float(cover_q[index]),
+                float(cover_d[index]),
+                bool(content[index]),
+                float(missing[index]),
+                float(missing_phrasing[index]),
+                unknown_mass / query_mass,
+                content_words,
+                float(shared[index]),
+            )
+            for owner, (score, similarity, index) in kept
+        ]
 
     # ----------------------------------------------------------------------------- deciding
 

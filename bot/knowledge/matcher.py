@@ -862,9 +862,9 @@ class Matcher:
             selective.append(term)
             read += df
         arrays = [self._postings_array(t.term) for t in selective]
-        weights = [
-            np.full(len(a), t.weight * t.confidence) for t, a in zip(selective, arrays, strict=True)
-        ]
+        weights = np.repeat(
+            np.array([t.weight * t.confidence for t in selective]), [len(a) for a in arrays]
+        )
         ids = np.concatenate(arrays)
         if len(ids) == 0:
             return ids
@@ -879,9 +879,9 @@ class Matcher:
             unique = ordered[starts]
             inverse = np.empty(len(ids), dtype=np.int64)
             inverse[order] = np.cumsum(starts) - 1
-            sums = np.bincount(inverse, weights=np.concatenate(weights))
+            sums = np.bincount(inverse, weights=weights)
         else:  # many postings: a dense tally is cheaper than sorting them
-            sums = np.bincount(ids, weights=np.concatenate(weights), minlength=len(self._owner))
+            sums = np.bincount(ids, weights=weights, minlength=len(self._owner))
             unique = np.flatnonzero(sums != 0)
             sums = sums[unique]
         pool = self.tuning.candidate_pool

@@ -22,6 +22,7 @@ from rapidfuzz.distance import Indel
 
 from bot.config import MatchSettings
 from bot.knowledge.abstain import AbstentionModel, default_model
+from bot.knowledge.matcher import INTENT_WORDS
 from bot.knowledge.text import normalize
 
 if TYPE_CHECKING:
@@ -419,8 +420,11 @@ class Matcher:
             df = np.asarray(self._df, dtype=np.float64)
             n = max(self._live, 1)
             weights = np.log1p((n - df + 0.5) / (df + 0.5))
-            if self._stop_terms:
-                weights[list(self._stop_terms)] *= self.tuning.stopword_weight
+            # The question words of INTENT_WORDS keep their full weight.
+            intent = {self._words[word] for word in INTENT_WORDS if word in self._words}
+            reduced = self._stop_terms - intent
+            if reduced:
+                weights[list(reduced)] *= self.tuning.stopword_weight
             self._weights = weights.tolist()
             self._weights_version = self._version
         return self._weights

@@ -181,3 +181,24 @@ def test_other_phrasings_of_a_question_lend_their_words() -> None:
     built.upsert("export", ["Export Gmail messages to files", "back up my mail as text"])
     built.upsert("forward", ["Forward many Gmail messages at once", "send several mails on"])
     assert built.search("export my gmail mail as text")[0].question_id == "export"
+
+
+def test_a_question_word_that_sets_the_kind_of_answer_counts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import bot.knowledge.matcher as matcher_module
+
+    def ranked(query: str) -> list[str]:
+        matcher = Matcher()
+        matcher.upsert("what-virus", ["What is a coronavirus?"])
+        matcher.upsert("spread", ["How does the virus spread?"])
+        matcher.upsert("symptoms", ["What are the symptoms of the virus?"])
+        matcher.upsert("masks", ["Should I wear a mask?"])
+        return [c.question_id for c in matcher.search(query)]
+
+    # "how" asks for a way: the question asking how wins over the one sharing the rare
+    # word "coronavirus" but asking what.
+    assert ranked("how coronavirus is spread")[0] == "spread"
+    # Weighed like any other stopword, "how" would not have decided it.
+    monkeypatch.setattr(matcher_module, "INTENT_WORDS", frozenset())
+    assert ranked("how coronavirus is spread")[0] == "what-virus"

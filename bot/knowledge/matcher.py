@@ -61,6 +61,13 @@ STOPWORDS = frozenset(
 )
 
 
+#: Question words that say what kind of answer is wanted (a person, a time, a place, a reason,
+#: a way, an origin): "Where to get tested" asks for a place, "Should I be tested?" for advice.
+#: They stay stopwords (a match on them alone is no match) but keep their full weight, which
+#: is low where most questions hold them and counts where the candidates differ in them.
+#: ("what" and "which" only frame a question, so they are not among them.)
+INTENT_WORDS = frozenset({"who", "when", "where", "why", "how", "from"})
+
 #: A "did you mean" choice must share a content word at least this rare (its weight over
 #: that of a word never seen), so a shared frame word alone ("good", "way") offers nothing.
 DISTINCTIVE_RARITY = 0.2
@@ -722,14 +729,20 @@ class Matcher:
         weight = self._idf(term)
         return weight * self.tuning.stopword_weight if stop else weight
 
+    def _intent_terms(self) -> set[int]:
+        """The terms of the question words that say what kind of answer is wanted."""
+        return {self._words[word] for word in INTENT_WORDS if word in self._words}
+
     def _term_weights(self) -> list[float]:
-        """Every term's weight (IDF, reduced for stopwords), current with the index."""
+        """Every term's weight (IDF, reduced for stopwords other than the question words of
+        :data:`INTENT_WORDS`), current with the index."""
         if self._weights_version != self._version:
             df = np.asarray(self._df, dtype=np.float64)
             n = max(self._live, 1)
             weights = np.log1p((n - df + 0.5) / (df + 0.5))
-            if self._stop_terms:
-                weights[list(self._stop_terms)] *= self.tuning.stopword_weight
+            reduced = self._stop_terms - self._intent_terms()
+            if reduced:
+                weights[list(reduced)] *= self.tuning.stopword_weight
             self._weights = weights.tolist()
             self._weights_version = self._version
         return self._weights

@@ -232,8 +232,10 @@ def main() -> int:
     reason = semantic.unavailable()
     semantic_rows = []
     if reason is None and args.semantic_sizes:
-        make_index = semantic.index_factory(HERE / "out" / "speed-vectors.npz")
         for size in args.semantic_sizes.split(","):
+            # A vector cache per size: saving keeps only the vectors indexed, so one file
+            # shared by the sizes would lose each size's vectors to the next.
+            make_index = semantic.index_factory(HERE / "out" / f"speed-vectors-{int(size)}.npz")
             semantic_rows.append(measure_semantic(make_index, real, int(size), queries, int(size)))
     header = [
         "questions",

@@ -129,3 +129,21 @@ def test_the_ranker_travels_in_the_model_file_and_old_files_still_load(tmp_path:
     path.write_text(json.dumps(data))
     with pytest.raises(ModelError, match="unknown features: colour"):
         AbstentionModel.load(path)
+
+
+def test_a_match_looks_up_the_answers_words_only_for_a_model_that_reads_them() -> None:
+    query = "did it come from bats at an animal market"
+    words_only = _matcher()  # the built-in word-tier model does not read them
+    assert not words_only.model.reads_answer_words
+    plain = words_only.match(query)
+    assert all(c.answer_coverage == 0.0 for c in plain.candidates)
+    full = words_only.decide(query, words_only.search(query, k=10))
+    assert (plain.decision, plain.best) == (full.decision, replace(full.best, answer_coverage=0.0))
+    # A model whose re-ranker weighs them gets them.
+    lists = [[_candidate("wrong", 0.6, 0.1), _candidate("right", 0.55, 0.8)]] * 30
+    ranker = fit_ranker(lists, [{"right"}] * 30, RANK_FEATURES)
+    reader = _matcher()
+    reader.model = replace(default_model(), ranker=ranker)
+    assert reader.model.reads_answer_words
+    coverage = {c.question_id: c.answer_coverage for c in reader.match(query).candidates}
+    assert coverage["origin"] > 0.3 > coverage.get("pets", 0.0)

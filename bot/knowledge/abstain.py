@@ -162,6 +162,13 @@ class AbstentionModel:
     #: Re-orders the candidates before the decision (:mod:`bot.knowledge.rerank`), if fitted.
     ranker: Ranker | None = None
 
+    @property
+    def reads_answer_words(self) -> bool:
+        """Whether deciding reads how much of the query the answers' words hold (the
+        ``answer_coverage`` of the candidates, which a search then has to work out)."""
+        read = {*self.names, *(self.ranker.names if self.ranker is not None else ())}
+        return not read.isdisjoint({"answer_coverage", "answer_margin"})
+
     def probability(self, candidates: Sequence[Candidate], prior: float | None = None) -> float:
         """Probability that ``candidates[0]`` is the question asked (0 with no candidate).
 

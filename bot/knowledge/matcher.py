@@ -1188,8 +1188,12 @@ class Matcher:
     def match(self, text: str, k: int = 5) -> MatchResult:
         """Search and decide in one call (on at least ``rerank_pool`` candidates when the
         model re-ranks them; ``k`` of them are kept)."""
-        pool = self.tuning.rerank_pool if self.model_for().ranker is not None else 0
-        result = self.decide(text, self.search(text, k=max(k, 2, pool)))
+        model = self.model_for()
+        pool = self.tuning.rerank_pool if model.ranker is not None else 0
+        # The answers' words are looked up only for a model that reads them (not the word
+        # tier's shipped ones): a lookup per candidate on every message otherwise.
+        found = self.search(text, k=max(k, 2, pool), evidence=model.reads_answer_words)
+        result = self.decide(text, found)
         return replace(result, candidates=result.candidates[: max(k, 2)])
 
 

@@ -191,7 +191,10 @@ class _Stemmer:
     MEMO_WORD = 32
 
     def __init__(self, limit: int = 300_000) -> None:
-        self._stem = snowballstemmer.stemmer("english").stemWord
+        stemmer = snowballstemmer.stemmer("english")
+        if hasattr(stemmer, "maxCacheSize"):  # PyStemmer's own memo: this one is enough
+            stemmer.maxCacheSize = 0
+        self._stem = stemmer.stemWord
         self._memo: dict[str, str] = {}
         self.limit = limit
 

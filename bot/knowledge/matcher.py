@@ -404,8 +404,11 @@ class Matcher:
                 continue
             seen.add(key)
             seq = [*map(word_ids.get, words)]
-            if None in seq:
-                seq = [self._word_id(word) for word in words]
+            if None in seq:  # new words: only they are stemmed and numbered
+                seq = [
+                    self._word_id(word) if wid is None else wid
+                    for wid, word in zip(seq, words, strict=True)
+                ]
             # Its distinct terms and their document frequencies are worked out when the
             # buffer is flushed, before anything reads them.
             self._pending_seq += seq  # type: ignore[arg-type]
@@ -494,8 +497,7 @@ class Matcher:
             self._word_term_array.extend(np.array(added, np.int64))
         all_terms = self._word_term_array.view()[words]
         local = np.repeat(np.arange(count, dtype=np.int64), word_lengths)
-        _, first = np.unique(local * len(self._df) + all_terms, return_index=True)
-        first.sort()
+        first = _first_places(local * len(self._df) + all_terms, count * len(self._df))
         terms = all_terms[first].astype(_id_dtype(len(self._df)))
         term_lengths = np.bincount(local[first], minlength=count)
         self._fwd.extend(terms)
@@ -1206,6 +1208,29 @@ class Matcher:
         found = self.search(text, k=max(k, 2, pool), evidence=model.reads_answer_words)
         result = self.decide(text, found)
         return replace(result, candidates=result.candidates[: max(k, 2)])
+
+
+def _first_places(keys: np.ndarray, bound: int) -> np.ndarray:
+    """Where each distinct value of ``keys`` (int64, below ``bound``) first occurs, in
+    increasing order: ``np.unique(keys, return_index=True)[1]``, sorted.
+
+    Each key is packed with its place into one integer and the lot sorted once, about twice
+    as fast as np.unique's stable sort of the keys (its place breaks a tie, so the first
+    place of a key comes first); keys too large to pack take np.unique.
+    """
+    shift = len(keys).bit_length()
+    if bound.bit_length() + shift > 63:
+        first = np.unique(keys, return_index=True)[1]
+        first.sort()
+        return first
+    packed = np.sort((keys << shift) | np.arange(len(keys), dtype=np.int64))
+    values = packed >> shift
+    starts = np.empty(len(packed), bool)
+    starts[:1] = True
+    np.not_equal(values[1:], values[:-1], out=starts[1:])
+    first = packed[starts] & ((1 << shift) - 1)
+    first.sort()
+    return first
 
 
 def _postings_of(at: np.ndarray, terms: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:

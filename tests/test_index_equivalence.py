@@ -167,8 +167,15 @@ def test_normalising_gives_what_its_plain_definition_gives() -> None:
     alphabet = (
         "abcsXYZ019 _'`\u2019\u02bc?!.,-\t\n\x1c\x85\u2028\u3000\xe9\xdf\u200b\u0130\xa0\ufb01"
     )
+    # Apostrophes next to each other, to an "s" and to word ends, where one pass over ASCII
+    # text must find what the two patterns find one after the other; and the letter U+02BC,
+    # with which it would not.
+    dense = "as'` _\u02bc"
     for _ in range(20_000):
         text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 16)))
         assert normalize(text) == plain(text), text
         assert tokenize(text) == plain(text).split()
+        text = "".join(rng.choice(dense[: rng.choice((5, 7))]) for _ in range(rng.randint(0, 9)))
+        assert normalize(text) == plain(text), text
     assert normalize("It's what\x1b[31mthey\u2019re   DOING_now") == "it what theyre doing now"
+    assert normalize("a\u02bc\u02bcs a''s's x's'y") == "a\u02bc a s xy"

@@ -191,7 +191,10 @@ class _Stemmer:
     MEMO_WORD = 32
 
     def __init__(self, limit: int = 300_000) -> None:
-        self._stem = snowballstemmer.stemmer("english").stemWord
+        stemmer = snowballstemmer.stemmer("english")
+        if hasattr(stemmer, "maxCacheSize"):  # PyStemmer's own memo: this one is enough
+            stemmer.maxCacheSize = 0
+        self._stem = stemmer.stemWord
         self._memo: dict[str, str] = {}
         self.limit = limit
 
@@ -420,14 +423,17 @@ class Matcher:
         self.remove(question_id)
         first = len(self._owner)
         kept: list[str] = []
-        seen: set[str] = set()
+        seen: set[tuple[str, ...]] = set()
         word_ids = self._word_ids
         for text in phrasings:
             words = normal_words(text)
-            normal = " ".join(words)
-            if not normal or normal in seen:
+            # Phrasings alike once normalised are one: their words compared as a tuple (the
+            # words' hashes, needed for the look-up below anyway, are kept by the strings;
+            # joining them into one text to compare cost more).
+            key = tuple(words)
+            if not key or key in seen:
                 continue
-            seen.add(normal)
+            seen.add(key)
             seq = [*map(word_ids.get, words)]
             if None in seq:
                 seq = [self._word_id(word) for word in words]
@@ -504,7 +510,9 @@ class Matcher:
         """Move the append buffer into the arrays, and its postings into the delta."""
         if not self._pending_seq_len:
             return
-        words = np.array(self._pending_seq, _id_dtype(len(self._word_list)))
+        words = np.fromiter(
+            self._pending_seq, _id_dtype(len(self._word_list)), len(self._pending_seq)
+        )
         word_lengths = np.array(self._pending_seq_len, np.int64)
         count = len(word_lengths)
         self._pending_seq, self._pending_seq_len = [], []
@@ -525,9 +533,12 @@ class Matcher:
         self._fwd_at.extend(self._fwd_at.view()[-1] + np.cumsum(term_lengths))
         counts = np.bincount(terms, minlength=len(self._df))
         touched = np.flatnonzero(counts)
-        df = self._df
-        for term, added_df in zip(touched.tolist(), counts[touched].tolist(), strict=True):
-            df[term] += added_df
+        if 8 * len(touched) > len(counts):  # most terms: one vectorised sum
+            self._df = (np.array(self._df, np.int64) + counts).tolist()
+        else:
+            df = self._df
+            for term, added_df in zip(touched.tolist(), counts[touched].tolist(), strict=True):
+                df[term] += added_df
         pids = np.arange(self._flushed, self._flushed + count, dtype=np.int32)
         self._delta_terms.extend(terms)
         self._delta_pids.extend(np.repeat(pids, term_lengths))

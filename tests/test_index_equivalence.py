@@ -67,6 +67,10 @@ def assert_same(ours: Matcher, reference: ReferenceMatcher, queries: list[str]) 
         for a, b in zip(got, expected, strict=True):
             for name in FIELDS:
                 assert getattr(a, name) == pytest.approx(getattr(b, name), abs=1e-9), (text, name)
+        # The ranking alone (related questions) is the search's, scores and all.
+        for k in (8, 40):
+            ranked = [(c.question_id, c.score) for c in ours.search(text, k, evidence=False)]
+            assert ours.ranking(text, k) == ranked, text
 
 
 @pytest.mark.parametrize("seed", [1, 2])

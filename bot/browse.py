@@ -122,8 +122,7 @@ def _nearest(
     little, and nothing once its group is known."""
     if limit <= 0:
         return ()
-    matched = knowledge.matcher.search(text, k=RELATED_POOL, evidence=False)
-    scores = {c.question_id: c.score for c in matched}
+    scores = dict(knowledge.matcher.ranking(text, RELATED_POOL))
     scores.pop(own_id, None)
     counts, groups = knowledge.sharing(frozenset(tags)) if tags else ({}, {})
     if tags:

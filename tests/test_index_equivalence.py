@@ -7,11 +7,12 @@ import random
 import re
 import unicodedata
 
+import numpy as np
 import pytest
 from reference_matcher import Candidate as ReferenceCandidate
 from reference_matcher import Matcher as ReferenceMatcher
 
-from bot.knowledge.matcher import STOPWORDS, Matcher
+from bot.knowledge.matcher import STOPWORDS, Matcher, _first_places
 from bot.knowledge.text import normalize, tokenize
 
 # The features the word search gives a candidate (scoring added since, such as evidence from
@@ -66,6 +67,10 @@ def assert_same(ours: Matcher, reference: ReferenceMatcher, queries: list[str]) 
         for a, b in zip(got, expected, strict=True):
             for name in FIELDS:
                 assert getattr(a, name) == pytest.approx(getattr(b, name), abs=1e-9), (text, name)
+        # The ranking alone (related questions) is the search's, scores and all.
+        for k in (8, 40):
+            ranked = [(c.question_id, c.score) for c in ours.search(text, k, evidence=False)]
+            assert ours.ranking(text, k) == ranked, text
 
 
 @pytest.mark.parametrize("seed", [1, 2])
@@ -163,8 +168,25 @@ def test_normalising_gives_what_its_plain_definition_gives() -> None:
     alphabet = (
         "abcsXYZ019 _'`\u2019\u02bc?!.,-\t\n\x1c\x85\u2028\u3000\xe9\xdf\u200b\u0130\xa0\ufb01"
     )
+    # Apostrophes next to each other, to an "s" and to word ends, where one pass over ASCII
+    # text must find what the two patterns find one after the other; and the letter U+02BC,
+    # with which it would not.
+    dense = "as'` _\u02bc"
     for _ in range(20_000):
         text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 16)))
         assert normalize(text) == plain(text), text
         assert tokenize(text) == plain(text).split()
+        text = "".join(rng.choice(dense[: rng.choice((5, 7))]) for _ in range(rng.randint(0, 9)))
+        assert normalize(text) == plain(text), text
     assert normalize("It's what\x1b[31mthey\u2019re   DOING_now") == "it what theyre doing now"
+    assert normalize("a\u02bc\u02bcs a''s's x's'y") == "a\u02bc a s xy"
+
+
+def test_first_places_of_keys_are_what_np_unique_gives() -> None:
+    # How a flush finds each phrasing's distinct terms: packed into one sort, or (keys too
+    # large to pack) by np.unique; both must give np.unique's first places.
+    rng = np.random.default_rng(5)
+    for bound in (1, 50, 70_000, 1 << 40, 1 << 62):
+        keys = rng.integers(0, bound, rng.integers(1, 3000), dtype=np.int64)
+        expected = np.sort(np.unique(keys, return_index=True)[1])
+        assert np.array_equal(_first_places(keys, bound), expected)

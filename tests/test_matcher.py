@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
+from snowballstemmer.english_stemmer import EnglishStemmer
 
 from bot.knowledge.matcher import Decision, Matcher, name_words
 from bot.knowledge.text import normalize, tokenize
@@ -234,3 +238,18 @@ def test_a_question_word_that_sets_the_kind_of_answer_counts(
     # Weighed like any other stopword, "how" would not have decided it.
     monkeypatch.setattr(matcher_module, "INTENT_WORDS", frozenset())
     assert ranked("how coronavirus is spread")[0] == "what-virus"
+
+
+def test_the_compiled_stemmer_stems_as_snowballs_own_english_stemmer() -> None:
+    # The index stems through PyStemmer (compiled, when installed) for speed; its stems must
+    # be the ones the pure-Python Snowball stemmer gives, or rankings would change with it.
+    answers = Path(__file__).resolve().parent.parent / "answers"
+    words = set()
+    for path in answers.glob("*.yaml"):
+        words.update(re.findall(r"[a-z0-9]+", path.read_text(encoding="utf-8").lower()))
+    endings = ("", "s", "es", "ed", "ing", "ly", "ness", "ational", "ization", "fulness", "ies")
+    forms = sorted({word + ending for word in words for ending in endings})
+    assert len(forms) > 10_000
+    stem = Matcher()._stem
+    plain = EnglishStemmer().stemWord
+    assert [stem(word) for word in forms] == [plain(word) for word in forms]

@@ -9,6 +9,7 @@ the limit and says that the full text is longer.
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -111,13 +112,15 @@ def _cut_point(text: str, budget: int) -> int:
     return budget
 
 
+@functools.lru_cache(maxsize=4096)
 def truncate(
     text: str, limit: int, note: str = TEXT["truncated_note"], *, close_fence: bool = True
 ) -> str:
     """``text`` if it fits ``limit``; else its start, cut at a boundary, plus "…" and ``note``.
 
     The result always fits ``limit`` (counted in UTF-16 units). An open code fence in the
-    kept part is closed (unless ``close_fence`` is false: a one-line label).
+    kept part is closed (unless ``close_fence`` is false: a one-line label). The last
+    results are kept: every reply cuts the same answers, titles and labels again.
     """
     if units(text) <= limit:
         return text
@@ -138,6 +141,7 @@ def truncate(
         budget -= overflow  # a closed fence or double-counted emoji: try a little shorter
 
 
+@functools.lru_cache(maxsize=4096)
 def shorten(text: str, limit: int) -> str:
     """One line of ``text`` (whitespace collapsed) within ``limit``, cut at a word, with "…".
 

@@ -50,7 +50,7 @@ class AnswerIndex:
 
     def upsert(self, question_id: str, text: str) -> None:
         """Index ``text`` as the answer of ``question_id`` ("" removes it)."""
-        if self._texts.get(question_id) == text:
+        if self._texts.get(question_id, "") == text:  # (the same, or none before and after)
             return
         self.remove(question_id)
         words = normalize(text).split()[:MAX_ANSWER_WORDS]

@@ -509,7 +509,9 @@ class Matcher:
         best = process.extractOne(
             word, choices, scorer=fuzz.ratio, score_cutoff=self.tuning.typo_cutoff
         )
-        if best is None:
+        # A word that is not a stopword is not a stopword misspelt ("donate" is not "dont"):
+        # left unknown, it keeps its weight and still counts as missing.
+        if best is None or best[0] in STOPWORDS:
             return None, 0.0
         term = self._words[best[0]]
         if self._df[term] == 0:

@@ -7,11 +7,12 @@ import random
 import re
 import unicodedata
 
+import numpy as np
 import pytest
 from reference_matcher import Candidate as ReferenceCandidate
 from reference_matcher import Matcher as ReferenceMatcher
 
-from bot.knowledge.matcher import STOPWORDS, Matcher
+from bot.knowledge.matcher import STOPWORDS, Matcher, _first_places
 from bot.knowledge.text import normalize, tokenize
 
 # The features the word search gives a candidate (scoring added since, such as evidence from
@@ -179,3 +180,13 @@ def test_normalising_gives_what_its_plain_definition_gives() -> None:
         assert normalize(text) == plain(text), text
     assert normalize("It's what\x1b[31mthey\u2019re   DOING_now") == "it what theyre doing now"
     assert normalize("a\u02bc\u02bcs a''s's x's'y") == "a\u02bc a s xy"
+
+
+def test_first_places_of_keys_are_what_np_unique_gives() -> None:
+    # How a flush finds each phrasing's distinct terms: packed into one sort, or (keys too
+    # large to pack) by np.unique; both must give np.unique's first places.
+    rng = np.random.default_rng(5)
+    for bound in (1, 50, 70_000, 1 << 40, 1 << 62):
+        keys = rng.integers(0, bound, rng.integers(1, 3000), dtype=np.int64)
+        expected = np.sort(np.unique(keys, return_index=True)[1])
+        assert np.array_equal(_first_places(keys, bound), expected)

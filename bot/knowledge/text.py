@@ -19,10 +19,11 @@ _APOSTROPHES = re.compile(_APOSTROPHE + r"(?<=\w" + _APOSTROPHE + r")(?=\w)")
 # pass finds what the two find one after the other. (U+02BC is a letter: "a\u02bc\u02bcs"
 # differs, so other text takes the two passes.)
 _ASCII_APOSTROPHES = re.compile(r"['`](?<=\w['`])(?:s\b|(?=\w))")
-_NON_WORD = re.compile(r"[\W_]+")
-# What _NON_WORD matches among ASCII characters (all but letters and digits), as spaces: a
-# table for bytes.translate, many times faster than str.translate (which looks characters up
-# in a dict on every call).
+# Words: runs of letters and digits; every other character ([\W_]) separates them.
+_WORD = re.compile(r"[^\W_]+")
+# The separators among ASCII characters (all but letters and digits), as spaces: a table for
+# bytes.translate, many times faster than str.translate (which looks characters up in a dict
+# on every call).
 _ASCII_NON_WORD = bytes(c if chr(c).isalnum() and c < 128 else 32 for c in range(256))
 # A terminal escape sequence ("\x1b[31m") is a control sequence, not words: dropped whole, so
 # its "31m" does not count as an unknown word.
@@ -49,6 +50,22 @@ def _format_characters() -> dict[int, None]:
     }
 
 
+@functools.cache
+def _format_character() -> re.Pattern[str]:
+    """A pattern matching any format character: searching a text for one is several times
+    faster than translating it, and almost no text holds one."""
+    codes = sorted(_format_characters())
+    ranges: list[list[int]] = []
+    for code in codes:
+        if ranges and ranges[-1][1] == code - 1:
+            ranges[-1][1] = code
+        else:
+            ranges.append([code, code])
+    return re.compile(
+        "[" + "".join(f"{re.escape(chr(low))}-{re.escape(chr(high))}" for low, high in ranges) + "]"
+    )
+
+
 def normalize(text: str) -> str:
     """Return ``text`` case-folded, NFKC-normalised, without punctuation or invisible marks.
 
@@ -64,7 +81,9 @@ def normal_words(text: str) -> list[str]:
     if not text.isascii():  # ASCII is its own NFKC form and has no format characters
         # Format characters (zero-width joiners, RTL marks, soft hyphens) are invisible to a
         # reader and must not split or change a word.
-        text = unicodedata.normalize("NFKC", text).translate(_format_characters())
+        text = unicodedata.normalize("NFKC", text)
+        if _format_character().search(text):
+            text = text.translate(_format_characters())
     text = text.casefold()
     # The same result with less work (normalising is most of building an index): the
     # apostrophe patterns only where there is one, and ASCII split by a translation table.
@@ -73,7 +92,7 @@ def normal_words(text: str) -> list[str]:
             text = _ASCII_APOSTROPHES.sub("", text)
         return text.encode().translate(_ASCII_NON_WORD).decode().split()
     text = _APOSTROPHES.sub("", _POSSESSIVE.sub("", text))
-    return _NON_WORD.sub(" ", text).split()
+    return _WORD.findall(text)
 
 
 def tokenize(text: str) -> list[str]:

@@ -211,7 +211,7 @@ class _Stemmer:
         return stem
 
 
-@dataclass
+@dataclass(slots=True)
 class _QueryTerm:
     term: int  # term id, or -1 for a word the index has never seen
     weight: float  # weight of the word in the query
@@ -875,6 +875,7 @@ class Matcher:
         # In a long message one misspelt word matters little; each look-up scans the
         # vocabulary, so fewer are made.
         corrections = tuning.max_corrections if len(words) <= 20 else 2
+        weights = self._term_weights()
         for word in dict.fromkeys(words):
             stop = word in STOPWORDS
             term = self._words.get(word)
@@ -889,7 +890,7 @@ class Matcher:
                 # the knowledge base does not mention scores low everywhere.
                 unknown.append(_QueryTerm(-1, self._weight(-1, stop), 0.0))
                 continue
-            weight = self._term_weights()[term]
+            weight = weights[term]
             if word in names:
                 weight *= tuning.name_boost
             known = found.get(term)
@@ -981,7 +982,7 @@ class Matcher:
             sums = np.bincount(inverse, weights=weights)
         else:  # many postings: a dense tally is cheaper than sorting them
             sums = np.bincount(ids, weights=weights, minlength=len(self._owner))
-            unique = np.flatnonzero(sums != 0)
+            unique = np.flatnonzero(sums)
             sums = sums[unique]
         pool = self.tuning.candidate_pool
         if len(unique) > pool:

@@ -533,7 +533,7 @@ def _run(
     import discord
 
     from bot.discord.bot import Shards, StampyBot
-    from bot.discord.run import Endpoints, serve
+    from bot.discord.run import Endpoints, event_loop_factory, serve
     from bot.store import StoreError
     from bot.web.serve import ListenError
 
@@ -577,15 +577,16 @@ def _run(
             return running_site(app, gateway=lambda: bot.gateway_connected)
 
     try:
-        asyncio.run(
-            serve(
-                lambda: App.open(settings, knowledge=loaded, follow=True),
-                settings.token,
-                endpoints,
-                shards=shards,
-                site=site,
+        with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+            runner.run(
+                serve(
+                    lambda: App.open(settings, knowledge=loaded, follow=True),
+                    settings.token,
+                    endpoints,
+                    shards=shards,
+                    site=site,
+                )
             )
-        )
     except discord.LoginFailure:
         print(
             "stampy: Discord rejected the token in DISCORD_TOKEN; check that it is the bot "

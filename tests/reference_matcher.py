@@ -79,6 +79,10 @@ class MatcherTuning:
     lexical_weight: float = 0.9
     coverage_beta: float = 2.0  # >1 favours covering the query's words over the phrasing's
     stopword_weight: float = 0.5
+    # A stopword weighs at most as if this share of the phrasings held it: it is common in the
+    # language even where a small knowledge base's phrasings rarely use it, so the frame of a
+    # request ("where can I ... about") cannot outweigh the words that say what it is about.
+    stopword_share: float = 0.1
     typo_cutoff: float = 80.0  # rapidfuzz ratio a misspelt word needs to map onto a known one
     min_typo_length: int = 4
     candidate_pool: int = 120  # phrasings re-scored in full per query
@@ -410,9 +414,14 @@ class Matcher:
         n = max(self._live, 1)
         return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
 
+    def _stop_cap(self) -> float:
+        n = max(self._live, 1)
+        floor = self.tuning.stopword_share * n
+        return math.log1p((n - floor + 0.5) / (floor + 0.5)) if floor > 0 else math.inf
+
     def _weight(self, term: int, stop: bool) -> float:
         weight = self._idf(term)
-        return weight * self.tuning.stopword_weight if stop else weight
+        return min(weight, self._stop_cap()) * self.tuning.stopword_weight if stop else weight
 
     def _term_weights(self) -> list[float]:
         """Every term's weight (IDF, reduced for stopwords), current with the index."""
@@ -420,6 +429,9 @@ class Matcher:
             df = np.asarray(self._df, dtype=np.float64)
             n = max(self._live, 1)
             weights = np.log1p((n - df + 0.5) / (df + 0.5))
+            if self._stop_terms and self.tuning.stopword_share > 0:
+                stops = list(self._stop_terms)
+                weights[stops] = np.minimum(weights[stops], self._stop_cap())
             # The question words of INTENT_WORDS keep their full weight.
             intent = {self._words[word] for word in INTENT_WORDS if word in self._words}
             reduced = self._stop_terms - intent

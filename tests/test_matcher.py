@@ -187,6 +187,38 @@ def test_other_phrasings_of_a_question_lend_their_words() -> None:
     assert built.search("export my gmail mail as text")[0].question_id == "export"
 
 
+def test_the_frame_of_a_request_does_not_outweigh_its_topic_in_a_small_knowledge_base() -> None:
+    from dataclasses import replace
+
+    from bot.knowledge.matcher import MatcherTuning
+
+    def ranked(query: str, tuning: MatcherTuning) -> list[str]:
+        matcher = Matcher(tuning=tuning)
+        matcher.upsert(
+            "learn-interp",
+            [
+                "Where can I learn about interpretability?",
+                "interpretability reading list",
+                "How do I learn mechanistic interpretability?",
+            ],
+        )
+        matcher.upsert("reward-hacking", ["What is reward hacking?", "specification gaming"])
+        topics = "alignment mesa timelines convergence switch superposition induction sparse"
+        for n, topic in enumerate(topics.split() * 5):  # 40 more questions
+            second = f"what did the model learn about {topic} {n}" if n % 3 == 0 else topic
+            matcher.upsert(f"q{n}", [f"What is {topic} {n}?", second])
+        return [c.question_id for c in matcher.search(query)]
+
+    # "where", "can", "I" and "about" are stopwords, but here only one phrasing of 85 has
+    # "where" and "can": by this knowledge base's counts they are as rare as "reward".
+    query = "where can I learn about reward hacking?"
+    assert ranked(query, MatcherTuning())[0] == "reward-hacking"
+    assert ranked("where can I learn about interpretability?", MatcherTuning())[0] == "learn-interp"
+    # Weighed by the knowledge base's counts alone, the frame wins.
+    alone = replace(MatcherTuning(), stopword_share=0.0)
+    assert ranked(query, alone)[0] == "learn-interp"
+
+
 def test_a_question_word_that_sets_the_kind_of_answer_counts(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

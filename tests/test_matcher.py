@@ -63,6 +63,21 @@ def test_typos_are_tolerated(matcher: Matcher) -> None:
     assert answered(matcher, "what is instrumentel convergance") == "instrumental"
 
 
+def test_a_word_is_not_corrected_into_a_stopword() -> None:
+    matcher = Matcher()
+    matcher.upsert("learn", ["Where can I learn about AI safety?", "I dont know where to start"])
+    matcher.upsert("agi", ["What is AGI?"])
+    # "donate" is one edit from "dont", but it is what the message is about: it stays an
+    # unknown word, the heaviest one, missing from every question (the deciding model reads
+    # that; as "dont", at a stopword's weight, it looked all but found).
+    best = matcher.search("how do I donate to AI safety?")[0]
+    assert best.question_id == "learn" and best.missing_query == 1.0 and best.unknown_share > 0
+    # Misspelt words are still corrected (at a discount), stopwords among them.
+    for query in ("where can I lern about AI safety?", "wher can I lern about AI safety?"):
+        corrected = matcher.search(query)[0]
+        assert corrected.question_id == "learn" and corrected.missing_query < 0.25
+
+
 def test_rewording_and_word_forms(matcher: Matcher) -> None:
     assert answered(matcher, "how do I learn interpretability") == "learn-interp"
     assert answered(matcher, "explain modularity of neural networks") == "modularity"

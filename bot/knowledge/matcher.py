@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import snowballstemmer
 from rapidfuzz import fuzz, process
-from rapidfuzz.distance import Indel
+from rapidfuzz.distance import OSA, Indel
 
 from bot.config import MatchSettings
 from bot.knowledge.abstain import AbstentionModel, default_model
@@ -937,6 +937,10 @@ class Matcher:
         )
         if best is None:
             return None, 0.0
+        # Stopwords are short and many, so a word becomes one only a slip away ("wher",
+        # "waht"): "donate" is not "dont" misspelt, and left unknown it keeps its weight.
+        if best[0] in STOPWORDS and OSA.distance(word, best[0]) > 1:
+            return None, 0.0
         term = self._words[best[0]]
         if self._df[term] == 0:
             return None, 0.0
@@ -984,7 +988,7 @@ class Matcher:
             sums = np.bincount(inverse, weights=weights)
         else:  # many postings: a dense tally is cheaper than sorting them
             sums = np.bincount(ids, weights=weights, minlength=len(self._owner))
-            unique = np.flatnonzero(sums)
+            unique = np.flatnonzero(sums != 0)
             sums = sums[unique]
         pool = self.tuning.candidate_pool
         if len(unique) > pool:
@@ -1153,9 +1157,14 @@ class Matcher:
         if sibling:
             # Whether any phrasing of the same question holds the word. A question's
             # phrasings have consecutive ids, so in the (sorted) pool they are neighbours.
-            starts = [0]
-            starts += [i for i in range(1, len(owners)) if owners[i] != owners[i - 1]]
-            group = np.repeat(np.arange(len(starts)), np.diff(starts, append=len(owners)))
+            numbers = []  # each place's question, numbered in pool order
+            number, previous = -1, None
+            for owner in owners:
+                if owner != previous:
+                    number, previous = number + 1, owner
+                numbers.append(number)
+            group = np.array(numbers)
+            starts = np.flatnonzero(np.diff(group, prepend=-1))
             held = np.logical_or.reduceat(hits, starts, axis=1)
             held = held[:, group]
             group_matched = np.add.reduce(held * strength, axis=0)

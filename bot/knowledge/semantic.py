@@ -65,7 +65,12 @@ def unavailable() -> str | None:
 
 def cache_folder() -> Path:
     """Where derived files are kept: ``$XDG_CACHE_HOME/stampy``, by default ``~/.cache/stampy``."""
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    base = os.environ.get("XDG_CACHE_HOME")
+    if not base:
+        try:
+            base = str(Path.home() / ".cache")
+        except RuntimeError:  # no home folder to be found
+            base = tempfile.gettempdir()
     return Path(base) / "stampy"
 
 

@@ -175,9 +175,7 @@ def measure_semantic(
     index.save()
     for query in queries[:20]:
         matcher.match(query)
-    encode = timed(index.encode, queries)
-    one_thread = semantic.Encoder(threads=1)
-    alone = timed(lambda q: one_thread.encode([q]), queries)
+    encode = timed(index.encode, queries[:200])
     ours = timed(matcher.match, queries)
     vectors = [index.encode(q) for q in queries]
     scan = timed(lambda v: index.nearest(v, 5), vectors)
@@ -192,8 +190,7 @@ def measure_semantic(
         f"{sum(len(p) for p in kb.values()):,}",
         f"{median(ours):.2f}",
         f"{percentile(ours, 99):.2f}",
-        f"{median(encode):.2f} / {percentile(encode, 99):.2f}",
-        f"{median(alone):.2f} / {percentile(alone, 99):.2f}",
+        f"{median(encode):.2f}",
         f"{median(scan):.2f}",
         f"{median(exact_scan):.2f}",
         f"{agree / len(vectors):.1%}",
@@ -215,9 +212,6 @@ def main() -> int:
         "--quick",
         action="store_true",
         help="10k and 100k only, 300 queries (10 for the baseline), no semantic tier",
-    )
-    parser.add_argument(
-        "--encoder-threads", type=int, default=2, help="threads encoding a query (the default)"
     )
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
@@ -241,9 +235,7 @@ def main() -> int:
         for size in args.semantic_sizes.split(","):
             # A vector cache per size: saving keeps only the vectors indexed, so one file
             # shared by the sizes would lose each size's vectors to the next.
-            make_index = semantic.index_factory(
-                HERE / "out" / f"speed-vectors-{int(size)}.npz", args.encoder_threads
-            )
+            make_index = semantic.index_factory(HERE / "out" / f"speed-vectors-{int(size)}.npz")
             semantic_rows.append(measure_semantic(make_index, real, int(size), queries, int(size)))
     header = [
         "questions",
@@ -279,8 +271,7 @@ def main() -> int:
                     "phrasings",
                     "match p50 ms",
                     "match p99 ms",
-                    "query encode p50 / p99 ms",
-                    "on one thread p50 / p99 ms",
+                    "query encode p50 ms",
                     "whole-KB scan p50 ms",
                     "exact scan p50 ms",
                     "same top 5 as exact",
@@ -292,9 +283,7 @@ def main() -> int:
             if semantic_rows
             else f"Not measured: {reason or 'no --semantic-sizes'}.",
             "",
-            f"Semantic `match` = encoding the query on {args.encoder_threads} thread(s) "
-            "(`--encoder-threads`; `on one thread`: the same queries encoded on one, in the "
-            "same run), the word search, the cosine "
+            "Semantic `match` = encoding the query on one thread, the word search, the cosine "
             "to the word candidates, the closest questions over the whole knowledge base, and "
             "the decision. `whole-KB scan`: that last search alone; up to "
             f"{semantic.EXACT_ROWS:,} phrasings it computes every cosine, beyond it scans "

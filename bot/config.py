@@ -210,9 +210,6 @@ class MatchSettings(SettingsSection):
     semantic: bool = setting(False)
     #: Where the semantic tier keeps the knowledge base's vectors (relative: to the cwd).
     semantic_cache: str = setting("stampy-vectors.npz", nonempty=True)
-    #: CPU threads that encode a message for the semantic tier (a second one cuts the wait
-    #: for a long message by about a third; it sleeps between messages).
-    semantic_threads: int = setting(2, ge=1, le=16)
     #: Score at/above which it offers "did you mean" choices when it does not answer.
     suggest_threshold: float = setting(0.3, ge=0.0, le=1.0)
     #: How many "did you mean" choices to offer (Discord shows up to 3 buttons).

@@ -185,7 +185,7 @@ def test_unknown_key(tmp_path: Path) -> None:
     assert "config.toml: unknown key 'matching.confidense'" in message
     assert (
         "(known keys: confidence, answerable_share, model, semantic, semantic_cache, "
-        "semantic_threads, suggest_threshold, max_suggestions)" in message
+        "suggest_threshold, max_suggestions)" in message
     )
     assert "did you mean 'confidence'?" in message
 

@@ -130,9 +130,9 @@ def _quantize(source: Path, folder: Path, target: Path) -> None:
 
 
 class Encoder:
-    """all-MiniLM-L6-v2 on onnxruntime with int8 products: texts to unit vectors."""
+    """all-MiniLM-L6-v2 on onnxruntime with int8 products, one thread: texts to unit vectors."""
 
-    def __init__(self, threads: int = 2, model_folder: Path | None = None) -> None:
+    def __init__(self, threads: int = 1, model_folder: Path | None = None) -> None:
         import onnxruntime
         from threadpoolctl import threadpool_limits
         from tokenizers import Tokenizer
@@ -146,9 +146,6 @@ class Encoder:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
-        # Helper threads sleep between messages rather than spin (onnxruntime's default),
-        # so a bot that is waiting for messages uses no CPU.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = onnxruntime.InferenceSession(
             str(quantized_model(model_folder)), options, providers=["CPUExecutionProvider"]
         )
@@ -250,15 +247,13 @@ def from_settings(matching: MatchSettings) -> SemanticIndex | None:
     if reason is not None:
         log.warning("matching by words only: %s", reason)
         return None
-    return index_factory(matching.semantic_cache, matching.semantic_threads)()
+    return index_factory(matching.semantic_cache)()
 
 
-def index_factory(
-    cache_path: str | os.PathLike[str] | None, threads: int = 2
-) -> Callable[[], SemanticIndex]:
+def index_factory(cache_path: str | os.PathLike[str] | None) -> Callable[[], SemanticIndex]:
     """Makes empty semantic indexes that share one encoder and one vector cache (the
     benchmark's tracks, each a knowledge base of its own)."""
-    encoder = Encoder(threads)
+    encoder = Encoder()
     cache = VectorCache(cache_path)
     return lambda: SemanticIndex(encoder, cache)
 

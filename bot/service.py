@@ -296,12 +296,13 @@ class Service:
         :func:`bot.browse.related`)."""
         kb = self.knowledge
         key = (question_id, limit)
-        cached = self._related.get(key)
+        cached = self._related.pop(key, None)
         if cached is not None and cached[0] == kb.version:
+            self._related[key] = cached  # the most recently used last
             return cached[1]
         found = browse.related(kb, question_id, limit)
         if len(self._related) >= RELATED_CACHE:
-            self._related.clear()
+            del self._related[next(iter(self._related))]  # the least recently used
         self._related[key] = (kb.version, found)
         return found
 

@@ -436,6 +436,31 @@ async def test_related_prefers_more_shared_tags(app: App):
     assert ids(app.service.related("what-is-agi"))[0] == "do-labs-building-agi-give-out-stamps"
 
 
+async def test_related_keeps_the_questions_most_recently_shown(
+    app: App, monkeypatch: pytest.MonkeyPatch
+):
+    import bot.service
+
+    worked_out: list[str] = []
+    original = browse.related
+
+    def counting(kb, question_id, limit):
+        worked_out.append(question_id)
+        return original(kb, question_id, limit)
+
+    monkeypatch.setattr(browse, "related", counting)
+    monkeypatch.setattr(bot.service, "RELATED_CACHE", 2)
+    first, second, third = "what-is-ai", "what-is-agi", "who-gives-stamps"
+    app.service.related(first)
+    app.service.related(second)
+    app.service.related(first)  # shown again: kept, not worked out again
+    app.service.related(third)  # full: the least recently shown one goes
+    app.service.related(first)
+    assert worked_out == [first, second, third]
+    app.service.related(second)
+    assert worked_out == [first, second, third, second]
+
+
 async def test_related_ids_round_trip_through_export_and_import(app: App, tmp_path: Path):
     assert app.curator is not None
     await app.curator.add_related(MOD, "what-is-ai", "what-is-agi")

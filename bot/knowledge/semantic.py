@@ -105,6 +105,11 @@ def quantized_model(folder: Path | None = None) -> Path:
     return target
 
 
+class _DropWarnings(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno > logging.WARNING
+
+
 def _quantize(source: Path, folder: Path, target: Path) -> None:
     import onnxruntime
     from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -120,12 +125,14 @@ def _quantize(source: Path, folder: Path, target: Path) -> None:
         onnxruntime.InferenceSession(str(source), options, providers=["CPUExecutionProvider"])
         # ... which are quantized again, now for int8 matrix products (one scale per column).
         quantized = Path(work) / "quantized.onnx"
-        previous = logging.root.manager.disable
-        logging.disable(logging.WARNING)  # its advice to pre-process does not apply here
+        # It advises pre-processing through the root logger; that does not apply here. Only
+        # records logged to the root logger itself are dropped, not other loggers' warnings.
+        advice = _DropWarnings()
+        logging.root.addFilter(advice)
         try:
             quantize_dynamic(folded, quantized, per_channel=True, weight_type=QuantType.QInt8)
         finally:
-            logging.disable(previous)
+            logging.root.removeFilter(advice)
         os.replace(quantized, target)
 
 

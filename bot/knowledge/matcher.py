@@ -407,6 +407,10 @@ class Matcher:
         # Scratch tables by term id for a search (see _term_rows and _term_marks).
         self._rows_table = np.empty(0, np.int64)
         self._marks_table = np.empty(0, bool)
+        # The last pool scored, with its text and the index version: an answer's related
+        # questions rank the question's own text, which is often the text just asked (a
+        # question picked from "did you mean" or autocomplete, or typed as stored).
+        self._last_scored: tuple[str, int, _PoolScores | None] | None = None
 
     # ----------------------------------------------------------------------------- updates
 
@@ -1125,6 +1129,16 @@ class Matcher:
         """The word score of every phrasing in the pool of ``text`` (None: no pool), with
         the features of :class:`Candidate` if ``features``."""
         self._ready()
+        last = self._last_scored
+        if last is not None and last[0] == text and last[1] == self._version:
+            if last[2] is None or not features or last[2].features is not None:
+                return last[2]
+        scored = self._score_text(text, features=features)
+        self._last_scored = (text, self._version, scored)
+        return scored
+
+    def _score_text(self, text: str, *, features: bool) -> _PoolScores | None:
+        """:meth:`_score_pool`, worked out (the index is ready)."""
         normal = normalize(text)
         if not normal or not self._live:
             return None

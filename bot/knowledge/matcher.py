@@ -865,9 +865,10 @@ class Matcher:
         rows[terms] = np.arange(len(terms))
         row = rows[held]
         rows[terms] = -1
-        found = row >= 0
-        hits = np.zeros((len(terms), size), dtype=bool)
-        hits[row[found], column[found]] = True
+        # A term that is not among ``terms`` marks row -1: an extra last row, left out.
+        hits = np.zeros((len(terms) + 1, size), dtype=bool)
+        hits[row, column] = True
+        hits = hits[:-1]
         if not features:
             return hits, mass, None
         marks = self._term_marks(len(weights))
@@ -1175,7 +1176,11 @@ class Matcher:
         strength = (weight * confidence)[:, None]
         add = np.add.reduce
         matched = add(hits * strength, axis=0)
-        boost = add(hits * (weight - term_weights[ids])[:, None], axis=0)
+        # A name weighs more in the query than in the index: the phrasings holding it weigh
+        # more too (nothing to add when the query names nothing).
+        boost = weight - term_weights[ids]
+        if boost.any():
+            mass += add(hits * boost[:, None], axis=0)
         sibling = self.tuning.sibling_credit
         if sibling:
             # Whether any phrasing of the same question holds the word. A question's
@@ -1195,7 +1200,6 @@ class Matcher:
             group_matched = add(held * strength, axis=0)
         else:
             held = hits
-        mass += boost
         cover_q = matched / query_mass
         cover_d = np.divide(matched, mass, out=np.zeros(size), where=mass > 0)
         if sibling:

@@ -900,48 +900,47 @@ class Matcher:
         # vocabulary, so fewer are made.
         corrections = tuning.max_corrections if len(words) <= 20 else 2
         weights = self._term_weights()
+        df, word_term, most = self._df, self._words.get, tuning.max_query_terms
         for word in dict.fromkeys(words):
-            stop = word in STOPWORDS
-            term = self._words.get(word)
+            term = word_term(word)
             if term is None:
                 term = self._term_ids.get(self._stem(word))
             confidence = 1.0
-            if (term is None or self._df[term] == 0) and not stop and corrections > 0:
-                corrections -= 1
-                term, confidence = self._correct(word)
-            if term is None or self._df[term] == 0:
-                # Never seen: it weighs like the rarest word, so a query about something
-                # the knowledge base does not mention scores low everywhere.
-                unknown.append(_QueryTerm(-1, self._weight(-1, stop), 0.0))
-                continue
+            if term is None or df[term] == 0:
+                stop = word in STOPWORDS
+                if not stop and corrections > 0:
+                    corrections -= 1
+                    term, confidence = self._correct(word)
+                if term is None or df[term] == 0:
+                    # Never seen: it weighs like the rarest word, so a query about something
+                    # the knowledge base does not mention scores low everywhere.
+                    unknown.append(_QueryTerm(-1, self._weight(-1, stop), 0.0))
+                    continue
             weight = weights[term]
             if word in names:
                 weight *= tuning.name_boost
             known = found.get(term)
             if known is None or known.confidence < confidence:
                 found[term] = _QueryTerm(term, weight, confidence)
-            if len(found) + len(unknown) >= tuning.max_query_terms:
+            if len(found) + len(unknown) >= most:
                 break
         return [*found.values(), *unknown]
 
     def _join_compounds(self, words: list[str]) -> list[str]:
         """Join two adjacent words that the index knows as one ("strike through")."""
         joined: list[str] = []
-        index = 0
-        while index < len(words):
-            if index + 1 < len(words):
-                compound = words[index] + words[index + 1]
-                term = self._words.get(compound)
-                if (
-                    term is not None
-                    and self._df[term] > 0
-                    and words[index] not in STOPWORDS
-                    and compound.isalpha()
-                ):
+        known, df = self._words, self._df
+        index, last = 0, len(words) - 1
+        while index <= last:
+            word = words[index]
+            if index < last and word not in STOPWORDS:
+                compound = word + words[index + 1]
+                term = known.get(compound)
+                if term is not None and df[term] > 0 and compound.isalpha():
                     joined.append(compound)
                     index += 2
                     continue
-            joined.append(words[index])
+            joined.append(word)
             index += 1
         return joined
 

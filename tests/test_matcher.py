@@ -147,6 +147,22 @@ def test_upsert_updates_index_without_rebuild(matcher: Matcher) -> None:
     assert answered(matcher, "what is inner alignment") == "mesa"
 
 
+def test_the_same_text_ranked_again_ranks_as_the_first_time(matcher: Matcher) -> None:
+    # A reply ranks the question asked, then its related questions rank the question's own
+    # text: often the same text, whose scored pool is reused while the index is unchanged.
+    text = "What does interpretability mean?"
+    fresh = Matcher()
+    for question_id, phrasings in QUESTIONS.items():
+        fresh.upsert(question_id, phrasings)
+    assert matcher.ranking(text, 5) == fresh.ranking(text, 5)
+    assert matcher.search(text, 5) == fresh.search(text, 5)  # after a ranking: features too
+    assert matcher.ranking(text, 40) == fresh.ranking(text, 40)
+    matcher.upsert("meaning", ["What does interpretability mean?"])
+    matcher.remove("what-interp")
+    assert [c.question_id for c in matcher.search(text, 2)][0] == "meaning"
+    assert "what-interp" not in dict(matcher.ranking(text, 40))
+
+
 def test_remove_drops_a_question(matcher: Matcher) -> None:
     matcher.remove("instrumental")
     assert "instrumental" not in matcher

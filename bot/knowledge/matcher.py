@@ -339,6 +339,9 @@ class Matcher:
     FLUSH_AT = 1 << 16
     #: Normalised texts rebuilt from word ids are kept for this many phrasings.
     NORMAL_CACHE = 1 << 16
+    #: Character similarities worked out at once when a search starts reading its pool (then
+    #: as many again as were read, so a pool read in full takes a few batches).
+    SIMILARITY_BATCH = 16
 
     def __init__(
         self,
@@ -404,6 +407,10 @@ class Matcher:
         # Scratch tables by term id for a search (see _term_rows and _term_marks).
         self._rows_table = np.empty(0, np.int64)
         self._marks_table = np.empty(0, bool)
+        # The last pool scored, with its text and the index version: an answer's related
+        # questions rank the question's own text, which is often the text just asked (a
+        # question picked from "did you mean" or autocomplete, or typed as stored).
+        self._last_scored: tuple[str, int, _PoolScores | None] | None = None
 
     # ----------------------------------------------------------------------------- updates
 
@@ -833,7 +840,7 @@ class Matcher:
         self,
         pool: np.ndarray,
         terms: np.ndarray,
-        query: np.ndarray,
+        query: list[int],
         weights: np.ndarray,
         features: bool = True,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
@@ -842,14 +849,16 @@ class Matcher:
         ``features``, else None) its heaviest term absent from ``query`` (every term of the
         query) over its heaviest."""
         at = self._fwd_at._data
+        size = len(pool)
         starts = at[pool]
         lengths = at[pool + 1] - starts
-        ends = np.cumsum(lengths)
-        flat = np.arange(ends[-1]) + np.repeat(starts - (ends - lengths), lengths)
-        held = self._fwd._data[flat].astype(np.int64)
-        column = np.repeat(np.arange(len(pool)), lengths)
+        ends = lengths.cumsum()
+        first = ends - lengths
+        flat = np.arange(ends[-1]) + (starts - first).repeat(lengths)
+        held = self._fwd._data[flat]
+        column = np.arange(size).repeat(lengths)
         term_weights = weights[held]
-        mass = np.bincount(column, weights=term_weights, minlength=len(pool))
+        mass = np.bincount(column, weights=term_weights, minlength=size)
         # Each held term's row among ``terms`` (-1: none) and whether the query holds it, read
         # from a table by term id (set for these terms, then cleared).
         rows = self._term_rows(len(weights))
@@ -857,19 +866,18 @@ class Matcher:
         row = rows[held]
         rows[terms] = -1
         found = row >= 0
-        hits = np.zeros((len(terms), len(pool)), dtype=bool)
+        hits = np.zeros((len(terms), size), dtype=bool)
         hits[row[found], column[found]] = True
         if not features:
             return hits, mass, None
         marks = self._term_marks(len(weights))
-        query = query[query >= 0]
+        query = [term for term in query if term >= 0]
         marks[query] = True
         in_query = marks[held]
         marks[query] = False
-        first = ends - lengths
         heaviest = np.maximum.reduceat(term_weights, first)
         lacking = np.maximum.reduceat(np.where(in_query, 0.0, term_weights), first)
-        missing = np.divide(lacking, heaviest, out=np.zeros(len(pool)), where=heaviest > 0)
+        missing = np.divide(lacking, heaviest, out=np.zeros(size), where=heaviest > 0)
         return hits, mass, missing
 
     def _query_terms(self, words: Sequence[str], names: set[str]) -> list[_QueryTerm]:
@@ -968,8 +976,8 @@ class Matcher:
             selective.append(term)
             read += df
         arrays = [self._postings_array(t.term) for t in selective]
-        weights = np.repeat(
-            np.array([t.weight * t.confidence for t in selective]), [len(a) for a in arrays]
+        weights = np.array([t.weight * t.confidence for t in selective]).repeat(
+            [len(a) for a in arrays]
         )
         ids = np.concatenate(arrays)
         if len(ids) == 0:
@@ -977,23 +985,23 @@ class Matcher:
         if len(ids) * 8 < len(self._owner):
             # (np.unique's result, several times faster: the distinct ids in increasing
             # order, and each posting's place among them.)
-            order = np.argsort(ids, kind="stable")
+            order = ids.argsort(kind="stable")
             ordered = ids[order]
             starts = np.empty(len(ids), dtype=bool)
             starts[0] = True
             np.not_equal(ordered[1:], ordered[:-1], out=starts[1:])
             unique = ordered[starts]
             inverse = np.empty(len(ids), dtype=np.int64)
-            inverse[order] = np.cumsum(starts) - 1
+            inverse[order] = starts.cumsum() - 1
             sums = np.bincount(inverse, weights=weights)
         else:  # many postings: a dense tally is cheaper than sorting them
             sums = np.bincount(ids, weights=weights, minlength=len(self._owner))
-            unique = np.flatnonzero(sums != 0)
+            unique = (sums != 0).nonzero()[0]
             sums = sums[unique]
         pool = self.tuning.candidate_pool
         if len(unique) > pool:
-            top = np.argpartition(-sums, pool)[:pool]
-            unique = np.sort(unique[top])
+            unique = unique[(-sums).argpartition(pool)[:pool]]
+            unique.sort()
         return unique
 
     def _common_pool(self, known: list[_QueryTerm]) -> np.ndarray:
@@ -1121,6 +1129,16 @@ class Matcher:
         """The word score of every phrasing in the pool of ``text`` (None: no pool), with
         the features of :class:`Candidate` if ``features``."""
         self._ready()
+        last = self._last_scored
+        if last is not None and last[0] == text and last[1] == self._version:
+            if last[2] is None or not features or last[2].features is not None:
+                return last[2]
+        scored = self._score_text(text, features=features)
+        self._last_scored = (text, self._version, scored)
+        return scored
+
+    def _score_text(self, text: str, *, features: bool) -> _PoolScores | None:
+        """:meth:`_score_pool`, worked out (the index is ready)."""
         normal = normalize(text)
         if not normal or not self._live:
             return None
@@ -1130,11 +1148,14 @@ class Matcher:
             return None
         pool = self._pool(terms)
         owner_of = self._owner
-        owners = [owner_of[pid] for pid in pool.tolist()]
+        pids = pool.tolist()
+        owners = [owner_of[pid] for pid in pids]
         if self._dead and None in owners:  # removed phrasings, not compacted yet
             pool = pool[[owner is not None for owner in owners]]
+            pids = pool.tolist()
             owners = [owner for owner in owners if owner is not None]
-        if not len(pool):
+        size = len(pids)
+        if not size:
             return None
         known = [t for t in terms if t.term >= 0]
         if len(known) > self.tuning.max_scored_terms:
@@ -1142,37 +1163,41 @@ class Matcher:
             known = sorted(known, key=lambda t: -t.weight)[: self.tuning.max_scored_terms]
         # Which query words each pooled phrasing holds (a words x pool matrix), read from the
         # phrasings' own term lists; sums over words are taken in the order of the words.
+        # (Methods and ufuncs rather than numpy's Python-level functions: on arrays this
+        # small, their dispatch would cost more than the arithmetic.)
         term_weights = self._term_weight_array()
         ids = np.array([t.term for t in known], dtype=np.int64)
-        query_ids = np.array([t.term for t in terms], dtype=np.int64)
         hits, mass, missing_phrasing = self._pool_terms(
-            pool, ids, query_ids, term_weights, features
+            pool, ids, [t.term for t in terms], term_weights, features
         )
         weight = np.array([t.weight for t in known])
         confidence = np.array([t.confidence for t in known])
         strength = (weight * confidence)[:, None]
-        matched = np.add.reduce(hits * strength, axis=0)
-        boost = np.add.reduce(hits * (weight - term_weights[ids])[:, None], axis=0)
+        add = np.add.reduce
+        matched = add(hits * strength, axis=0)
+        boost = add(hits * (weight - term_weights[ids])[:, None], axis=0)
         sibling = self.tuning.sibling_credit
         if sibling:
             # Whether any phrasing of the same question holds the word. A question's
             # phrasings have consecutive ids, so in the (sorted) pool they are neighbours.
             numbers = []  # each place's question, numbered in pool order
+            starts = []  # where each question's places start
             number, previous = -1, None
-            for owner in owners:
+            for place, owner in enumerate(owners):
                 if owner != previous:
                     number, previous = number + 1, owner
+                    starts.append(place)
                 numbers.append(number)
-            group = np.array(numbers)
-            starts = np.flatnonzero(np.diff(group, prepend=-1))
-            held = np.logical_or.reduceat(hits, starts, axis=1)
-            held = held[:, group]
-            group_matched = np.add.reduce(held * strength, axis=0)
+            if len(starts) == size:  # one phrasing per question: each its own group
+                held = hits
+            else:
+                held = np.logical_or.reduceat(hits, starts, axis=1)[:, numbers]
+            group_matched = add(held * strength, axis=0)
         else:
             held = hits
         mass += boost
         cover_q = matched / query_mass
-        cover_d = np.divide(matched, mass, out=np.zeros_like(matched), where=mass > 0)
+        cover_d = np.divide(matched, mass, out=np.zeros(size), where=mass > 0)
         if sibling:
             # Question-level evidence: words of the query that another phrasing of the same
             # question holds count in part, as people reword across the phrasings.
@@ -1182,7 +1207,7 @@ class Matcher:
         lexical = np.divide(
             (1 + beta2) * cover_q * cover_d,
             denominator,
-            out=np.zeros_like(matched),
+            out=np.zeros(size),
             where=denominator > 0,
         )
         found = None
@@ -1193,8 +1218,8 @@ class Matcher:
             rarity = (term_weights[ids] * confidence)[content_words_at, None]
             # The rarest content word the question shares, and its heaviest query word it
             # lacks.
-            shared = np.max(held[content_words_at] * rarity, axis=0, initial=0.0)
-            missing = np.max(
+            shared = np.maximum.reduce(held[content_words_at] * rarity, axis=0, initial=0.0)
+            missing = np.maximum.reduce(
                 np.where(held, (weight * (1 - confidence))[:, None], weight[:, None]),
                 axis=0,
                 initial=0.0,
@@ -1219,9 +1244,9 @@ class Matcher:
                 unknown_mass / query_mass,
                 sum(1 for t in terms if t.term < 0 or t.term not in self._stop_terms),
             )
-        order = np.argsort(-lexical, kind="stable").tolist()
+        order = (-lexical).argsort(kind="stable")
         return _PoolScores(
-            normal, pool.tolist(), owners, lexical.tolist(), order, cover_q, cover_d, found
+            normal, pids, owners, lexical.tolist(), order.tolist(), cover_q, cover_d, found
         )
 
     def _best(self, scored: _PoolScores, k: int) -> list[tuple[str, tuple[float, float, int]]]:
@@ -1230,33 +1255,52 @@ class Matcher:
         # Character similarity can add at most (1 - lexical_weight): only phrasings whose
         # lexical score leaves them a chance are compared character by character.
         lexical_weight = self.tuning.lexical_weight
-        lexical_values, pids, owners, normal = (
+        rest = 1 - lexical_weight
+        lexical_values, pids, owners, normal, order = (
             scored.lexical,
             scored.pids,
             scored.owners,
             scored.normal,
+            scored.order,
         )
+        normal_of = self._normal_of
         # The best phrasing of each question, as (score, similarity, place in the pool): only
         # the k questions kept become Candidates.
         best: dict[str, tuple[float, float, int]] = {}
         top_scores: list[float] = []  # min-heap of the k best scores seen (a lower bound)
         floor = -1.0
-        for index in scored.order:
+        # Similarities (and so scores) are worked out in batches, in the order they are read:
+        # one call into rapidfuzz and one numpy expression per batch, not per phrasing.
+        similarities: list[float] = []
+        scores: list[float] = []
+        for place, index in enumerate(order):
             value = lexical_values[index]
             if value <= 0:
                 break
-            if lexical_weight * value + (1 - lexical_weight) < floor:
+            if lexical_weight * value + rest < floor:
                 break
+            if place == len(scores):
+                batch = order[place : place + max(place, self.SIMILARITY_BATCH)]
+                found = process.cdist(
+                    (normal,),
+                    [normal_of(pids[i]) for i in batch],
+                    scorer=Indel.normalized_similarity,
+                    dtype=np.float64,
+                )[0]
+                values = np.array([lexical_values[i] for i in batch])
+                similarities += found.tolist()
+                scores += (lexical_weight * values + rest * found).tolist()
+            score = scores[place]
             owner = owners[index]
-            similarity = Indel.normalized_similarity(normal, self._normal_of(pids[index]))
-            score = lexical_weight * value + (1 - lexical_weight) * similarity
             current = best.get(owner)
             if current is None or score > current[0]:
-                best[owner] = (score, similarity, index)
-                heapq.heappush(top_scores, score)
-                if len(top_scores) > k:
-                    heapq.heappop(top_scores)
-                if len(top_scores) == k:
+                best[owner] = (score, similarities[place], index)
+                if len(top_scores) < k:
+                    heapq.heappush(top_scores, score)
+                    if len(top_scores) == k:
+                        floor = top_scores[0]
+                else:
+                    heapq.heappushpop(top_scores, score)
                     floor = top_scores[0]
         return sorted(best.items(), key=lambda item: (-item[1][0], item[0]))[:k]
 

@@ -392,7 +392,9 @@ async def test_reload_with_a_broken_file_reports_file_line_and_changes_nothing(
     assert await state(curator) == before
     assert ask(curator, "what is a paperclip maximizer").id == qid
 
-    path.write_text(good.replace("What is AGI?", "What exactly is AGI?"), "utf-8")
+    path.write_text(
+        good.replace("question: What is AGI?", "question: What exactly is AGI?"), "utf-8"
+    )
     report = await curator.reload()
     assert report.ok and report.diff.changed == ("what-is-agi",) and not report.diff.added
     assert curator.knowledge.get("what-is-agi").text == "What exactly is AGI?"
@@ -466,7 +468,7 @@ async def test_proposals_are_approved_or_rejected(curator: Curator):
 
 
 async def test_question_choices_are_ranked_and_bounded(curator: Curator):
-    assert len(curator.question_choices("", 25)) == 24  # the seed questions, in file order
+    assert len(curator.question_choices("", 25)) == 25  # the seed questions, in file order
     assert curator.question_choices("wher can i lern about interpretabilty")[0].id == (
         "learn-interpretability"
     )

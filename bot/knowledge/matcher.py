@@ -1039,11 +1039,12 @@ class Matcher:
         if self.semantic is None or k <= 0:
             found = self._lexical_search(text, k)
             return self._answer_evidence(text, found) if evidence else found
-        words = self._lexical_search(text, max(k, self.tuning.semantic_pool))
         normal = normalize(text)
         if not normal or not self._live:
             return []
-        found = self._semantic_search(text, normal, words, k)
+        query = self.semantic.encode_meanwhile(text)
+        words = self._lexical_search(text, max(k, self.tuning.semantic_pool))
+        found = self._semantic_search(query.result(), normal, words, k)
         return self._answer_evidence(text, found) if evidence else found
 
     def _answer_evidence(self, text: str, candidates: list[Candidate]) -> list[Candidate]:
@@ -1057,12 +1058,11 @@ class Matcher:
         ]
 
     def _semantic_search(
-        self, text: str, normal: str, words: list[Candidate], k: int
+        self, query: np.ndarray, normal: str, words: list[Candidate], k: int
     ) -> list[Candidate]:
-        """Re-rank the word candidates with the cosine, adding the closest questions by
-        meaning that share no word."""
+        """Re-rank the word candidates with the cosine to the query's vector ``query``, adding
+        the closest questions by meaning that share no word."""
         assert self.semantic is not None
-        query = self.semantic.encode(text)
         weight = self.tuning.semantic_weight
         found: dict[str, Candidate] = {}
         for candidate in words:

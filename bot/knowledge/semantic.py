@@ -461,8 +461,8 @@ class SemanticIndex:
 
     def encode_meanwhile(self, text: str) -> Future[np.ndarray]:
         """The query's unit vector, encoded on the encoder's own thread while the caller goes
-        on (the word search): onnxruntime and the tokenizer let go of Python's lock while they
-        compute, so the two overlap on a second core."""
+        on (the word search): onnxruntime lets go of Python's lock while it computes, so the
+        two can overlap on a second core."""
         return self.encoder.worker().submit(self.encode, text)
 
     def cosine(self, query: np.ndarray, question_id: str) -> tuple[float, str]:

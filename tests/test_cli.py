@@ -241,7 +241,7 @@ def test_console_commands_before_a_question_and_unknown_ones() -> None:
     out = _console([":why", ":frobnicate", ":stats", ":quit", "never read"])
     assert "Ask a question first." in out
     assert "Unknown command ':frobnicate'" in out
-    assert "25 questions" in out
+    assert "28 questions" in out
 
 
 def test_eval_writes_predictions(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -360,22 +360,22 @@ def test_import_removes_questions_only_with_prune_and_shows_its_plan(
     assert main(["--config", str(config), "import", str(part)]) == 0
     out = capsys.readouterr().out
     assert "0 added, 0 changed, 0 removed" in out
-    assert "kept 21 question(s)" in out and "agi-timelines" in out and "--prune" in out
+    assert "kept 24 question(s)" in out and "agi-timelines" in out and "--prune" in out
     assert _served(config, capsys).startswith("What is AGI?")
     # --dry-run shows what --prune would remove and changes nothing.
     assert main(["--config", str(config), "import", str(part), "--prune", "--dry-run"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith(f"would import {part}: 0 added, 0 changed, 21 removed")
+    assert out.startswith(f"would import {part}: 0 added, 0 changed, 24 removed")
     assert "  removed: " in out and "dry run: nothing was changed" in out
     assert _served(config, capsys).startswith("What is AGI?")
     # --prune (or --yes) removes them.
     assert main(["--config", str(config), "import", str(part), "--yes"]) == 0
-    assert "21 removed" in capsys.readouterr().out
+    assert "24 removed" in capsys.readouterr().out
     assert "I don't know" in _served(config, capsys)
     # and importing the full folder again brings them back, listed as added
     assert main(["--config", str(config), "import", str(answers), "--dry-run"]) == 0
-    assert "21 added, 0 changed, 0 removed" in capsys.readouterr().out
+    assert "24 added, 0 changed, 0 removed" in capsys.readouterr().out
     assert main(["--config", str(config), "import", str(answers)]) == 0
-    # 21 questions and the 23 tag records of answers/tags.yaml, which part/ did not hold
-    assert "44 change(s) recorded" in capsys.readouterr().out
+    # 24 questions and the 23 tag records of answers/tags.yaml, which part/ did not hold
+    assert "47 change(s) recorded" in capsys.readouterr().out
     assert _served(config, capsys).startswith("What is AGI?")

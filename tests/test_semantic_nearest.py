@@ -17,6 +17,7 @@ class _Given:
     def __init__(self, vectors: dict[str, np.ndarray]) -> None:
         self.vectors = vectors
         self.encoded = 0
+        self.model_id = "given vectors"
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         self.encoded += len(texts)

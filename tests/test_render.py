@@ -149,6 +149,17 @@ def test_labels_are_at_most_80_and_end_on_a_word() -> None:
 
 def test_shorten_is_one_line() -> None:
     assert shorten("a\n\nb   c", 80) == "a b c"
+    assert shorten(" \u2003a\u00a0\u00a0b\x1fc\t", 80) == "a b c"  # any kind of space
+
+
+def test_a_label_keeps_inline_code_and_links_whole() -> None:
+    words = "Why does the question mention "
+    for construct in ("`some_code(x, y)`", "[a link](https://example.org/a)", "**bold words**"):
+        text = words + "a" * (70 - len(words)) + " " + construct + " at the end?"
+        label = suggestion_label(text)
+        assert label == text[:70] + "…"  # not cut inside it, so left out whole
+        start = words + "it " + construct + " then more words to reach the limit " * 3
+        assert construct in suggestion_label(start)
 
 
 # -- embeds ------------------------------------------------------------------------------------

@@ -50,6 +50,8 @@ _PROTECTED = re.compile(
     """,
     re.VERBOSE,
 )
+# Every construct of _PROTECTED holds one of these characters or "http".
+_PROTECTED_MARKS = "[`*_~|"
 # Cut points, best first: paragraph break, line break, sentence end, any space.
 _BREAKS = (
     re.compile(r"\n[ \t]*\n"),
@@ -58,7 +60,6 @@ _BREAKS = (
     re.compile(r"\s"),
 )
 _FENCE = "```"
-_SPACES = re.compile(r"\s+")
 
 
 def units(text: str) -> int:
@@ -72,6 +73,8 @@ def units(text: str) -> int:
 
 def _protected_spans(text: str) -> list[tuple[int, int]]:
     """The (start, end) of every protected construct, in order and not overlapping."""
+    if "http" not in text and not any(mark in text for mark in _PROTECTED_MARKS):
+        return []  # (most questions: no construct can start, and the scan is not cheap)
     return [m.span() for m in _PROTECTED.finditer(text)]
 
 
@@ -93,12 +96,15 @@ def _cut_point(text: str, budget: int) -> int:
     window = text[: budget + 1]
     spans = _protected_spans(text[: budget + 2000])
     floor = budget // 2
+    # A cut must keep something that is not blank: it must come after the first character
+    # that is not whitespace (found once, not by stripping the text before every cut).
+    lead = len(text) - len(text.lstrip())
     fallback: int | None = None
     for pattern in _BREAKS:
         best = None
         for match in pattern.finditer(window):
             cut = match.start()
-            if cut <= budget and text[:cut].strip() and not _inside(cut, spans):
+            if lead < cut <= budget and not _inside(cut, spans):
                 best = cut
         if best is not None and best >= floor:
             return best
@@ -147,7 +153,7 @@ def shorten(text: str, limit: int) -> str:
 
     Code fences are left open: a label is plain text, and closing one would need a line break.
     """
-    line = _SPACES.sub(" ", text).strip()
+    line = " ".join(text.split())  # every run of whitespace made one space, none at the ends
     return truncate(line, limit, note="", close_fence=False)
 
 

@@ -291,8 +291,8 @@ class IndexState:
 
 @dataclass(frozen=True)
 class _PoolFeatures:
-    """What a word search tells of each phrasing of its pool besides the score (see
-    :class:`Candidate`)."""
+    """What a word search tells of some phrasings of its pool besides their scores (see
+    :class:`Candidate`): arrays, one value per phrasing, and two values of the query."""
 
     content: np.ndarray  # shares a word that is not a stopword
     missing: np.ndarray  # the heaviest query word the question lacks, over the heaviest
@@ -305,16 +305,24 @@ class _PoolFeatures:
 @dataclass(frozen=True)
 class _PoolScores:
     """The phrasings a word search scored (its pool, in increasing id order) and their word
-    scores; ``features`` when asked for."""
+    scores, with what the features of a candidate are worked out from (see
+    :meth:`Matcher._features`)."""
 
     normal: str  # the query, normalised
     pids: list[int]
     owners: list[str]
     lexical: list[float]
     order: list[int]  # places in the pool by word score, best first (ties: pool order)
+    ranked: np.ndarray  # the word scores in that order
     cover_q: np.ndarray
     cover_d: np.ndarray
-    features: _PoolFeatures | None
+    terms: list[_QueryTerm]  # the query's words
+    known: list[_QueryTerm]  # those looked up: the rows of ``hits`` and ``held``
+    weight: np.ndarray  # of each known word in the query
+    confidence: np.ndarray  # of each known word (less for a corrected typo)
+    hits: np.ndarray  # known words x pool: the phrasing holds the word
+    held: np.ndarray  # known words x pool: a phrasing of the same question holds it
+    term_weights: np.ndarray  # every term's weight in the index, at the time
 
 
 class Matcher:
@@ -837,39 +845,44 @@ class Matcher:
         return self._marks_table
 
     def _pool_terms(
-        self,
-        pool: np.ndarray,
-        terms: np.ndarray,
-        query: list[int],
-        weights: np.ndarray,
-        features: bool = True,
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        self, pool: np.ndarray, terms: np.ndarray, weights: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Which of the distinct ``terms`` each phrasing of ``pool`` holds (terms x pool),
-        each phrasing's total term weight (summed in the order of its terms), and (if
-        ``features``, else None) its heaviest term absent from ``query`` (every term of the
-        query) over its heaviest."""
-        at = self._fwd_at._data
+        and each phrasing's total term weight (summed in the order of its terms)."""
         size = len(pool)
-        starts = at[pool]
-        lengths = at[pool + 1] - starts
-        ends = lengths.cumsum()
-        first = ends - lengths
-        flat = np.arange(ends[-1]) + (starts - first).repeat(lengths)
-        held = self._fwd._data[flat]
+        held, lengths, _ = self._held_terms(pool)
         column = np.arange(size).repeat(lengths)
         term_weights = weights[held]
         mass = np.bincount(column, weights=term_weights, minlength=size)
-        # Each held term's row among ``terms`` (-1: none) and whether the query holds it, read
-        # from a table by term id (set for these terms, then cleared).
+        # Each held term's row among ``terms`` (-1: none), read from a table by term id (set
+        # for these terms, then cleared).
         rows = self._term_rows(len(weights))
         rows[terms] = np.arange(len(terms))
         row = rows[held]
         rows[terms] = -1
-        found = row >= 0
-        hits = np.zeros((len(terms), size), dtype=bool)
-        hits[row[found], column[found]] = True
-        if not features:
-            return hits, mass, None
+        # A term that is not among ``terms`` marks row -1: an extra last row, left out.
+        hits = np.zeros((len(terms) + 1, size), dtype=bool)
+        hits[row, column] = True
+        return hits[:-1], mass
+
+    def _held_terms(self, pids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The distinct terms of the phrasings ``pids``, one after the other, with how many
+        each has and where each one's start."""
+        at = self._fwd_at._data
+        starts = at[pids]
+        lengths = at[pids + 1] - starts
+        ends = lengths.cumsum()
+        first = ends - lengths
+        flat = np.arange(ends[-1]) + (starts - first).repeat(lengths)
+        return self._fwd._data[flat], lengths, first
+
+    def _missing_phrasing(
+        self, pids: np.ndarray, query: list[int], weights: np.ndarray
+    ) -> np.ndarray:
+        """For each phrasing of ``pids``: its heaviest term absent from ``query`` (every term
+        of the query) over its heaviest."""
+        held, _, first = self._held_terms(pids)
+        term_weights = weights[held]
         marks = self._term_marks(len(weights))
         query = [term for term in query if term >= 0]
         marks[query] = True
@@ -877,8 +890,7 @@ class Matcher:
         marks[query] = False
         heaviest = np.maximum.reduceat(term_weights, first)
         lacking = np.maximum.reduceat(np.where(in_query, 0.0, term_weights), first)
-        missing = np.divide(lacking, heaviest, out=np.zeros(size), where=heaviest > 0)
-        return hits, mass, missing
+        return np.divide(lacking, heaviest, out=np.zeros(len(pids)), where=heaviest > 0)
 
     def _query_terms(self, words: Sequence[str], names: set[str]) -> list[_QueryTerm]:
         tuning = self.tuning
@@ -888,48 +900,47 @@ class Matcher:
         # vocabulary, so fewer are made.
         corrections = tuning.max_corrections if len(words) <= 20 else 2
         weights = self._term_weights()
+        df, word_term, most = self._df, self._words.get, tuning.max_query_terms
         for word in dict.fromkeys(words):
-            stop = word in STOPWORDS
-            term = self._words.get(word)
+            term = word_term(word)
             if term is None:
                 term = self._term_ids.get(self._stem(word))
             confidence = 1.0
-            if (term is None or self._df[term] == 0) and not stop and corrections > 0:
-                corrections -= 1
-                term, confidence = self._correct(word)
-            if term is None or self._df[term] == 0:
-                # Never seen: it weighs like the rarest word, so a query about something
-                # the knowledge base does not mention scores low everywhere.
-                unknown.append(_QueryTerm(-1, self._weight(-1, stop), 0.0))
-                continue
+            if term is None or df[term] == 0:
+                stop = word in STOPWORDS
+                if not stop and corrections > 0:
+                    corrections -= 1
+                    term, confidence = self._correct(word)
+                if term is None or df[term] == 0:
+                    # Never seen: it weighs like the rarest word, so a query about something
+                    # the knowledge base does not mention scores low everywhere.
+                    unknown.append(_QueryTerm(-1, self._weight(-1, stop), 0.0))
+                    continue
             weight = weights[term]
             if word in names:
                 weight *= tuning.name_boost
             known = found.get(term)
             if known is None or known.confidence < confidence:
                 found[term] = _QueryTerm(term, weight, confidence)
-            if len(found) + len(unknown) >= tuning.max_query_terms:
+            if len(found) + len(unknown) >= most:
                 break
         return [*found.values(), *unknown]
 
     def _join_compounds(self, words: list[str]) -> list[str]:
         """Join two adjacent words that the index knows as one ("strike through")."""
         joined: list[str] = []
-        index = 0
-        while index < len(words):
-            if index + 1 < len(words):
-                compound = words[index] + words[index + 1]
-                term = self._words.get(compound)
-                if (
-                    term is not None
-                    and self._df[term] > 0
-                    and words[index] not in STOPWORDS
-                    and compound.isalpha()
-                ):
+        known, df = self._words, self._df
+        index, last = 0, len(words) - 1
+        while index <= last:
+            word = words[index]
+            if index < last and word not in STOPWORDS:
+                compound = word + words[index + 1]
+                term = known.get(compound)
+                if term is not None and df[term] > 0 and compound.isalpha():
                     joined.append(compound)
                     index += 2
                     continue
-            joined.append(words[index])
+            joined.append(word)
             index += 1
         return joined
 
@@ -1089,11 +1100,13 @@ class Matcher:
 
     def _lexical_search(self, text: str, k: int) -> list[Candidate]:
         """The ``k`` best questions by words alone."""
-        scored = self._score_pool(text, features=True) if k > 0 else None
+        scored = self._score_pool(text) if k > 0 else None
         if scored is None:
             return []
-        features = scored.features
-        assert features is not None
+        best = self._best(scored, k)
+        if not best:
+            return []
+        features = self._features(scored, [index for _, (_, _, index) in best])
         lexical, cover_q, cover_d = scored.lexical, scored.cover_q, scored.cover_d
         return [
             Candidate(
@@ -1104,14 +1117,14 @@ class Matcher:
                 similarity,
                 float(cover_q[index]),
                 float(cover_d[index]),
-                bool(features.content[index]),
-                float(features.missing[index]),
-                float(features.missing_phrasing[index]),
+                bool(features.content[n]),
+                float(features.missing[n]),
+                float(features.missing_phrasing[n]),
                 features.unknown_share,
                 features.content_words,
-                float(features.shared[index]),
+                float(features.shared[n]),
             )
-            for owner, (score, similarity, index) in self._best(scored, k)
+            for n, (owner, (score, similarity, index)) in enumerate(best)
         ]
 
     def ranking(self, text: str, k: int) -> list[tuple[str, float]]:
@@ -1120,24 +1133,22 @@ class Matcher:
         candidate tells (cheaper, for a caller that wants the order alone)."""
         if self.semantic is not None:
             return [(c.question_id, c.score) for c in self.search(text, k, evidence=False)]
-        scored = self._score_pool(text, features=False) if k > 0 else None
+        scored = self._score_pool(text) if k > 0 else None
         if scored is None:
             return []
         return [(owner, score) for owner, (score, _, _) in self._best(scored, k)]
 
-    def _score_pool(self, text: str, *, features: bool) -> _PoolScores | None:
-        """The word score of every phrasing in the pool of ``text`` (None: no pool), with
-        the features of :class:`Candidate` if ``features``."""
+    def _score_pool(self, text: str) -> _PoolScores | None:
+        """The word score of every phrasing in the pool of ``text`` (None: no pool)."""
         self._ready()
         last = self._last_scored
         if last is not None and last[0] == text and last[1] == self._version:
-            if last[2] is None or not features or last[2].features is not None:
-                return last[2]
-        scored = self._score_text(text, features=features)
+            return last[2]
+        scored = self._score_text(text)
         self._last_scored = (text, self._version, scored)
         return scored
 
-    def _score_text(self, text: str, *, features: bool) -> _PoolScores | None:
+    def _score_text(self, text: str) -> _PoolScores | None:
         """:meth:`_score_pool`, worked out (the index is ready)."""
         normal = normalize(text)
         if not normal or not self._live:
@@ -1167,15 +1178,17 @@ class Matcher:
         # small, their dispatch would cost more than the arithmetic.)
         term_weights = self._term_weight_array()
         ids = np.array([t.term for t in known], dtype=np.int64)
-        hits, mass, missing_phrasing = self._pool_terms(
-            pool, ids, [t.term for t in terms], term_weights, features
-        )
+        hits, mass = self._pool_terms(pool, ids, term_weights)
         weight = np.array([t.weight for t in known])
         confidence = np.array([t.confidence for t in known])
         strength = (weight * confidence)[:, None]
         add = np.add.reduce
         matched = add(hits * strength, axis=0)
-        boost = add(hits * (weight - term_weights[ids])[:, None], axis=0)
+        # A name weighs more in the query than in the index: the phrasings holding it weigh
+        # more too (nothing to add when the query names nothing).
+        boost = weight - term_weights[ids]
+        if boost.any():
+            mass += add(hits * boost[:, None], axis=0)
         sibling = self.tuning.sibling_credit
         if sibling:
             # Whether any phrasing of the same question holds the word. A question's
@@ -1195,7 +1208,6 @@ class Matcher:
             group_matched = add(held * strength, axis=0)
         else:
             held = hits
-        mass += boost
         cover_q = matched / query_mass
         cover_d = np.divide(matched, mass, out=np.zeros(size), where=mass > 0)
         if sibling:
@@ -1210,43 +1222,69 @@ class Matcher:
             out=np.zeros(size),
             where=denominator > 0,
         )
-        found = None
-        if features:
-            assert missing_phrasing is not None
-            content_words_at = np.array([t.term not in self._stop_terms for t in known])
-            content = hits[content_words_at].any(axis=0)  # shares a word not a stopword
-            rarity = (term_weights[ids] * confidence)[content_words_at, None]
-            # The rarest content word the question shares, and its heaviest query word it
-            # lacks.
-            shared = np.maximum.reduce(held[content_words_at] * rarity, axis=0, initial=0.0)
-            missing = np.maximum.reduce(
-                np.where(held, (weight * (1 - confidence))[:, None], weight[:, None]),
-                axis=0,
-                initial=0.0,
-            )
-            # A shared word weighs the same on both sides (the query's weight, which may be
-            # raised for a name), so both coverages speak of the same words.
-            unknown_mass = sum(t.weight for t in terms if t.term < 0)
-            heaviest = max(t.weight for t in terms)
-            np.maximum(
-                missing, max((t.weight for t in terms if t.term < 0), default=0.0), out=missing
-            )
-            missing /= heaviest
-            shared /= self._idf(-1)
-            # A phrasing made only of common words ("Who are you?") is still matched by the
-            # same words, all of them, both ways.
-            content |= (cover_q >= 0.999) & (cover_d >= 0.999)
-            found = _PoolFeatures(
-                content,
-                missing,
-                missing_phrasing,
-                shared,
-                unknown_mass / query_mass,
-                sum(1 for t in terms if t.term < 0 or t.term not in self._stop_terms),
-            )
         order = (-lexical).argsort(kind="stable")
         return _PoolScores(
-            normal, pids, owners, lexical.tolist(), order.tolist(), cover_q, cover_d, found
+            normal,
+            pids,
+            owners,
+            lexical.tolist(),
+            order.tolist(),
+            lexical[order],
+            cover_q,
+            cover_d,
+            terms,
+            known,
+            weight,
+            confidence,
+            hits,
+            held,
+            term_weights,
+        )
+
+    def _features(self, scored: _PoolScores, places: list[int]) -> _PoolFeatures:
+        """The features of the phrasings at ``places`` in a scored pool (arrays in the order
+        of ``places``): worked out for the candidates kept, not for the whole pool."""
+        terms, known, weight, confidence = (
+            scored.terms,
+            scored.known,
+            scored.weight,
+            scored.confidence,
+        )
+        at = np.array(places, dtype=np.int64)
+        hits, held = scored.hits[:, at], scored.held[:, at]
+        content_words_at = np.array([t.term not in self._stop_terms for t in known])
+        content = hits[content_words_at].any(axis=0)  # shares a word not a stopword
+        ids = np.array([t.term for t in known], dtype=np.int64)
+        rarity = (scored.term_weights[ids] * confidence)[content_words_at, None]
+        # The rarest content word the question shares, and its heaviest query word it lacks.
+        shared = np.maximum.reduce(held[content_words_at] * rarity, axis=0, initial=0.0)
+        missing = np.maximum.reduce(
+            np.where(held, (weight * (1 - confidence))[:, None], weight[:, None]),
+            axis=0,
+            initial=0.0,
+        )
+        # A shared word weighs the same on both sides (the query's weight, which may be
+        # raised for a name), so both coverages speak of the same words.
+        query_mass = sum(t.weight for t in terms)
+        unknown_mass = sum(t.weight for t in terms if t.term < 0)
+        heaviest = max(t.weight for t in terms)
+        np.maximum(missing, max((t.weight for t in terms if t.term < 0), default=0.0), out=missing)
+        missing /= heaviest
+        shared /= self._idf(-1)
+        # A phrasing made only of common words ("Who are you?") is still matched by the same
+        # words, all of them, both ways.
+        content |= (scored.cover_q[at] >= 0.999) & (scored.cover_d[at] >= 0.999)
+        return _PoolFeatures(
+            content,
+            missing,
+            self._missing_phrasing(
+                np.array([scored.pids[place] for place in places], dtype=np.int64),
+                [t.term for t in terms],
+                scored.term_weights,
+            ),
+            shared,
+            unknown_mass / query_mass,
+            sum(1 for t in terms if t.term < 0 or t.term not in self._stop_terms),
         )
 
     def _best(self, scored: _PoolScores, k: int) -> list[tuple[str, tuple[float, float, int]]]:
@@ -1256,41 +1294,43 @@ class Matcher:
         # lexical score leaves them a chance are compared character by character.
         lexical_weight = self.tuning.lexical_weight
         rest = 1 - lexical_weight
-        lexical_values, pids, owners, normal, order = (
-            scored.lexical,
+        pids, owners, normal, order, ranked = (
             scored.pids,
             scored.owners,
             scored.normal,
             scored.order,
+            scored.ranked,
         )
         normal_of = self._normal_of
+        # The phrasings with a word score, in the order they are read (a prefix of it), and
+        # the most each can score.
+        bounds = (lexical_weight * ranked[ranked > 0] + rest).tolist()
         # The best phrasing of each question, as (score, similarity, place in the pool): only
         # the k questions kept become Candidates.
         best: dict[str, tuple[float, float, int]] = {}
         top_scores: list[float] = []  # min-heap of the k best scores seen (a lower bound)
         floor = -1.0
         # Similarities (and so scores) are worked out in batches, in the order they are read:
-        # one call into rapidfuzz and one numpy expression per batch, not per phrasing.
+        # one call into rapidfuzz and one numpy expression per batch, not per phrasing. The
+        # first batch is as many as k questions are likely to need.
         similarities: list[float] = []
         scores: list[float] = []
-        for place, index in enumerate(order):
-            value = lexical_values[index]
-            if value <= 0:
-                break
-            if lexical_weight * value + rest < floor:
+        first = max(self.SIMILARITY_BATCH, 3 * k)
+        for place, bound in enumerate(bounds):
+            if bound < floor:
                 break
             if place == len(scores):
-                batch = order[place : place + max(place, self.SIMILARITY_BATCH)]
+                end = place + max(place, first)
                 found = process.cdist(
                     (normal,),
-                    [normal_of(pids[i]) for i in batch],
+                    [normal_of(pids[i]) for i in order[place:end]],
                     scorer=Indel.normalized_similarity,
                     dtype=np.float64,
                 )[0]
-                values = np.array([lexical_values[i] for i in batch])
                 similarities += found.tolist()
-                scores += (lexical_weight * values + rest * found).tolist()
+                scores += (lexical_weight * ranked[place:end] + rest * found).tolist()
             score = scores[place]
+            index = order[place]
             owner = owners[index]
             current = best.get(owner)
             if current is None or score > current[0]:

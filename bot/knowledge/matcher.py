@@ -696,6 +696,30 @@ class Matcher:
             self._normals[pid] = normal
         return normal
 
+    def _normals_of(self, pids: list[int]) -> list[str]:
+        """:meth:`_normal_of` of each of ``pids``; those not kept are read in one pass."""
+        cache = self._normals
+        found = [*map(cache.get, pids)]
+        if None not in found:
+            return found  # type: ignore[return-value]
+        places = [place for place, normal in enumerate(found) if normal is None]
+        wanted = np.array([pids[place] for place in places])
+        at = self._seq_at._data
+        starts = at[wanted]
+        lengths = at[wanted + 1] - starts
+        ends = lengths.cumsum()
+        flat = np.arange(ends[-1]) + (starts - (ends - lengths)).repeat(lengths)
+        word_list = self._word_list
+        words = [word_list[w] for w in self._seq._data[flat].tolist()]
+        if len(cache) + len(places) > self.NORMAL_CACHE:
+            cache.clear()
+        start = 0
+        for place, end in zip(places, ends.tolist(), strict=True):
+            normal = found[place] = " ".join(words[start:end])
+            cache[pids[place]] = normal
+            start = end
+        return found  # type: ignore[return-value]
+
     def _term_counts(self, pids: np.ndarray) -> np.ndarray:
         """How many distinct terms each of the phrasings ``pids`` (flushed) has."""
         at = self._fwd_at._data
@@ -1304,7 +1328,6 @@ class Matcher:
             scored.order,
             scored.ranked,
         )
-        normal_of = self._normal_of
         # The phrasings with a word score, in the order they are read (a prefix of it), and
         # the most each can score.
         bounds = (lexical_weight * ranked[ranked > 0] + rest).tolist()
@@ -1326,7 +1349,7 @@ class Matcher:
                 end = place + max(place, first)
                 found = process.cdist(
                     (normal,),
-                    [normal_of(pids[i]) for i in order[place:end]],
+                    self._normals_of([pids[i] for i in order[place:end]]),
                     scorer=Indel.normalized_similarity,
                     dtype=np.float64,
                 )[0]

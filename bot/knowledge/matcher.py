@@ -684,20 +684,10 @@ class Matcher:
         at = self._fwd_at._data
         return self._fwd._data[at[pid] : at[pid + 1]].tolist()
 
-    def _normal_of(self, pid: int) -> str:
-        """The normalised text of phrasing ``pid`` (flushed): its words joined by spaces."""
-        normal = self._normals.get(pid)
-        if normal is None:
-            at = self._seq_at._data
-            words = self._word_list
-            normal = " ".join([words[w] for w in self._seq._data[at[pid] : at[pid + 1]].tolist()])
-            if len(self._normals) >= self.NORMAL_CACHE:
-                self._normals.clear()
-            self._normals[pid] = normal
-        return normal
-
     def _normals_of(self, pids: list[int]) -> list[str]:
-        """:meth:`_normal_of` of each of ``pids``; those not kept are read in one pass."""
+        """The normalised text of each phrasing of ``pids`` (flushed): its words joined by
+        spaces. Texts are kept once read (up to ``NORMAL_CACHE``); those not kept are read
+        in one pass."""
         cache = self._normals
         found = [*map(cache.get, pids)]
         if None not in found:

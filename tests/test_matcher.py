@@ -181,6 +181,27 @@ def test_many_updates_keep_results_right() -> None:
     assert result.best.question_id == "q77"
 
 
+def test_a_small_cache_of_normalised_texts_ranks_as_a_large_one() -> None:
+    # The normalised texts compared character by character are kept up to a bound, then
+    # forgotten and read again: reading them with the cache full and emptied mid-search
+    # must give the same candidates, phrasings and scores.
+    def build(cache: int) -> Matcher:
+        built = Matcher()
+        built.NORMAL_CACHE = cache
+        for n in range(300):
+            built.upsert(
+                f"q{n}",
+                [f"How does topic{n % 40} relate to thing{n} and idea{n % 7}?", f"thing{n} idea"],
+            )
+        return built
+
+    small, large = build(8), build(1 << 16)
+    for text in ["how does topic3 relate to idea2", "thing17 idea", "topic5 thing45"]:
+        assert small.search(text, 10) == large.search(text, 10)
+        assert small.ranking(text, 40) == large.ranking(text, 40)
+        assert len(small._normals) <= 8
+
+
 def test_reason_is_given_for_every_decision(matcher: Matcher) -> None:
     for text in ["what is AI alignment", "interpretability", "capital of France"]:
         assert matcher.match(text).reason

@@ -703,10 +703,13 @@ class Matcher:
         words = [word_list[w] for w in self._seq._data[flat].tolist()]
         if len(cache) + len(places) > self.NORMAL_CACHE:
             cache.clear()
+        room = self.NORMAL_CACHE - len(cache)  # (a batch larger than the cache: its start)
         start = 0
         for place, end in zip(places, ends.tolist(), strict=True):
             normal = found[place] = " ".join(words[start:end])
-            cache[pids[place]] = normal
+            if room > 0:
+                cache[pids[place]] = normal
+                room -= 1
             start = end
         return found  # type: ignore[return-value]
 

@@ -13,14 +13,14 @@ from types import SimpleNamespace
 from typing import Any
 
 import discord
-from fakediscord import FakeDiscord
+from fakediscord import FakeDiscord, RateLimits
 
 from bot.app import App
 from bot.config import DatabaseSettings, DiscordSettings, KnowledgeSettings, Settings
 from bot.discord import views
 from bot.discord.addressing import AskingGate, RecentIds
 from bot.discord.asking import MEMORY, Asking
-from bot.discord.bot import MESSAGE_CACHE, StampyBot
+from bot.discord.bot import MAX_CONNECTIONS, MESSAGE_CACHE, StampyBot
 from bot.discord.install import install
 from bot.discord.moderation.views import PAGE_SIZE, page_view
 
@@ -133,6 +133,44 @@ async def test_bounds_hold_in_the_running_bot(tmp_path: Path) -> None:
                 await asyncio.wait_for(task, 5)
                 await app_opening.__aexit__(None, None, None)
                 fake._watched.remove(task)
+    assert not fake.errors, fake.errors[0]
+
+
+async def test_a_slow_discord_never_gets_more_connections_than_the_bound(tmp_path: Path) -> None:
+    """With every reply taking Discord 0.3 s and no rate limit in the way, 3 x MAX_CONNECTIONS
+    questions at once are all answered over at most MAX_CONNECTIONS connections (discord.py's
+    own pool would open one per request in flight, and keep them)."""
+    askers = 3 * MAX_CONNECTIONS
+    limits = RateLimits(10_000, 1.0)
+    async with FakeDiscord(token=TOKEN, rate_limits=limits) as fake:
+        with fake.patch_client():
+            channels = [fake.add_channel(fake.guild.id, f"slow-{i}").id for i in range(askers)]
+            members = []
+            for i in range(askers):
+                user = fake.add_user(f"slow{i}")
+                fake.add_member(fake.guild.id, user.id)
+                members.append(user.id)
+            async with App.open(settings(tmp_path)) as app:
+                bot = StampyBot(app, install, fast_start=True)
+                task = asyncio.create_task(bot.start(TOKEN))
+                fake.watch_task(task)
+                try:
+                    await fake.wait_until(lambda: bot.ready_once.is_set(), 5.0, "the bot ready")
+                    fake.delay("POST", "/channels/{channel_id}/messages", 0.3)
+                    for channel, member in zip(channels, members, strict=True):
+                        await fake.post_message(channel, member, "stampy, what is AGI?")
+                    await fake.wait_until(
+                        lambda: sum(len(fake.bot_messages(c)) for c in channels) == askers,
+                        20.0,
+                        "a reply to every question",
+                    )
+                    sends = fake.requests_to("POST", "/channels/{channel_id}/messages")
+                    assert len(sends) == askers
+                    assert len({r.peer for r in sends}) <= MAX_CONNECTIONS
+                finally:
+                    await bot.close()
+                    await asyncio.wait_for(task, 5)
+                    fake._watched.remove(task)
     assert not fake.errors, fake.errors[0]
 
 

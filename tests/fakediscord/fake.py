@@ -339,6 +339,8 @@ class FakeDiscord:
             time.monotonic(),
             None if template == "/{tail}" else template,
         )
+        if request.transport is not None:
+            rec.peer = request.transport.get_extra_info("peername")
         self.requests.append(rec)
         try:
             rec.json, rec.files = await self._read_body(request)

@@ -32,6 +32,7 @@ class RecordedRequest:
     response: Any = None
     files: list[dict[str, Any]] = field(default_factory=list)
     effect: int | None = None  # a fault with ``after``: what the request did before failing
+    peer: Any = None  # the client's address and port: which connection carried it
 
     def matches(self, method: str | None, pattern: str) -> bool:
         return (method in (None, "*") or method.upper() == self.method) and path_matches(

@@ -176,14 +176,7 @@ def measure_semantic(
     for query in queries[:20]:
         matcher.match(query)
     encode = timed(index.encode, queries)
-    # The match, and (interleaved, so both see the same machine) the match with the query
-    # encoded before the word search instead of beside it.
-    ours, first = [], []
-    for number, query in enumerate(queries):
-        for overlap in (True, False) if number % 2 else (False, True):
-            index.overlap = overlap
-            (ours if overlap else first).extend(timed(matcher.match, [query]))
-    index.overlap = True
+    ours = timed(matcher.match, queries)
     vectors = [index.encode(q) for q in queries]
     scan = timed(lambda v: index.nearest(v, 5), vectors)
     agree = sum(
@@ -197,7 +190,6 @@ def measure_semantic(
         f"{sum(len(p) for p in kb.values()):,}",
         f"{median(ours):.2f}",
         f"{percentile(ours, 99):.2f}",
-        f"{median(first):.2f} / {percentile(first, 99):.2f}",
         f"{median(encode):.2f} / {percentile(encode, 99):.2f}",
         f"{median(scan):.2f}",
         f"{median(exact_scan):.2f}",
@@ -279,7 +271,6 @@ def main() -> int:
                     "phrasings",
                     "match p50 ms",
                     "match p99 ms",
-                    "encoding first: match p50 / p99 ms",
                     "query encode p50 / p99 ms",
                     "whole-KB scan p50 ms",
                     "exact scan p50 ms",
@@ -292,11 +283,9 @@ def main() -> int:
             if semantic_rows
             else f"Not measured: {reason or 'no --semantic-sizes'}.",
             "",
-            "Semantic `match` = encoding the query (on one thread, beside the word search), "
-            "the word search, the cosine to the word candidates, the closest questions over "
-            "the whole knowledge base, and the decision. `encoding first`: the same match with "
-            "the query encoded before the word search, on the caller's thread, interleaved "
-            "with the other query by query. `whole-KB scan`: that last search alone; up to "
+            "Semantic `match` = encoding the query on one thread, the word search, the cosine "
+            "to the word candidates, the closest questions over the whole knowledge base, and "
+            "the decision. `whole-KB scan`: that last search alone; up to "
             f"{semantic.EXACT_ROWS:,} phrasings it computes every cosine, beyond it scans "
             f"the vectors' {semantic.PROJECTION} main directions and computes the exact "
             f"cosine of the {semantic.SHORTLIST:,} best rows; `exact scan` computes every "

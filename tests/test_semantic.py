@@ -226,19 +226,6 @@ def test_the_semantic_tier_finds_a_question_sharing_no_word(encoder: semantic.En
     assert all(c.question_id != "heat" or c.score < 0.3 for c in words_only.search("notebook hot"))
 
 
-def test_encoding_beside_the_word_search_changes_no_result(encoder: semantic.Encoder) -> None:
-    index = semantic.SemanticIndex(encoder)
-    matcher = Matcher(semantic=index)
-    matcher.upsert("heat", ["How do I stop my laptop overheating?", "laptop too hot"])
-    matcher.upsert("bake", ["How long should bread rise before baking?"])
-    matcher.upsert("cool", ["What is the best cooling pad for a notebook?"])
-    queries = ["notebook computer gets too hot", "bread", "", "?", "cooling my laptop"]
-    beside = [matcher.search(q) for q in queries]
-    index.overlap = False
-    assert [matcher.search(q) for q in queries] == beside
-    assert beside[0][0].question_id == "heat" and beside[2] == beside[3] == []
-
-
 def test_a_fitted_semantic_model_decides_and_says_so(encoder: semantic.Encoder) -> None:
     index = semantic.SemanticIndex(encoder)
     matcher = Matcher(semantic=index)

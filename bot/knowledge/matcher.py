@@ -1062,9 +1062,8 @@ class Matcher:
         normal = normalize(text)
         if not normal or not self._live:
             return []
-        query = self.semantic.encode_meanwhile(text)
         words = self._lexical_search(text, max(k, self.tuning.semantic_pool))
-        found = self._semantic_search(query.result(), normal, words, k)
+        found = self._semantic_search(self.semantic.encode(text), normal, words, k)
         return self._answer_evidence(text, found) if evidence else found
 
     def _answer_evidence(self, text: str, candidates: list[Candidate]) -> list[Candidate]:

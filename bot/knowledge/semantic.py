@@ -25,7 +25,6 @@ import logging
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
 
@@ -275,13 +274,6 @@ class Encoder:
         self._inputs = {i.name for i in self._session.get_inputs()}
         #: How many texts have been encoded (the cache's tests count re-encodings).
         self.encoded = 0
-        self._worker: ThreadPoolExecutor | None = None
-
-    def worker(self) -> ThreadPoolExecutor:
-        """The one thread that encodes queries beside the word search (made on first use)."""
-        if self._worker is None:
-            self._worker = ThreadPoolExecutor(1, thread_name_prefix="stampy-encoder")
-        return self._worker
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Unit vectors of ``texts`` (mean of the token states, normalised), one per row."""
@@ -401,9 +393,6 @@ class SemanticIndex:
         self._phrasings: list[str] = []
         # The answer of each question that has one: its text and vector.
         self._answers: dict[str, tuple[str, np.ndarray]] = {}
-        #: Encode a query beside the word search (False: before it, on the caller's thread;
-        #: the benchmark compares the two).
-        self.overlap = True
 
     def _vectors(self, texts: Sequence[str]) -> list[np.ndarray]:
         """The vectors of ``texts``, encoding only those not cached."""
@@ -461,16 +450,6 @@ class SemanticIndex:
     def encode(self, text: str) -> np.ndarray:
         """The query's unit vector."""
         return self.encoder.encode([text])[0]
-
-    def encode_meanwhile(self, text: str) -> Future[np.ndarray]:
-        """The query's unit vector, encoded on the encoder's own thread while the caller goes
-        on (the word search): onnxruntime lets go of Python's lock while it computes, so the
-        two can overlap on a second core."""
-        if not self.overlap:
-            done: Future[np.ndarray] = Future()
-            done.set_result(self.encode(text))
-            return done
-        return self.encoder.worker().submit(self.encode, text)
 
     def cosine(self, query: np.ndarray, question_id: str) -> tuple[float, str]:
         """The best cosine of ``query`` to the question's phrasings, and that phrasing."""

@@ -492,11 +492,7 @@ async def run_bot(
     driver = Driver(fake, args.timeout)
     guild = fake.guild
     channels = [fake.add_channel(guild.id, f"bench-{i}").id for i in range(10)]
-    authors = []
-    for i in range(AUTHORS):
-        user = fake.add_user(f"asker{i}")
-        fake.add_member(guild.id, user.id)
-        authors.append(user.id)
+    authors = fake.add_members(AUTHORS, "asker")
     await fake.start()
     rows: list[list[str]] = []
     kind_rows: list[list[str]] = []

@@ -430,11 +430,7 @@ async def soak(
     fake = FakeDiscord(token=TOKEN, rate_limits=RateLimits(10_000, 1.0))
     driver = Driver(fake, args.timeout)
     channels = [fake.add_channel(fake.guild.id, f"soak-{i}").id for i in range(CHANNELS)]
-    members = []
-    for i in range(AUTHORS):
-        user = fake.add_user(f"asker{i}")
-        fake.add_member(fake.guild.id, user.id)
-        members.append(user.id)
+    members = fake.add_members(AUTHORS, "asker")
     traffic = Traffic(rng, phrasings, real, channels, members, args.new_share, args.real_share)
     stamper = Stamper(fake, random.Random(7), members, args.remove_share)
     driver.on_reply = stamper.on_reply

@@ -96,11 +96,7 @@ async def test_bounds_hold_in_the_running_bot(tmp_path: Path) -> None:
     async with FakeDiscord(token=TOKEN) as fake:
         with fake.patch_client():
             channels = [fake.add_channel(fake.guild.id, f"bounds-{i}").id for i in range(3)]
-            askers = []
-            for i in range(60):
-                user = fake.add_user(f"asker{i}")
-                fake.add_member(fake.guild.id, user.id)
-                askers.append(user.id)
+            askers = fake.add_members(60, "asker")
             app_opening = App.open(config)
             app = await app_opening.__aenter__()
             assert not app.loaded.errors
@@ -145,11 +141,7 @@ async def test_a_slow_discord_never_gets_more_connections_than_the_bound(tmp_pat
     async with FakeDiscord(token=TOKEN, rate_limits=limits) as fake:
         with fake.patch_client():
             channels = [fake.add_channel(fake.guild.id, f"slow-{i}").id for i in range(askers)]
-            members = []
-            for i in range(askers):
-                user = fake.add_user(f"slow{i}")
-                fake.add_member(fake.guild.id, user.id)
-                members.append(user.id)
+            members = fake.add_members(askers, "slow")
             async with App.open(settings(tmp_path)) as app:
                 bot = StampyBot(app, install, fast_start=True)
                 task = asyncio.create_task(bot.start(TOKEN))

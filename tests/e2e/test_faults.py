@@ -143,12 +143,7 @@ def reaction_event(fake: FakeDiscord, message: dict[str, Any], user: int, emoji,
 
 def voters(fake: FakeDiscord, n: int) -> list[int]:
     """``n`` more members of the guild (added before the bot starts)."""
-    ids = []
-    for i in range(n):
-        user = fake.add_user(f"voter{i}")
-        fake.add_member(fake.guild.id, user.id)
-        ids.append(user.id)
-    return ids
+    return fake.add_members(n, "voter")
 
 
 def statuses(fake: FakeDiscord, method: str, pattern: str) -> list[int | None]:

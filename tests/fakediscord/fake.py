@@ -162,6 +162,17 @@ class FakeDiscord:
     def add_member(self, guild_id: int, user_id: int, roles: Iterable[int] = ()) -> Member:
         return self.model.add_member(guild_id, user_id, roles)
 
+    def add_members(self, count: int, prefix: str, guild_id: int | None = None) -> list[int]:
+        """``count`` new users named ``prefix0``, ``prefix1``... made members of ``guild_id``
+        (the default guild if None); their ids, in that order."""
+        guild = self.guild.id if guild_id is None else guild_id
+        ids = []
+        for number in range(count):
+            user = self.add_user(f"{prefix}{number}")
+            self.add_member(guild, user.id)
+            ids.append(user.id)
+        return ids
+
     def messages(self, channel_id: int) -> list[dict[str, Any]]:
         """The stored messages of a channel, oldest first (ephemeral ones are not here)."""
         return list(self.model.channel(channel_id).messages.values())

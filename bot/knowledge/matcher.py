@@ -1013,18 +1013,8 @@ class Matcher:
         ids = np.concatenate(arrays)
         if len(ids) == 0:
             return ids
-        if len(ids) * 8 < len(self._owner):
-            # (np.unique's result, several times faster: the distinct ids in increasing
-            # order, and each posting's place among them.)
-            order = ids.argsort(kind="stable")
-            ordered = ids[order]
-            starts = np.empty(len(ids), dtype=bool)
-            starts[0] = True
-            np.not_equal(ordered[1:], ordered[:-1], out=starts[1:])
-            unique = ordered[starts]
-            inverse = np.empty(len(ids), dtype=np.int64)
-            inverse[order] = starts.cumsum() - 1
-            sums = np.bincount(inverse, weights=weights)
+        if len(ids) * 10 < len(self._owner):
+            unique, sums = _sparse_tally(ids, weights)
         else:  # many postings: a dense tally is cheaper than sorting them
             sums = np.bincount(ids, weights=weights, minlength=len(self._owner))
             unique = (sums != 0).nonzero()[0]
@@ -1212,18 +1202,15 @@ class Matcher:
         if sibling:
             # Whether any phrasing of the same question holds the word. A question's
             # phrasings have consecutive ids, so in the (sorted) pool they are neighbours.
-            numbers = []  # each place's question, numbered in pool order
-            starts = []  # where each question's places start
-            number, previous = -1, None
-            for place, owner in enumerate(owners):
-                if owner != previous:
-                    number, previous = number + 1, owner
-                    starts.append(place)
-                numbers.append(number)
+            # Where each question's places start, and each place's question numbered in pool
+            # order (a running count of the starts).
+            starts = [0, *[p for p, o in enumerate(owners[1:], 1) if o != owners[p - 1]]]
             if len(starts) == size:  # one phrasing per question: each its own group
                 held = hits
             else:
-                held = np.logical_or.reduceat(hits, starts, axis=1)[:, numbers]
+                numbers = np.zeros(size, np.intp)
+                numbers[starts[1:]] = 1
+                held = np.logical_or.reduceat(hits, starts, axis=1)[:, numbers.cumsum()]
             group_matched = add(held * strength, axis=0)
         else:
             held = hits
@@ -1468,6 +1455,27 @@ def _first_places(keys: np.ndarray, bound: int) -> np.ndarray:
     first = packed[starts] & ((1 << shift) - 1)
     first.sort()
     return first
+
+
+def _sparse_tally(ids: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct values of ``ids`` (non-negative int32) in increasing order, and the sum of
+    the ``weights`` of each: what ``np.bincount(ids, weights)`` holds where it is not zero,
+    each sum taken in the order of ``ids`` as bincount does, without an array as long as the
+    largest id.
+
+    Each id is packed with its place into one integer and the lot sorted once (its place
+    breaks a tie, so each id's postings stay in their order): faster than np.unique's stable
+    sort of the ids for a few thousand postings.
+    """
+    shift = len(ids).bit_length()
+    packed = np.sort((ids.astype(np.int64) << shift) | np.arange(len(ids), dtype=np.int64))
+    ordered = packed >> shift
+    starts = np.empty(len(packed), dtype=bool)
+    starts[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=starts[1:])
+    inverse = np.empty(len(packed), dtype=np.int64)
+    inverse[packed & ((1 << shift) - 1)] = starts.cumsum() - 1
+    return ordered[starts], np.bincount(inverse, weights=weights)
 
 
 def _postings_of(at: np.ndarray, terms: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:

@@ -289,6 +289,7 @@ def _fuse_attention(model: onnx.ModelProto) -> int:
 
     mask = "attention_mask_int32"
     replaced: list[tuple[onnx.NodeProto, onnx.NodeProto]] = []
+    weights: list[onnx.TensorProto] = []
     for softmax in [node for node in graph.node if node.op_type == "Softmax"]:
         masked = producer.get(softmax.input[0])
         scores = masked and masked.op_type == "Add" and producer.get(masked.input[0])
@@ -315,12 +316,10 @@ def _fuse_attention(model: onnx.ModelProto) -> int:
         ):
             return 0
         name = f"attention_{len(replaced)}"
-        graph.initializer.extend(
-            [
-                numpy_helper.from_array(np.concatenate([wq, wk, wv], axis=1), f"{name}_weight"),
-                numpy_helper.from_array(np.concatenate([bq, bk, bv]), f"{name}_bias"),
-            ]
-        )
+        weights += [
+            numpy_helper.from_array(np.concatenate([wq, wk, wv], axis=1), f"{name}_weight"),
+            numpy_helper.from_array(np.concatenate([bq, bk, bv]), f"{name}_bias"),
+        ]
         fused = helper.make_node(
             "Attention",
             [x, f"{name}_weight", f"{name}_bias", mask],
@@ -333,6 +332,7 @@ def _fuse_attention(model: onnx.ModelProto) -> int:
         replaced.append((merged, fused))
     if not replaced:
         return 0
+    graph.initializer.extend(weights)
     for last, fused in replaced:
         graph.node.insert(list(graph.node).index(last), fused)
         graph.node.remove(last)

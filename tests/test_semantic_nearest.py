@@ -8,7 +8,9 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
+from bot.knowledge import matcher as matcher_module
 from bot.knowledge import semantic
+from bot.knowledge.matcher import Matcher
 
 
 class _Given:
@@ -70,3 +72,45 @@ def test_nearest_names_k_questions_even_when_one_has_many_close_phrasings() -> N
     found = [question for question, _, _ in index.nearest(query, 3)]
     assert found[0] == "q0"
     assert sorted(found) == ["q0", "q1", "q2"]
+
+
+def test_strong_word_candidates_skip_the_scan_and_rank_as_it_would() -> None:
+    rng = np.random.default_rng(11)
+    query = "how do I descale a kettle"
+    meaning = _unit(rng.standard_normal(semantic.DIMENSIONS))
+    texts = [f"{query} {tail}" for tail in ("quickly", "at home", "safely", "with vinegar", "fast")]
+    vectors = {
+        **{t: _unit(meaning + 0.06 * rng.standard_normal(semantic.DIMENSIONS)) for t in texts},
+        "removing limescale": meaning,  # the same meaning, no shared word
+        query: meaning,
+        "getting rid of mineral deposits": meaning,
+    }
+    encoder = _Given(vectors)
+    index = semantic.SemanticIndex(encoder)  # type: ignore[arg-type]
+    scans = []
+    nearest = index.nearest
+    index.nearest = lambda *args, **kw: scans.append(args) or nearest(*args, **kw)  # type: ignore[method-assign]
+    matcher = Matcher(semantic=index)
+    for n, text in enumerate(texts):
+        matcher.upsert(f"kettle{n}", [text])
+    matcher.upsert("limescale", ["removing limescale"])
+
+    # Five questions share the query's words: no question found by meaning alone can outrank
+    # the fifth, so the vectors are not all read, and the ranking is the one the scan gives.
+    skipped = matcher.search(query, 5)
+    assert scans == []
+    assert all(c.score > matcher.tuning.semantic_weight for c in skipped)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(matcher_module, "COSINE_BOUND", float("inf"))  # always scan
+        matcher._last_scored = None
+        scanned = matcher.search(query, 5)
+    assert len(scans) == 1
+    assert [(c.question_id, c.score) for c in skipped] == [
+        (c.question_id, c.score) for c in scanned
+    ]
+
+    # Six asked for: the question sharing no word could be sixth, so the vectors are read.
+    assert matcher.search(query, 6)[-1].question_id == "limescale"
+    # No shared word at all: the scan finds the question by meaning.
+    assert matcher.search("getting rid of mineral deposits", 5)[0].question_id == "limescale"
+    assert len(scans) == 3

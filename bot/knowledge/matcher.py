@@ -93,6 +93,9 @@ def name_words(text: str) -> set[str]:
     return names
 
 
+#: No cosine of two unit vectors exceeds this (1, and float32 rounding).
+COSINE_BOUND = 1 + 1e-5
+
 @dataclass(frozen=True)
 class MatcherTuning:
     """Knobs of the scoring function (defaults tuned on the development benchmark)."""
@@ -1085,7 +1088,12 @@ class Matcher:
             )
         unknown = words[0].unknown_share if words else 1.0
         content = words[0].content_words if words else len(normal.split())
-        for question_id, cosine, phrasing in self.semantic.nearest(query, k):
+        # A question the words did not find scores at most ``weight`` times its cosine: when
+        # the words' k-th best already scores more than any cosine can give, none can enter
+        # the k best, and the scan over every vector is skipped.
+        scores = sorted((c.score for c in found.values()), reverse=True)
+        reachable = len(scores) < k or scores[k - 1] <= weight * COSINE_BOUND
+        for question_id, cosine, phrasing in self.semantic.nearest(query, k) if reachable else ():
             if question_id not in found:
                 found[question_id] = Candidate(
                     question_id,

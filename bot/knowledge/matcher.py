@@ -422,6 +422,10 @@ class Matcher:
         # questions rank the question's own text, which is often the text just asked (a
         # question picked from "did you mean" or autocomplete, or typed as stored).
         self._last_scored: tuple[str, int, _PoolScores | None] | None = None
+        # The last pool found (before scoring it), likewise: :meth:`ranked_questions` finds
+        # it, and a ranking of the same text then scores it.
+        self._last_pool: tuple[str, int, tuple[str, list[_QueryTerm], np.ndarray] | None] | None
+        self._last_pool = None
 
     # ----------------------------------------------------------------------------- updates
 
@@ -1155,6 +1159,37 @@ class Matcher:
             return []
         return [(owner, score) for owner, (score, _, _) in self._best(scored, k)]
 
+    def ranked_questions(self, text: str) -> set[str] | None:
+        """Every question :meth:`ranking` could return for ``text``, whatever ``k`` (and
+        maybe more): those with a phrasing in the pool of ``text``, found without scoring
+        it (a ranking of the same text next scores that pool). None with the semantic tier,
+        which may rank questions sharing no word with the text."""
+        if self.semantic is not None:
+            return None
+        self._ready()
+        found = self._pool_of(text)
+        if found is None:
+            return set()
+        owner = self._owner
+        questions = {owner[pid] for pid in found[2].tolist()}
+        questions.discard(None)
+        return questions  # type: ignore[return-value]
+
+    def _pool_of(self, text: str) -> tuple[str, list[_QueryTerm], np.ndarray] | None:
+        """The normalised text, its words and the phrasings worth scoring for it (None: no
+        words, or none known); the index is ready. Kept for the last text."""
+        last = self._last_pool
+        if last is not None and last[0] == text and last[1] == self._version:
+            return last[2]
+        found = None
+        normal = normalize(text)
+        if normal and self._live:
+            terms = self._query_terms(self._join_compounds(normal.split()), name_words(text))
+            if sum(t.weight for t in terms) > 0:
+                found = (normal, terms, self._pool(terms))
+        self._last_pool = (text, self._version, found)
+        return found
+
     def _score_pool(self, text: str) -> _PoolScores | None:
         """The word score of every phrasing in the pool of ``text`` (None: no pool)."""
         self._ready()
@@ -1167,14 +1202,11 @@ class Matcher:
 
     def _score_text(self, text: str) -> _PoolScores | None:
         """:meth:`_score_pool`, worked out (the index is ready)."""
-        normal = normalize(text)
-        if not normal or not self._live:
+        found = self._pool_of(text)
+        if found is None:
             return None
-        terms = self._query_terms(self._join_compounds(normal.split()), name_words(text))
+        normal, terms, pool = found
         query_mass = sum(t.weight for t in terms)
-        if query_mass <= 0:
-            return None
-        pool = self._pool(terms)
         owner_of = self._owner
         pids = pool.tolist()
         owners = [owner_of[pid] for pid in pids]

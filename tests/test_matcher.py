@@ -305,3 +305,23 @@ def test_the_compiled_stemmer_stems_as_snowballs_own_english_stemmer() -> None:
     stem = Matcher()._stem
     plain = EnglishStemmer().stemWord
     assert [stem(word) for word in forms] == [plain(word) for word in forms]
+
+
+def test_a_question_asked_again_gets_the_same_result_until_the_index_changes(
+    matcher: Matcher,
+) -> None:
+    asked = "Why can't we just turn the AI off?"
+    first = matcher.match(asked)
+    assert first.decision is Decision.ANSWER and first.best.question_id == "off-switch"
+    assert matcher.match(asked) == first
+    # An edit is answered from at once: the kept result is not reused.
+    matcher.remove("off-switch")
+    matcher.upsert("kill-switch", ["Why can't we just turn the AI off?"])
+    again = matcher.match(asked)
+    assert again.best is not None and again.best.question_id == "kill-switch"
+    matcher.upsert("kill-switch", ["Could we switch a rogue model off?"])
+    assert matcher.match(asked).best != again.best  # no longer the same phrasing, same score
+    # Kept for so many texts at most, the least recently asked forgotten first.
+    for n in range(matcher.MATCH_CACHE + 10):
+        matcher.match(f"what is alignment number {n}")
+    assert len(matcher._matched) == matcher.MATCH_CACHE

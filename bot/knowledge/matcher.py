@@ -96,6 +96,7 @@ def name_words(text: str) -> set[str]:
 #: No cosine of two unit vectors exceeds this (1, and float32 rounding).
 COSINE_BOUND = 1 + 1e-5
 
+
 @dataclass(frozen=True)
 class MatcherTuning:
     """Knobs of the scoring function (defaults tuned on the development benchmark)."""
@@ -350,6 +351,9 @@ class Matcher:
     FLUSH_AT = 1 << 16
     #: Normalised texts rebuilt from word ids are kept for this many phrasings.
     NORMAL_CACHE = 1 << 16
+    #: Results of :meth:`match` kept, by text and k, until the index changes: the same
+    #: question is asked again and again (and a kept result is a few candidates).
+    MATCH_CACHE = 1024
     #: Character similarities worked out at once when a search starts reading its pool (then
     #: as many again as were read, so a pool read in full takes a few batches).
     SIMILARITY_BATCH = 16
@@ -426,6 +430,8 @@ class Matcher:
         # it, and a ranking of the same text then scores it.
         self._last_pool: tuple[str, int, tuple[str, list[_QueryTerm], np.ndarray] | None] | None
         self._last_pool = None
+        # Results of match() by (text, k), least recently used first; emptied on any change.
+        self._matched: dict[tuple[str, int], MatchResult] = {}
 
     # ----------------------------------------------------------------------------- updates
 
@@ -448,7 +454,7 @@ class Matcher:
         """
         if answer is None:
             answer = self.answers.text(question_id)
-        self.remove(question_id)
+        self.remove(question_id)  # (forgets the results of match() too)
         first = len(self._owner)
         kept: list[str] = []
         seen: set[tuple[str, ...]] = set()
@@ -491,12 +497,14 @@ class Matcher:
         knowledge base restored from a snapshot, whose index holds the phrasings only)."""
         if question_id not in self._by_question:
             return
+        self._matched.clear()
         self.answers.upsert(question_id, answer)
         if self.semantic is not None:
             self.semantic.set_answer(question_id, answer)
 
     def remove(self, question_id: str) -> None:
         """Drop ``question_id`` from the index (no-op when absent)."""
+        self._matched.clear()
         if self.semantic is not None:
             self.semantic.remove(question_id)
         self.answers.remove(question_id)
@@ -779,6 +787,7 @@ class Matcher:
         """Replace the index with ``state`` (from :meth:`export_index`), as if its phrasings
         had been added one by one, without normalising or stemming anything again: the
         arrays are used as they are."""
+        self._matched.clear()
         self._term_ids = {stem: term for term, stem in enumerate(state.stems)}
         self._word_terms = state.word_terms.tolist()
         self._word_list = list(state.words)
@@ -1464,14 +1473,22 @@ class Matcher:
 
     def match(self, text: str, k: int = 5) -> MatchResult:
         """Search and decide in one call (on at least ``rerank_pool`` candidates when the
-        model re-ranks them; ``k`` of them are kept)."""
-        model = self.model_for()
-        pool = self.tuning.rerank_pool if model.ranker is not None else 0
-        # The answers' words are looked up only for a model that reads them (not the word
-        # tier's shipped ones): a lookup per candidate on every message otherwise.
-        found = self.search(text, k=max(k, 2, pool), evidence=model.reads_answer_words)
-        result = self.decide(text, found)
-        return replace(result, candidates=result.candidates[: max(k, 2)])
+        model re-ranks them; ``k`` of them are kept). The last ``MATCH_CACHE`` results are
+        kept until the index changes."""
+        key = (text, k)
+        kept = self._matched.pop(key, None)
+        if kept is None:
+            model = self.model_for()
+            pool = self.tuning.rerank_pool if model.ranker is not None else 0
+            # The answers' words are looked up only for a model that reads them (not the word
+            # tier's shipped ones): a lookup per candidate on every message otherwise.
+            found = self.search(text, k=max(k, 2, pool), evidence=model.reads_answer_words)
+            result = self.decide(text, found)
+            kept = replace(result, candidates=result.candidates[: max(k, 2)])
+            if len(self._matched) >= self.MATCH_CACHE:
+                del self._matched[next(iter(self._matched))]  # the least recently used
+        self._matched[key] = kept  # the most recently used last
+        return kept
 
 
 def _first_places(keys: np.ndarray, bound: int) -> np.ndarray:

@@ -9,7 +9,7 @@ Internal tags, and questions whose every tag is internal, are never shown to mem
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from bot.knowledge.base import KnowledgeBase
@@ -119,12 +119,18 @@ def _nearest(
     many tags they share and in stored order (:meth:`KnowledgeBase.sharing`, kept until the
     knowledge base changes); within a group the matched ones come first and the rest are read
     in stored order only as far as needed, so that a tag on half of 100,000 questions costs
-    little, and nothing once its group is known."""
+    little, and nothing once its group is known. When the groups read first hold none of the
+    questions the matcher could rank, the scores are not worked out at all
+    (:func:`_by_tags_alone`)."""
     if limit <= 0:
         return ()
+    counts, groups = knowledge.sharing(frozenset(tags)) if tags else ({}, {})
+    if groups:
+        found = _by_tags_alone(knowledge, text, own_id, counts, groups, limit)
+        if found is not None:
+            return found
     scores = dict(knowledge.matcher.ranking(text, RELATED_POOL))
     scores.pop(own_id, None)
-    counts, groups = knowledge.sharing(frozenset(tags)) if tags else ({}, {})
     if tags:
         place = knowledge.position
     else:
@@ -154,3 +160,36 @@ def _nearest(
         if take(question_id):
             break
     return tuple(found)
+
+
+def _by_tags_alone(
+    knowledge: KnowledgeBase,
+    text: str,
+    own_id: str,
+    counts: Mapping[str, int],
+    groups: Mapping[int, Sequence[str]],
+    limit: int,
+) -> tuple[Question, ...] | None:
+    """:func:`_nearest`'s result when the matcher's scores cannot change it, found without
+    them; None when they can.
+
+    The groups of questions sharing tags are read most tags first, each group's matched
+    questions first; a group none of whose questions the matcher could rank for ``text``
+    (:meth:`~bot.knowledge.matcher.Matcher.ranked_questions`, its pool: no scoring) is read
+    in stored order alone. When the first such groups hold enough questions, that is the
+    result: the scores, most of the work, are not needed."""
+    ranked = knowledge.matcher.ranked_questions(text)
+    if ranked is None:
+        return None
+    matched = {counts[i] for i in ranked if i != own_id and i in counts}
+    found: list[Question] = []
+    for count in sorted(groups, reverse=True):
+        if count in matched:
+            return None
+        for question_id in groups[count]:
+            other = knowledge.get(question_id) if question_id != own_id else None
+            if other is not None and other.answers and not knowledge.internal_only(other):
+                found.append(other)
+                if len(found) == limit:
+                    return tuple(found)
+    return None

@@ -12,7 +12,7 @@ import pytest
 from reference_matcher import Candidate as ReferenceCandidate
 from reference_matcher import Matcher as ReferenceMatcher
 
-from bot.knowledge.matcher import STOPWORDS, Matcher, _first_places
+from bot.knowledge.matcher import STOPWORDS, Matcher, _first_places, _sparse_tally
 from bot.knowledge.text import normalize, tokenize
 
 # The features the word search gives a candidate (scoring added since, such as evidence from
@@ -190,3 +190,23 @@ def test_first_places_of_keys_are_what_np_unique_gives() -> None:
         keys = rng.integers(0, bound, rng.integers(1, 3000), dtype=np.int64)
         expected = np.sort(np.unique(keys, return_index=True)[1])
         assert np.array_equal(_first_places(keys, bound), expected)
+
+
+def test_a_sparse_tally_of_postings_is_the_dense_one() -> None:
+    # How a search sums the weights of the postings it read (runs of increasing phrasing ids,
+    # one per word): by a sort when they are few, by a tally over every phrasing when many.
+    # Both must give the same phrasings and the same sums, to the last bit.
+    rng = np.random.default_rng(6)
+    for _ in range(50):
+        runs = [
+            np.unique(rng.integers(0, 5000, rng.integers(0, 800))).astype(np.int32)
+            for _ in range(rng.integers(1, 12))
+        ]
+        ids = np.concatenate(runs)
+        if not len(ids):
+            continue
+        weights = np.concatenate([np.full(len(run), rng.random() * 3) for run in runs])
+        dense = np.bincount(ids, weights=weights)
+        unique, sums = _sparse_tally(ids, weights)
+        assert np.array_equal(unique, np.flatnonzero(dense))
+        assert np.array_equal(sums, dense[unique])

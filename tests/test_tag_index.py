@@ -99,3 +99,34 @@ def test_related_questions_are_those_a_read_of_every_question_finds() -> None:
                 expected = related_by_scan(kb, question.id, limit)
                 got = [q.id for q in browse.related(kb, question.id, limit)]
                 assert got == expected, (trial, question.id, limit)
+
+
+def test_related_questions_found_by_tags_alone_are_those_the_scores_give() -> None:
+    # When no question of the groups read first (most tags shared) is among those the
+    # matcher could rank, the related questions come from the tags and the stored order
+    # alone, without scoring: the same as the definition, and taken often enough to see.
+    rng = random.Random(12)
+    words = [f"w{n}" for n in range(400)]
+    questions = [
+        Question(
+            id=f"q{number}",
+            text=" ".join(rng.sample(words, 5)) + "?",
+            tags=("all", f"group-{number % 40}"),
+            answers=(Answer(id=f"a{number}", text="x"),) if rng.random() < 0.8 else (),
+        )
+        for number in range(800)
+    ]
+    kb = KnowledgeBase(Matcher(), questions, [Tag("all"), Tag("group-3", internal=True)])
+    rankings = 0
+    ranking = kb.matcher.ranking
+
+    def counted(text: str, k: int) -> list[tuple[str, float]]:
+        nonlocal rankings
+        rankings += 1
+        return ranking(text, k)
+
+    kb.matcher.ranking = counted  # type: ignore[method-assign]
+    for question in rng.sample(questions, 200):
+        got = [q.id for q in browse.related(kb, question.id, 3)]
+        assert got == related_by_scan(kb, question.id, 3), question.id
+    assert 20 < rankings < 180  # both ways taken

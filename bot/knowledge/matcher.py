@@ -422,6 +422,10 @@ class Matcher:
         # questions rank the question's own text, which is often the text just asked (a
         # question picked from "did you mean" or autocomplete, or typed as stored).
         self._last_scored: tuple[str, int, _PoolScores | None] | None = None
+        # The last pool found (before scoring it), likewise: :meth:`ranked_questions` finds
+        # it, and a ranking of the same text then scores it.
+        self._last_pool: tuple[str, int, tuple[str, list[_QueryTerm], np.ndarray] | None] | None
+        self._last_pool = None
 
     # ----------------------------------------------------------------------------- updates
 
@@ -1016,18 +1020,8 @@ class Matcher:
         ids = np.concatenate(arrays)
         if len(ids) == 0:
             return ids
-        if len(ids) * 8 < len(self._owner):
-            # (np.unique's result, several times faster: the distinct ids in increasing
-            # order, and each posting's place among them.)
-            order = ids.argsort(kind="stable")
-            ordered = ids[order]
-            starts = np.empty(len(ids), dtype=bool)
-            starts[0] = True
-            np.not_equal(ordered[1:], ordered[:-1], out=starts[1:])
-            unique = ordered[starts]
-            inverse = np.empty(len(ids), dtype=np.int64)
-            inverse[order] = starts.cumsum() - 1
-            sums = np.bincount(inverse, weights=weights)
+        if len(ids) * 10 < len(self._owner):
+            unique, sums = _sparse_tally(ids, weights)
         else:  # many postings: a dense tally is cheaper than sorting them
             sums = np.bincount(ids, weights=weights, minlength=len(self._owner))
             unique = (sums != 0).nonzero()[0]
@@ -1165,6 +1159,37 @@ class Matcher:
             return []
         return [(owner, score) for owner, (score, _, _) in self._best(scored, k)]
 
+    def ranked_questions(self, text: str) -> set[str] | None:
+        """Every question :meth:`ranking` could return for ``text``, whatever ``k`` (and
+        maybe more): those with a phrasing in the pool of ``text``, found without scoring
+        it (a ranking of the same text next scores that pool). None with the semantic tier,
+        which may rank questions sharing no word with the text."""
+        if self.semantic is not None:
+            return None
+        self._ready()
+        found = self._pool_of(text)
+        if found is None:
+            return set()
+        owner = self._owner
+        questions = {owner[pid] for pid in found[2].tolist()}
+        questions.discard(None)
+        return questions  # type: ignore[return-value]
+
+    def _pool_of(self, text: str) -> tuple[str, list[_QueryTerm], np.ndarray] | None:
+        """The normalised text, its words and the phrasings worth scoring for it (None: no
+        words, or none known); the index is ready. Kept for the last text."""
+        last = self._last_pool
+        if last is not None and last[0] == text and last[1] == self._version:
+            return last[2]
+        found = None
+        normal = normalize(text)
+        if normal and self._live:
+            terms = self._query_terms(self._join_compounds(normal.split()), name_words(text))
+            if sum(t.weight for t in terms) > 0:
+                found = (normal, terms, self._pool(terms))
+        self._last_pool = (text, self._version, found)
+        return found
+
     def _score_pool(self, text: str) -> _PoolScores | None:
         """The word score of every phrasing in the pool of ``text`` (None: no pool)."""
         self._ready()
@@ -1177,14 +1202,11 @@ class Matcher:
 
     def _score_text(self, text: str) -> _PoolScores | None:
         """:meth:`_score_pool`, worked out (the index is ready)."""
-        normal = normalize(text)
-        if not normal or not self._live:
+        found = self._pool_of(text)
+        if found is None:
             return None
-        terms = self._query_terms(self._join_compounds(normal.split()), name_words(text))
+        normal, terms, pool = found
         query_mass = sum(t.weight for t in terms)
-        if query_mass <= 0:
-            return None
-        pool = self._pool(terms)
         owner_of = self._owner
         pids = pool.tolist()
         owners = [owner_of[pid] for pid in pids]
@@ -1220,18 +1242,15 @@ class Matcher:
         if sibling:
             # Whether any phrasing of the same question holds the word. A question's
             # phrasings have consecutive ids, so in the (sorted) pool they are neighbours.
-            numbers = []  # each place's question, numbered in pool order
-            starts = []  # where each question's places start
-            number, previous = -1, None
-            for place, owner in enumerate(owners):
-                if owner != previous:
-                    number, previous = number + 1, owner
-                    starts.append(place)
-                numbers.append(number)
+            # Where each question's places start, and each place's question numbered in pool
+            # order (a running count of the starts).
+            starts = [0, *[p for p, o in enumerate(owners[1:], 1) if o != owners[p - 1]]]
             if len(starts) == size:  # one phrasing per question: each its own group
                 held = hits
             else:
-                held = np.logical_or.reduceat(hits, starts, axis=1)[:, numbers]
+                numbers = np.zeros(size, np.intp)
+                numbers[starts[1:]] = 1
+                held = np.logical_or.reduceat(hits, starts, axis=1)[:, numbers.cumsum()]
             group_matched = add(held * strength, axis=0)
         else:
             held = hits
@@ -1476,6 +1495,27 @@ def _first_places(keys: np.ndarray, bound: int) -> np.ndarray:
     first = packed[starts] & ((1 << shift) - 1)
     first.sort()
     return first
+
+
+def _sparse_tally(ids: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct values of ``ids`` (non-negative int32) in increasing order, and the sum of
+    the ``weights`` of each: what ``np.bincount(ids, weights)`` holds where it is not zero,
+    each sum taken in the order of ``ids`` as bincount does, without an array as long as the
+    largest id.
+
+    Each id is packed with its place into one integer and the lot sorted once (its place
+    breaks a tie, so each id's postings stay in their order): faster than np.unique's stable
+    sort of the ids for a few thousand postings.
+    """
+    shift = len(ids).bit_length()
+    packed = np.sort((ids.astype(np.int64) << shift) | np.arange(len(ids), dtype=np.int64))
+    ordered = packed >> shift
+    starts = np.empty(len(packed), dtype=bool)
+    starts[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=starts[1:])
+    inverse = np.empty(len(packed), dtype=np.int64)
+    inverse[packed & ((1 << shift) - 1)] = starts.cumsum() - 1
+    return ordered[starts], np.bincount(inverse, weights=weights)
 
 
 def _postings_of(at: np.ndarray, terms: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:

@@ -208,12 +208,16 @@ class Asking(commands.Cog):
         # The nonce (sent with enforce_nonce) makes Discord return the message already sent
         # for this question instead of posting another: a retry after a 5xx that came once
         # Discord had stored the reply, or an apology after one, posts nothing twice.
-        return await message.channel.send(
-            content,
-            reference=message.to_reference(fail_if_not_exists=False),
-            nonce=message.id,
-            **kwargs,
-        )
+        try:
+            return await message.channel.send(
+                content,
+                reference=message.to_reference(fail_if_not_exists=False),
+                nonce=message.id,
+                **kwargs,
+            )
+        finally:
+            if view is not None:
+                views.release(view)
 
     async def _apologise(self, message: discord.Message) -> None:
         try:

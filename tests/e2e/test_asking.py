@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import gc
 import logging
 import re
 from pathlib import Path
@@ -200,6 +202,43 @@ async def test_chatter_without_prefix_is_ignored(harness: Harness, stampy: Runni
     await fake.post_message(fake.channel.id, fake.member.id, "stampylike, what is AI alignment?")
     sentinel = await ask(fake, QUESTION)  # handled in order: anything earlier came first
     assert fake.bot_messages() == [sentinel]
+
+
+async def test_a_replys_buttons_are_freed_at_once_and_still_work(harness: Harness, stampy: Running):
+    # Each reply's view and its buttons refer to each other: kept so, they were freed only by
+    # the garbage collector's full passes, which then took tens of ms under load.
+    fake = harness.fake
+    gc.collect()
+    gc.disable()
+    try:
+        answer = await ask(fake, QUESTION)
+        suggestion = await ask(fake, "stampy, tell me about neurons")
+
+        # The handlers are done with the replies they sent (they note what was asked after).
+        async def handlers_done() -> bool:
+            return not [
+                t
+                for t in asyncio.all_tasks()
+                if t.get_name().startswith("discord.py: on_message") and not t.done()
+            ]
+
+        await harness.eventually(handlers_done, what="the message handlers to finish")
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        gc.collect()
+        left = [o for o in gc.garbage if isinstance(o, discord.ui.View | discord.ui.Item)]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+    assert left == []
+    assert suggestion["content"].startswith(TEXT["suggest"])
+    # The buttons are answered through their templates, not through the view sent.
+    why_id = buttons(answer)["Why this answer?"]["custom_id"]
+    why = await fake.click_button(answer, why_id, fake.member.id)
+    assert (await why.response()).type == 4
+    [pick] = list(buttons(suggestion).values())[:1]
+    picked = await fake.click_button(suggestion, pick["custom_id"], fake.member.id)
+    assert (await picked.response()).message["embeds"]
 
 
 # -- did you mean --------------------------------------------------------------------------------

@@ -1367,35 +1367,34 @@ class Matcher:
         # Similarities (and so scores) are worked out in batches, in the order they are read:
         # one call into rapidfuzz and one numpy expression per batch, not per phrasing. The
         # first batch is as many as k questions are likely to need.
-        similarities: list[float] = []
-        scores: list[float] = []
         first = max(self.SIMILARITY_BATCH, 3 * k)
-        for place, bound in enumerate(bounds):
-            if bound < floor:
-                break
-            if place == len(scores):
-                end = place + max(place, first)
-                found = process.cdist(
-                    (normal,),
-                    self._normals_of([pids[i] for i in order[place:end]]),
-                    scorer=Indel.normalized_similarity,
-                    dtype=np.float64,
-                )[0]
-                similarities += found.tolist()
-                scores += (lexical_weight * ranked[place:end] + rest * found).tolist()
-            score = scores[place]
-            index = order[place]
-            owner = owners[index]
-            current = best.get(owner)
-            if current is None or score > current[0]:
-                best[owner] = (score, similarities[place], index)
-                if len(top_scores) < k:
-                    heapq.heappush(top_scores, score)
-                    if len(top_scores) == k:
+        place, count = 0, len(bounds)
+        while place < count and bounds[place] >= floor:
+            end = place + max(place, first)
+            found = process.cdist(
+                (normal,),
+                self._normals_of([pids[i] for i in order[place:end]]),
+                scorer=Indel.normalized_similarity,
+                dtype=np.float64,
+            )[0]
+            scores = (lexical_weight * ranked[place:end] + rest * found).tolist()
+            read = zip(bounds[place:end], scores, found.tolist(), order[place:end], strict=False)
+            place = end
+            for bound, score, similarity, index in read:
+                if bound < floor:
+                    place = count  # read no further
+                    break
+                owner = owners[index]
+                current = best.get(owner)
+                if current is None or score > current[0]:
+                    best[owner] = (score, similarity, index)
+                    if len(top_scores) < k:
+                        heapq.heappush(top_scores, score)
+                        if len(top_scores) == k:
+                            floor = top_scores[0]
+                    else:
+                        heapq.heappushpop(top_scores, score)
                         floor = top_scores[0]
-                else:
-                    heapq.heappushpop(top_scores, score)
-                    floor = top_scores[0]
         return sorted(best.items(), key=lambda item: (-item[1][0], item[0]))[:k]
 
     # ----------------------------------------------------------------------------- deciding

@@ -202,8 +202,9 @@ def answer_embed(
         title=shorten(question.text, TITLE_LIMIT),
         colour=discord.Colour.gold() if answer and answer.canonical else discord.Colour.blurple(),
     )
-    if tags:
-        embed.add_field(name=TEXT["tags_field"], value=shorten(", ".join(tags), FIELD_VALUE_LIMIT))
+    shown = shorten(", ".join(tag for tag in tags if tag.strip()), FIELD_VALUE_LIMIT)
+    if shown:  # tags of only blanks show no field (Discord refuses an empty one)
+        embed.add_field(name=TEXT["tags_field"], value=shown)
     if answer is not None:
         embed.add_field(name=TEXT["stamps_field"], value=stamps_text(stamps))
     author = shorten(answer.author, FIELD_VALUE_LIMIT) if answer and answer.author else ""

@@ -716,7 +716,6 @@ class Matcher:
         lexical_weight = self.tuning.lexical_weight
         order = np.argsort(-lexical, kind="stable")
         best: dict[str, Candidate] = {}
-        top_scores: list[float] = []  # min-heap of the k best scores seen (a lower bound)
         floor = -1.0
         for index in order.tolist():
             if lexical[index] <= 0:
@@ -745,11 +744,9 @@ class Matcher:
                     content_words,
                     float(shared[index]),
                 )
-                heapq.heappush(top_scores, score)
-                if len(top_scores) > k:
-                    heapq.heappop(top_scores)
-                if len(top_scores) == k:
-                    floor = top_scores[0]
+                # The k-th best question's score: no unread phrasing can beat it.
+                if len(best) >= k:
+                    floor = heapq.nlargest(k, (c.score for c in best.values()))[-1]
         ranked = sorted(best.values(), key=lambda c: (-c.score, c.question_id))
         return ranked[:k]
 

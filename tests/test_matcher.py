@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import re
 from pathlib import Path
 
@@ -325,3 +326,22 @@ def test_a_question_asked_again_gets_the_same_result_until_the_index_changes(
     for n in range(matcher.MATCH_CACHE + 10):
         matcher.match(f"what is alignment number {n}")
     assert len(matcher._matched) == matcher.MATCH_CACHE
+
+
+def test_the_k_best_questions_are_found_when_a_later_phrasing_scores_more() -> None:
+    # Phrasings are read best word score first and the search stops once no unread one can
+    # beat the k-th best question; a question whose later phrasing scores more must count
+    # once, or that bar rises too soon and the k best come back short or wrong.
+    rng = random.Random(5)
+    words = [f"w{n}" for n in range(40)]
+    matcher = Matcher()
+    for q in range(300):
+        matcher.upsert(f"q{q}", [" ".join(rng.sample(words, rng.randint(2, 6))) for _ in range(4)])
+    for _ in range(200):
+        query = " ".join(rng.sample(words, rng.randint(2, 5)))
+        for k in (3, 10, 40):
+            found = matcher.search(query, k, evidence=False)
+            every = matcher.search(query, 10**6, evidence=False)[:k]
+            assert [(c.question_id, c.score) for c in found] == [
+                (c.question_id, c.score) for c in every
+            ], (query, k)

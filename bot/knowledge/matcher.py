@@ -1362,7 +1362,11 @@ class Matcher:
         # The best phrasing of each question, as (score, similarity, place in the pool): only
         # the k questions kept become Candidates.
         best: dict[str, tuple[float, float, int]] = {}
-        top_scores: list[float] = []  # min-heap of the k best scores seen (a lower bound)
+        # The k best questions so far as a min-heap of (score, question): its least is the
+        # floor no unread phrasing can beat. A question that scores more with a later phrasing
+        # is pushed again and its older entry is stale, dropped when it comes to the top.
+        heap: list[tuple[float, str]] = []
+        kept: set[str] = set()
         floor = -1.0
         # Similarities (and so scores) are worked out in batches, in the order they are read:
         # one call into rapidfuzz and one numpy expression per batch, not per phrasing. The
@@ -1386,15 +1390,26 @@ class Matcher:
                     break
                 owner = owners[index]
                 current = best.get(owner)
-                if current is None or score > current[0]:
-                    best[owner] = (score, similarity, index)
-                    if len(top_scores) < k:
-                        heapq.heappush(top_scores, score)
-                        if len(top_scores) == k:
-                            floor = top_scores[0]
-                    else:
-                        heapq.heappushpop(top_scores, score)
-                        floor = top_scores[0]
+                if current is not None and score <= current[0]:
+                    continue
+                best[owner] = (score, similarity, index)
+                if owner in kept or len(kept) < k:
+                    kept.add(owner)
+                    heapq.heappush(heap, (score, owner))
+                elif score > floor:  # it takes the place of the least of the k
+                    heapq.heappush(heap, (score, owner))
+                    kept.add(owner)
+                    while True:
+                        least, question = heapq.heappop(heap)
+                        if question in kept and best[question][0] == least:
+                            kept.remove(question)
+                            break
+                else:
+                    continue
+                while heap[0][1] not in kept or best[heap[0][1]][0] != heap[0][0]:
+                    heapq.heappop(heap)  # stale
+                if len(kept) == k:
+                    floor = heap[0][0]
         return sorted(best.items(), key=lambda item: (-item[1][0], item[0]))[:k]
 
     # ----------------------------------------------------------------------------- deciding

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import re
 from pathlib import Path
@@ -314,6 +315,12 @@ def test_a_question_asked_again_gets_the_same_result_until_the_index_changes(
     asked = "Why can't we just turn the AI off?"
     first = matcher.match(asked)
     assert first.decision is Decision.ANSWER and first.best.question_id == "off-switch"
+    assert matcher.match(asked) == first
+    # Nor once the thresholds that decide have changed (a new confidence dial).
+    usual = matcher.thresholds
+    matcher.thresholds = dataclasses.replace(usual, confidence=1.0)
+    assert matcher.match(asked).decision is not Decision.ANSWER
+    matcher.thresholds = usual
     assert matcher.match(asked) == first
     # An edit is answered from at once: the kept result is not reused.
     matcher.remove("off-switch")

@@ -431,7 +431,7 @@ class Matcher:
         self._last_pool: tuple[str, int, tuple[str, list[_QueryTerm], np.ndarray] | None] | None
         self._last_pool = None
         # Results of match() by (text, k), least recently used first; emptied on any change.
-        self._matched: dict[tuple[str, int], MatchResult] = {}
+        self._matched: dict[tuple[str, int], tuple[tuple[object, ...], MatchResult]] = {}
 
     # ----------------------------------------------------------------------------- updates
 
@@ -1488,21 +1488,23 @@ class Matcher:
     def match(self, text: str, k: int = 5) -> MatchResult:
         """Search and decide in one call (on at least ``rerank_pool`` candidates when the
         model re-ranks them; ``k`` of them are kept). The last ``MATCH_CACHE`` results are
-        kept until the index changes."""
+        kept until the index changes, each with what decided it: a model, thresholds or
+        tuning set since (a calibration applied, a test) is not answered from them."""
         key = (text, k)
+        deciders = (self.model, self.thresholds, self.tuning, self.semantic)
         kept = self._matched.pop(key, None)
-        if kept is None:
+        if kept is None or any(a is not b for a, b in zip(kept[0], deciders, strict=True)):
             model = self.model_for()
             pool = self.tuning.rerank_pool if model.ranker is not None else 0
             # The answers' words are looked up only for a model that reads them (not the word
             # tier's shipped ones): a lookup per candidate on every message otherwise.
             found = self.search(text, k=max(k, 2, pool), evidence=model.reads_answer_words)
             result = self.decide(text, found)
-            kept = replace(result, candidates=result.candidates[: max(k, 2)])
+            kept = (deciders, replace(result, candidates=result.candidates[: max(k, 2)]))
             if len(self._matched) >= self.MATCH_CACHE:
                 del self._matched[next(iter(self._matched))]  # the least recently used
         self._matched[key] = kept  # the most recently used last
-        return kept
+        return kept[1]
 
 
 def _first_places(keys: np.ndarray, bound: int) -> np.ndarray:

@@ -149,8 +149,36 @@ def _fold(source: Path, target: Path) -> None:
     onnxruntime.InferenceSession(str(source), options, providers=["CPUExecutionProvider"])
 
 
+class _Links:
+    """Which node makes and which nodes read each value of an ONNX graph, and its constants
+    (the graph as it was when this was made)."""
+
+    def __init__(self, graph: onnx.GraphProto) -> None:
+        self.constants = {i.name: i for i in graph.initializer}
+        self.producer = {output: node for node in graph.node for output in node.output}
+        self.users: dict[str, list[onnx.NodeProto]] = {}
+        for node in graph.node:
+            for name in node.input:
+                self.users.setdefault(name, []).append(node)
+
+    def scalar(self, name: str) -> float | None:
+        """The value of ``name`` if it is a constant holding one number."""
+        from onnx import numpy_helper
+
+        found = self.constants.get(name)
+        if found is None:
+            return None
+        value = numpy_helper.to_array(found)
+        return float(value.ravel()[0]) if value.size == 1 else None
+
+    def only_user(self, name: str, op_type: str) -> onnx.NodeProto | None:
+        """The node reading ``name`` if it is the only one and an ``op_type``."""
+        found = self.users.get(name, [])
+        return found[0] if len(found) == 1 and found[0].op_type == op_type else None
+
+
 def _simplify(path: Path) -> None:
-    """Rewrite two patterns of the exported graph that onnxruntime runs as many small
+    """Rewrite three patterns of the exported graph that onnxruntime runs as many small
     operators, keeping what they compute:
 
     - ``Where(IsNaN(p), 0, p)`` after each attention softmax ``p``: a row of ``p`` is NaN only
@@ -163,24 +191,16 @@ def _simplify(path: Path) -> None:
     they take about a third off a long message's encoding.
     """
     import onnx
-    from onnx import helper, numpy_helper
+    from onnx import helper
 
     model = onnx.load(str(path))
     graph = model.graph
-    constants = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
-    producer = {output: node for node in graph.node for output in node.output}
-    users: dict[str, list[onnx.NodeProto]] = {}
-    for node in graph.node:
-        for name in node.input:
-            users.setdefault(name, []).append(node)
+    links = _Links(graph)
+    producer, only_user = links.producer, links.only_user
 
     def is_constant(name: str, value: float) -> bool:
-        found = constants.get(name)
-        return found is not None and found.size == 1 and abs(float(found.ravel()[0]) - value) < 1e-6
-
-    def only_user(name: str, op_type: str) -> onnx.NodeProto | None:
-        found = users.get(name, [])
-        return found[0] if len(found) == 1 and found[0].op_type == op_type else None
+        found = links.scalar(name)
+        return found is not None and abs(found - value) < 1e-6
 
     dropped: list[onnx.NodeProto] = []
     renamed: dict[str, str] = {}
@@ -248,19 +268,8 @@ def _fuse_attention(model: onnx.ModelProto) -> int:
     from onnx import TensorProto, helper, numpy_helper
 
     graph = model.graph
-    constants = {i.name: i for i in graph.initializer}
-    producer = {output: node for node in graph.node for output in node.output}
-    users: dict[str, list[onnx.NodeProto]] = {}
-    for node in graph.node:
-        for name in node.input:
-            users.setdefault(name, []).append(node)
-
-    def scalar(name: str) -> float | None:
-        found = constants.get(name)
-        if found is None:
-            return None
-        value = numpy_helper.to_array(found)
-        return float(value.ravel()[0]) if value.size == 1 else None
+    links = _Links(graph)  # (after the rewrites of _simplify)
+    constants, producer, only_user = links.constants, links.producer, links.only_user
 
     def projection(name: str) -> tuple[str, np.ndarray, np.ndarray, float] | None:
         """Back from ``name`` to ``x @ W + b``: (x, W, b, the product of the scalings)."""
@@ -268,7 +277,7 @@ def _fuse_attention(model: onnx.ModelProto) -> int:
         while (node := producer.get(name)) is not None:
             if node.op_type in ("Reshape", "Transpose"):
                 name = node.input[0]
-            elif node.op_type == "Mul" and (factor := scalar(node.input[1])) is not None:
+            elif node.op_type == "Mul" and (factor := links.scalar(node.input[1])) is not None:
                 scale, name = scale * factor, node.input[0]
             elif node.op_type == "Add" and node.input[1] in constants:
                 product = producer.get(node.input[0])
@@ -282,10 +291,6 @@ def _fuse_attention(model: onnx.ModelProto) -> int:
             else:
                 return None
         return None
-
-    def only_user(name: str, op_type: str) -> onnx.NodeProto | None:
-        found = users.get(name, [])
-        return found[0] if len(found) == 1 and found[0].op_type == op_type else None
 
     mask = "attention_mask_int32"
     replaced: list[tuple[onnx.NodeProto, onnx.NodeProto]] = []

@@ -63,12 +63,13 @@ def knowledge(size: int, seed: int = 1) -> KnowledgeBase:
 
 
 def related_by_scan(kb: KnowledgeBase, question_id: str, limit: int = 3) -> tuple[Question, ...]:
-    """The first version of related questions: every question read, for the tags shared."""
+    """The first version of related questions: every question read, for the tags shared, and
+    every candidate of the question's text scored."""
     question = kb.get(question_id)
     assert question is not None
     tags = set(question.tags)
-    found = kb.matcher.search(question.text, k=browse.RELATED_POOL)
-    scores = {c.question_id: c.score for c in found}
+    found = kb.matcher.search(question.text, k=len(kb))
+    scores = {c.question_id: c.score for c in found if c.score > 0}
     ranked = []
     for order, other in enumerate(kb):
         if other.id == question.id or not other.answers or kb.internal_only(other):

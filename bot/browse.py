@@ -9,16 +9,13 @@ Internal tags, and questions whose every tag is internal, are never shown to mem
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from bot.knowledge.base import KnowledgeBase
 from bot.knowledge.model import Question, Tag
 
 __all__ = ["TagPage", "nearest_answered", "related", "tag_counts", "tag_page"]
-
-#: How many of the matcher's best candidates are looked at for related questions.
-RELATED_POOL = 40
 
 
 @dataclass(frozen=True)
@@ -113,29 +110,21 @@ def _nearest(
     knowledge: KnowledgeBase, text: str, own_id: str, tags: set[str], limit: int
 ) -> tuple[Question, ...]:
     """The best ``limit`` answered, visible questions by (tags shared with ``tags``, the
-    matcher's score of ``text``), then stored order (the matcher's order without tags).
+    matcher's score of ``text``, stored order).
 
     The questions sharing a tag come from the knowledge base's tag index, grouped by how
     many tags they share and in stored order (:meth:`KnowledgeBase.sharing`, kept until the
-    knowledge base changes); within a group the matched ones come first and the rest are read
-    in stored order only as far as needed, so that a tag on half of 100,000 questions costs
-    little, and nothing once its group is known. When the groups read first hold none of the
-    questions the matcher could rank, the scores are not worked out at all
-    (:func:`_by_tags_alone`)."""
+    knowledge base changes), and are read most tags first. Within a group, the questions the
+    matcher ranks for ``text`` come first, by score: only their phrasings are scored
+    (:meth:`~bot.knowledge.matcher.Matcher.scores_among`), not every candidate of the text,
+    so a group that the text's candidates miss costs no scoring at all. The rest of the group
+    is read in stored order only as far as needed, so that a tag on half of 100,000 questions
+    costs little. Questions sharing no tag come last, by score (with no tags, they are all
+    there is)."""
     if limit <= 0:
         return ()
     counts, groups = knowledge.sharing(frozenset(tags)) if tags else ({}, {})
-    if groups:
-        found = _by_tags_alone(knowledge, text, own_id, counts, groups, limit)
-        if found is not None:
-            return found
-    scores = dict(knowledge.matcher.ranking(text, RELATED_POOL))
-    scores.pop(own_id, None)
-    if tags:
-        place = knowledge.position
-    else:
-        order = {question_id: n for n, question_id in enumerate(scores)}
-        place = order.__getitem__
+    matcher, place = knowledge.matcher, knowledge.position
     found: list[Question] = []
 
     def take(question_id: str) -> bool:
@@ -146,50 +135,17 @@ def _nearest(
         return len(found) == limit
 
     for count in sorted(groups, reverse=True):
-        scored = [i for i, score in scores.items() if score > 0.0 and counts.get(i) == count]
-        for question_id in sorted(scored, key=lambda i: (-scores[i], place(i))):
+        scores = matcher.scores_among(text, lambda i, n=count: counts.get(i) == n and i != own_id)
+        for question_id in sorted(scores, key=lambda i: (-scores[i], place(i))):
             if take(question_id):
                 return tuple(found)
         for question_id in groups[count]:  # the rest, in stored order
-            if question_id == own_id or scores.get(question_id, 0.0) > 0.0:
+            if question_id == own_id or question_id in scores:
                 continue
             if take(question_id):
                 return tuple(found)
-    unshared = [i for i in scores if i not in counts and i in knowledge]
-    for question_id in sorted(unshared, key=lambda i: (-scores[i], place(i))):
+    scores = matcher.scores_among(text, lambda i: i not in counts and i != own_id)
+    for question_id in sorted(scores, key=lambda i: (-scores[i], place(i))):
         if take(question_id):
             break
     return tuple(found)
-
-
-def _by_tags_alone(
-    knowledge: KnowledgeBase,
-    text: str,
-    own_id: str,
-    counts: Mapping[str, int],
-    groups: Mapping[int, Sequence[str]],
-    limit: int,
-) -> tuple[Question, ...] | None:
-    """:func:`_nearest`'s result when the matcher's scores cannot change it, found without
-    them; None when they can.
-
-    The groups of questions sharing tags are read most tags first, each group's matched
-    questions first; a group none of whose questions the matcher could rank for ``text``
-    (:meth:`~bot.knowledge.matcher.Matcher.ranked_questions`, its pool: no scoring) is read
-    in stored order alone. When the first such groups hold enough questions, that is the
-    result: the scores, most of the work, are not needed."""
-    ranked = knowledge.matcher.ranked_questions(text)
-    if ranked is None:
-        return None
-    matched = {counts[i] for i in ranked if i != own_id and i in counts}
-    found: list[Question] = []
-    for count in sorted(groups, reverse=True):
-        if count in matched:
-            return None
-        for question_id in groups[count]:
-            other = knowledge.get(question_id) if question_id != own_id else None
-            if other is not None and other.answers and not knowledge.internal_only(other):
-                found.append(other)
-                if len(found) == limit:
-                    return tuple(found)
-    return None

@@ -63,12 +63,12 @@ def related_by_scan(kb: KnowledgeBase, question_id: str, limit: int) -> list[str
     the question's text, stored order); answered, visible ones only."""
     question = kb.get(question_id)
     assert question is not None
-    scores = {c.question_id: c.score for c in kb.matcher.search(question.text, k=40)}
+    ranked_all = kb.matcher.search(question.text, k=len(kb))
+    scores = {c.question_id: c.score for c in ranked_all if c.score > 0}
     tags = set(question.tags)
-    pool = list(kb) if tags else [kb.get(i) for i in scores]
     ranked = []
-    for order, other in enumerate(pool):
-        if other is None or other.id == question.id or not other.answers:
+    for order, other in enumerate(kb):
+        if other.id == question.id or not other.answers:
             continue
         if kb.internal_only(other):
             continue
@@ -101,10 +101,10 @@ def test_related_questions_are_those_a_read_of_every_question_finds() -> None:
                 assert got == expected, (trial, question.id, limit)
 
 
-def test_related_questions_found_by_tags_alone_are_those_the_scores_give() -> None:
-    # When no question of the groups read first (most tags shared) is among those the
-    # matcher could rank, the related questions come from the tags and the stored order
-    # alone, without scoring: the same as the definition, and taken often enough to see.
+def test_related_questions_score_only_the_questions_of_the_group_read() -> None:
+    # The questions sharing the most tags are read first: only those among the text's
+    # candidates are scored, and a group with none of them costs no scoring at all. The
+    # result is the definition's, which scores every candidate.
     rng = random.Random(12)
     words = [f"w{n}" for n in range(400)]
     questions = [
@@ -117,16 +117,23 @@ def test_related_questions_found_by_tags_alone_are_those_the_scores_give() -> No
         for number in range(800)
     ]
     kb = KnowledgeBase(Matcher(), questions, [Tag("all"), Tag("group-3", internal=True)])
-    rankings = 0
-    ranking = kb.matcher.ranking
+    scored: list[int] = []
+    score = kb.matcher._score_phrasings
 
-    def counted(text: str, k: int) -> list[tuple[str, float]]:
-        nonlocal rankings
-        rankings += 1
-        return ranking(text, k)
+    def counted(normal, terms, pool):  # type: ignore[no-untyped-def]
+        scored.append(len(pool))
+        return score(normal, terms, pool)
 
-    kb.matcher.ranking = counted  # type: ignore[method-assign]
-    for question in rng.sample(questions, 200):
+    kb.matcher._score_phrasings = counted  # type: ignore[method-assign]
+    sample = rng.sample(questions, 200)
+    scorings = 0
+    for question in sample:
         got = [q.id for q in browse.related(kb, question.id, 3)]
+        by_related = scored[:]
+        scored.clear()
         assert got == related_by_scan(kb, question.id, 3), question.id
-    assert 20 < rankings < 180  # both ways taken
+        (everything,) = scored  # the definition's search scores every candidate
+        scored.clear()
+        assert all(size < everything for size in by_related), question.id
+        scorings += len(by_related)
+    assert 20 < scorings < 200  # some related questions needed no scoring at all

@@ -24,7 +24,7 @@ import heapq
 import math
 import mmap
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -357,6 +357,8 @@ class Matcher:
     #: Character similarities worked out at once when a search starts reading its pool (then
     #: as many again as were read, so a pool read in full takes a few batches).
     SIMILARITY_BATCH = 16
+    #: With the semantic tier, :meth:`scores_among` reads this many of the best questions.
+    SEMANTIC_SCORES = 40
 
     def __init__(
         self,
@@ -426,10 +428,13 @@ class Matcher:
         # questions rank the question's own text, which is often the text just asked (a
         # question picked from "did you mean" or autocomplete, or typed as stored).
         self._last_scored: tuple[str, int, _PoolScores | None] | None = None
-        # The last pool found (before scoring it), likewise: :meth:`ranked_questions` finds
-        # it, and a ranking of the same text then scores it.
+        # The last pool found (before scoring it), likewise: :meth:`scores_among` scores a
+        # part of it, and a search of the same text then scores it all.
         self._last_pool: tuple[str, int, tuple[str, list[_QueryTerm], np.ndarray] | None] | None
         self._last_pool = None
+        # The last ranking :meth:`scores_among` read with the semantic tier (one query vector
+        # for every group of questions it is asked about).
+        self._last_ranked: tuple[str, int, list[tuple[str, float]]] | None = None
         # Results of match() by (text, k), least recently used first; emptied on any change.
         self._matched: dict[tuple[str, int], tuple[tuple[object, ...], MatchResult]] = {}
 
@@ -1168,21 +1173,36 @@ class Matcher:
             return []
         return [(owner, score) for owner, (score, _, _) in self._best(scored, k)]
 
-    def ranked_questions(self, text: str) -> set[str] | None:
-        """Every question :meth:`ranking` could return for ``text``, whatever ``k`` (and
-        maybe more): those with a phrasing in the pool of ``text``, found without scoring
-        it (a ranking of the same text next scores that pool). None with the semantic tier,
-        which may rank questions sharing no word with the text."""
+    def scores_among(self, text: str, keep: Callable[[str], bool]) -> dict[str, float]:
+        """The score of every question that ``keep`` accepts and the matcher ranks for
+        ``text`` (any score above 0), as :meth:`ranking` with no limit would give it, found by
+        scoring only those questions' phrasings in the pool of ``text``: cheap when ``keep``
+        accepts few. With the semantic tier, which may rank questions sharing no word with the
+        text, among the best ``SEMANTIC_SCORES`` of :meth:`ranking`."""
         if self.semantic is not None:
-            return None
+            last = self._last_ranked
+            if last is None or last[0] != text or last[1] != self._version:
+                last = self._last_ranked = (
+                    text,
+                    self._version,
+                    self.ranking(text, self.SEMANTIC_SCORES),
+                )
+            return {owner: score for owner, score in last[2] if score > 0.0 and keep(owner)}
         self._ready()
         found = self._pool_of(text)
         if found is None:
-            return set()
-        owner = self._owner
-        questions = {owner[pid] for pid in found[2].tolist()}
-        questions.discard(None)
-        return questions  # type: ignore[return-value]
+            return {}
+        normal, terms, pool = found
+        owner_of = self._owner
+        chosen = [pid for pid in pool.tolist() if (o := owner_of[pid]) is not None and keep(o)]
+        if not chosen:
+            return {}
+        scored = self._score_phrasings(normal, terms, np.array(chosen, dtype=np.int64))
+        if scored is None:
+            return {}
+        return {
+            owner: score for owner, (score, _, _) in self._best(scored, len(chosen)) if score > 0.0
+        }
 
     def _pool_of(self, text: str) -> tuple[str, list[_QueryTerm], np.ndarray] | None:
         """The normalised text, its words and the phrasings worth scoring for it (None: no
@@ -1212,9 +1232,14 @@ class Matcher:
     def _score_text(self, text: str) -> _PoolScores | None:
         """:meth:`_score_pool`, worked out (the index is ready)."""
         found = self._pool_of(text)
-        if found is None:
-            return None
-        normal, terms, pool = found
+        return None if found is None else self._score_phrasings(*found)
+
+    def _score_phrasings(
+        self, normal: str, terms: list[_QueryTerm], pool: np.ndarray
+    ) -> _PoolScores | None:
+        """The word score of each phrasing of ``pool`` (sorted ids; whole questions: a
+        question's phrasings there are all in it or none) for the query of ``normal`` and
+        ``terms`` (None: nothing to score)."""
         query_mass = sum(t.weight for t in terms)
         owner_of = self._owner
         pids = pool.tolist()

@@ -114,16 +114,15 @@ def _nearest(
 
     The questions sharing a tag come from the knowledge base's tag index, grouped by how
     many tags they share and in stored order (:meth:`KnowledgeBase.sharing`, kept until the
-    knowledge base changes), and are read most tags first. Within a group, the questions the
-    matcher ranks for ``text`` come first, by score: only their phrasings are scored
-    (:meth:`~bot.knowledge.matcher.Matcher.scores_among`), not every candidate of the text,
-    so a group that the text's candidates miss costs no scoring at all. The rest of the group
-    is read in stored order only as far as needed, so that a tag on half of 100,000 questions
-    costs little. Questions sharing no tag come last, by score (with no tags, they are all
-    there is)."""
+    knowledge base changes, each group worked out when first read), most tags first. Within
+    a group, the questions the matcher ranks for ``text`` come first, by score: only their
+    phrasings are scored (:meth:`~bot.knowledge.matcher.Matcher.scores_among`), not every
+    candidate of the text, so a group that the text's candidates miss costs no scoring. The
+    rest of the group is read in stored order only as far as needed. Questions sharing no
+    tag come last, by score (with no tags, they are all there is)."""
     if limit <= 0:
         return ()
-    counts, groups = knowledge.sharing(frozenset(tags)) if tags else ({}, {})
+    shared = knowledge.sharing(frozenset(tags)) if tags else None
     matcher, place = knowledge.matcher, knowledge.position
     found: list[Question] = []
 
@@ -134,17 +133,19 @@ def _nearest(
             found.append(other)
         return len(found) == limit
 
-    for count in sorted(groups, reverse=True):
-        scores = matcher.scores_among(text, lambda i, n=count: counts.get(i) == n and i != own_id)
+    for count in range(shared.most if shared else 0, 0, -1):
+        scores = matcher.scores_among(text, lambda i, n=count: shared.count(i) == n and i != own_id)
         for question_id in sorted(scores, key=lambda i: (-scores[i], place(i))):
             if take(question_id):
                 return tuple(found)
-        for question_id in groups[count]:  # the rest, in stored order
+        for question_id in shared.group(count):  # the rest, in stored order
             if question_id == own_id or question_id in scores:
                 continue
             if take(question_id):
                 return tuple(found)
-    scores = matcher.scores_among(text, lambda i: i not in counts and i != own_id)
+    scores = matcher.scores_among(
+        text, lambda i: (shared is None or shared.count(i) == 0) and i != own_id
+    )
     for question_id in sorted(scores, key=lambda i: (-scores[i], place(i))):
         if take(question_id):
             break

@@ -6,8 +6,10 @@ from __future__ import annotations
 import random
 from dataclasses import replace
 
+import pytest
+
 from bot import browse
-from bot.knowledge.base import KnowledgeBase
+from bot.knowledge.base import KnowledgeBase, Sharing
 from bot.knowledge.matcher import Matcher
 from bot.knowledge.model import Answer, Question, Tag
 from bot.service import Service
@@ -137,3 +139,39 @@ def test_related_questions_score_only_the_questions_of_the_group_read() -> None:
         assert all(size < everything for size in by_related), question.id
         scorings += len(by_related)
     assert 20 < scorings < 200  # some related questions needed no scoring at all
+
+
+def test_a_tag_on_every_question_is_not_read_while_rarer_ones_fill_the_related(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Every question carries "all"; each also one of 100 groups. The related questions of one
+    # come from its group (both tags shared): finding them reads that group's questions, not
+    # the 2,000 carrying "all", for each new set of tags as for the first.
+    questions = [
+        Question(
+            id=f"q{number}",
+            text=f"topic {number} question?",
+            tags=("all", f"group-{number % 100}"),
+            answers=(Answer(id=f"a{number}", text="x"),),
+        )
+        for number in range(2000)
+    ]
+    kb = KnowledgeBase(Matcher(), questions, [Tag("all")])
+    counted = 0
+    count = Sharing.count
+
+    def counting(self: Sharing, question_id: str) -> int:
+        nonlocal counted
+        counted += 1
+        return count(self, question_id)
+
+    monkeypatch.setattr(Sharing, "count", counting)
+    for number in (0, 1, 2, 57):
+        got = [q.id for q in browse.related(kb, f"q{number}", 3)]
+        assert [kb.get(i).tags[1] for i in got] == [f"group-{number}"] * 3  # type: ignore[union-attr]
+    monkeypatch.undo()
+    assert counted < 4 * (20 + 120)  # a group of 20, and the text's candidates at most
+    for number in (0, 1, 2, 57):
+        assert [q.id for q in browse.related(kb, f"q{number}", 3)] == related_by_scan(
+            kb, f"q{number}", 3
+        )

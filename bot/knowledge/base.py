@@ -3,8 +3,7 @@ tag records."""
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
@@ -40,6 +39,50 @@ def answer_text(question: Question) -> str:
     return answers[0].text if answers else ""
 
 
+class Sharing:
+    """The questions that carry any of a set of tags, grouped by how many of them they carry
+    (for the related questions of a question with those tags: most shared first).
+
+    Worked out group by group, as read, never for every question at once: a question carrying
+    ``n`` of ``most`` tags carries one of any ``most - n + 1`` of them, so the group of ``n``
+    is found among the questions of the ``most - n + 1`` rarest tags. The group of all of
+    them (read first) comes from the rarest tag alone, so a tag on half the questions costs
+    nothing until the groups above it run out. Valid for the version of the knowledge base
+    it was made from."""
+
+    def __init__(self, knowledge: KnowledgeBase, tags: frozenset[str]) -> None:
+        self._knowledge = knowledge
+        self._tags = tags
+        by_tag = knowledge._by_tag
+        #: The tags some question carries, rarest first.
+        self._rarest = sorted((n for n in tags if n in by_tag), key=lambda n: len(by_tag[n]))
+        self._groups: dict[int, list[str]] = {}
+
+    @property
+    def most(self) -> int:
+        """The most of the tags a question can carry (tags no question carries left out)."""
+        return len(self._rarest)
+
+    def count(self, question_id: str) -> int:
+        """How many of the tags question ``question_id`` carries (0: none, or no such
+        question)."""
+        question = self._knowledge.get(question_id)
+        return 0 if question is None else len(self._tags.intersection(question.tags))
+
+    def group(self, count: int) -> Sequence[str]:
+        """The ids of the questions that carry exactly ``count`` of the tags (1 to
+        :attr:`most`), in stored order (read it, never change it)."""
+        found = self._groups.get(count)
+        if found is None:
+            by_tag = self._knowledge._by_tag
+            some = self._rarest[: max(0, self.most - count + 1)]
+            candidates = set().union(*(by_tag[name] for name in some)) if some else set()
+            found = [i for i in candidates if self.count(i) == count]
+            found.sort(key=self._knowledge.position)
+            self._groups[count] = found
+        return found
+
+
 class KnowledgeBase:
     """Questions by id. Every change goes through here so the index never drifts."""
 
@@ -58,7 +101,7 @@ class KnowledgeBase:
         #: Goes up with every change (a question or a tag record), so that what is worked
         #: out from the questions can be kept until they change (related questions).
         self.version = 0
-        self._sharing: dict[frozenset[str], tuple[Counter[str], dict[int, list[str]]]] = {}
+        self._sharing: dict[frozenset[str], Sharing] = {}
         self._sharing_version = -1
         for question in questions:
             self.upsert(question)
@@ -184,31 +227,18 @@ class KnowledgeBase:
         (read it, never change it; it changes with the knowledge base)."""
         return self._by_tag.get(name, _NO_IDS)
 
-    def sharing(
-        self, tags: frozenset[str]
-    ) -> tuple[Mapping[str, int], Mapping[int, Sequence[str]]]:
-        """The questions that carry any of ``tags``: how many of them each one carries, and
-        their ids by that number, each list in stored order (read them, never change them).
-
-        Kept until the knowledge base changes: many questions carry the same tags, and a tag
-        on most questions would otherwise mean counting most questions for every answer's
-        related questions."""
+    def sharing(self, tags: frozenset[str]) -> Sharing:
+        """The questions that carry any of ``tags``, by how many of them they carry (see
+        :class:`Sharing`). Kept until the knowledge base changes, with the groups worked out
+        so far: the questions of one answer's tags are asked for again and again."""
         if self._sharing_version != self.version:
             self._sharing = {}
             self._sharing_version = self.version
         found = self._sharing.get(tags)
         if found is None:
-            counts: Counter[str] = Counter()
-            for name in tags:
-                counts.update(self._by_tag.get(name, ()))
-            groups: dict[int, list[str]] = {}
-            for question_id, count in counts.items():
-                groups.setdefault(count, []).append(question_id)
-            for ids in groups.values():
-                ids.sort(key=self._position.__getitem__)
             if len(self._sharing) >= SHARING_CACHE:
                 self._sharing.clear()
-            found = self._sharing[tags] = (counts, groups)
+            found = self._sharing[tags] = Sharing(self, tags)
         return found
 
     def position(self, question_id: str) -> int:

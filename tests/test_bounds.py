@@ -59,11 +59,11 @@ def test_asking_cog_is_bounded_by_default() -> None:
     assert 0 < MEMORY <= 100_000
 
 
-def test_discord_message_cache_is_bounded(tmp_path: Path) -> None:
+def test_discord_keeps_no_messages_in_memory(tmp_path: Path) -> None:
     bot = StampyBot(App.offline(settings(tmp_path)), install)
     state = bot._connection
-    assert state.max_messages == MESSAGE_CACHE
-    assert state._messages is not None and state._messages.maxlen == MESSAGE_CACHE
+    assert MESSAGE_CACHE is None
+    assert state.max_messages is None and state._messages is None
 
 
 def test_buttons_keep_nothing_per_message(tmp_path: Path) -> None:
@@ -123,7 +123,7 @@ async def test_bounds_hold_in_the_running_bot(tmp_path: Path) -> None:
                 assert len(cog.gate.users) <= 20 and len(cog.gate.channels) <= 20
                 view_store = bot._connection._view_store
                 assert not view_store._views and not view_store._synced_message_views
-                assert len(bot.cached_messages) <= MESSAGE_CACHE
+                assert not bot.cached_messages
             finally:
                 await bot.close()
                 await asyncio.wait_for(task, 5)

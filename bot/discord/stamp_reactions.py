@@ -262,10 +262,8 @@ class StampReactions(commands.Cog, name="Stamps"):
         await book.note_root(guild_id, member.id, moderator=moderator)
 
     async def _message_author(self, payload: discord.RawReactionActionEvent) -> int | None:
-        """The author of the reacted message when the event did not say (cache, else fetch)."""
-        cached = discord.utils.get(self.bot.cached_messages, id=payload.message_id)
-        if cached is not None:
-            return cached.author.id
+        """The author of the reacted message when the event did not say (fetched: the bot
+        keeps no messages in memory)."""
         channel = self.bot.get_partial_messageable(payload.channel_id, guild_id=payload.guild_id)
         try:
             message = await channel.fetch_message(payload.message_id)

@@ -428,11 +428,30 @@ class Service:
         """Record that message ``message_id`` shows ``reply``'s answer, so that stamps on it
         endorse that answer; returns once stored. Never raises: a failure is logged (the
         asker already has the answer)."""
+        stored = self.queue_answer_shown(
+            message_id, channel_id=channel_id, guild_id=guild_id, reply=reply
+        )
+        if stored is not None:
+            await asyncio.wait((stored,))
+
+    def queue_answer_shown(
+        self,
+        message_id: int,
+        *,
+        channel_id: int,
+        guild_id: int | None,
+        reply: Reply,
+    ) -> asyncio.Future[object] | None:
+        """:meth:`answer_shown` without waiting for the database: queued before this returns
+        (stamps queued later see it, and the stamp book writes what is queued before it
+        closes), stored when the future is done (None: nothing to record, or not queued, as
+        logged). A failure is logged, never raised. An answer in a busy channel is then
+        forgotten by its handler at once, instead of being kept until the database has it."""
         if self.stamps is None or reply.question is None:
-            return
+            return None
         answer = reply.answer
         try:
-            await self.stamps.record_answer(
+            stored = self.stamps.queue_answer(
                 message_id,
                 channel_id=channel_id,
                 guild_id=guild_id,
@@ -441,10 +460,22 @@ class Service:
             )
         except StampBookClosed:
             log.warning("answer message %s not recorded: the bot is stopping", message_id)
-        except Exception:
-            log.exception(
-                "error while recording answer message %s in channel %s", message_id, channel_id
-            )
+            return None
+
+        def done(future: asyncio.Future[object]) -> None:
+            error = None if future.cancelled() else future.exception()
+            if isinstance(error, StampBookClosed):
+                log.warning("answer message %s not recorded: the bot is stopping", message_id)
+            elif error is not None:
+                log.error(
+                    "error while recording answer message %s in channel %s",
+                    message_id,
+                    channel_id,
+                    exc_info=error,
+                )
+
+        stored.add_done_callback(done)
+        return stored
 
     def question(self, question_id: str) -> Question | None:
         """A stored question by id."""

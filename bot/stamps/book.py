@@ -238,13 +238,34 @@ class StampBook:
         """Remember that the bot's message ``message_id`` shows ``answer_id``; returns once
         stored. It goes through the writer's queue, so it waits (rather than fails) while
         the database cannot be written, and stamps queued after it see it."""
+        await self.queue_answer(
+            message_id,
+            channel_id=channel_id,
+            guild_id=guild_id,
+            question_id=question_id,
+            answer_id=answer_id,
+            at=at,
+        )
+
+    def queue_answer(
+        self,
+        message_id: int,
+        *,
+        channel_id: int,
+        guild_id: int | None,
+        question_id: str,
+        answer_id: str | None,
+        at: datetime | None = None,
+    ) -> asyncio.Future[object]:
+        """:meth:`record_answer` without waiting: queued before this returns (so stamps
+        queued later see it, and :meth:`close` writes it), stored when the future is done."""
         if not isinstance(question_id, str) or not question_id:
             raise ValueError(f"question id must be a non-empty string, got {question_id!r}")
         self._check_running()
         message = AnswerMessage(
             message_id, channel_id, guild_id, question_id, answer_id, at or utc_now()
         )
-        await self.writer.submit(message)
+        return self.writer.submit(message)
 
     async def _io(self, step: Awaitable[T]) -> T:
         """Run database work outside the queue; :meth:`close` waits for it to finish, so

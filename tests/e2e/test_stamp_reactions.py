@@ -240,6 +240,7 @@ async def test_stamps_changed_while_stopped_are_reconciled_on_start(
     fake.model.delete_message(fake.channel, int(gone["id"]))
 
     caplog.set_level(logging.INFO, logger="bot.stamps.reconcile")
+    caplog.clear()  # the first start's reconciling, logged if an earlier test left INFO on
     # Discord rate-limits the first reaction listing: discord.py waits and retries it.
     fake.fail_next("GET", "/channels/{c}/messages/{m}/reactions/{e}", status=429)
     again = await start(harness)

@@ -1194,7 +1194,14 @@ class Matcher:
             return {}
         normal, terms, pool = found
         owner_of = self._owner
-        chosen = [pid for pid in pool.tolist() if (o := owner_of[pid]) is not None and keep(o)]
+        chosen: list[int] = []
+        last, kept = None, False  # a question's phrasings are neighbours: asked once each
+        for pid in pool.tolist():
+            owner = owner_of[pid]
+            if owner != last:
+                last, kept = owner, owner is not None and keep(owner)
+            if kept:
+                chosen.append(pid)
         if not chosen:
             return {}
         scored = self._score_phrasings(normal, terms, np.array(chosen, dtype=np.int64))

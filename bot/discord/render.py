@@ -172,8 +172,10 @@ def soft_breaks(text: str) -> str:
     return _FENCE.join(parts)
 
 
+@functools.lru_cache(maxsize=4096)
 def suggestion_label(text: str) -> str:
-    """A button label (at most 80 characters) for a suggested question."""
+    """A button label (at most 80 characters) for a suggested question (kept for the texts
+    labelled last: every answer labels its related questions' buttons)."""
     return shorten(text, LABEL_LIMIT) or ELLIPSIS
 
 

@@ -53,9 +53,10 @@ class Sharing:
     def __init__(self, knowledge: KnowledgeBase, tags: frozenset[str]) -> None:
         self._knowledge = knowledge
         self._tags = tags
-        by_tag = knowledge._by_tag
         #: The tags some question carries, rarest first.
-        self._rarest = sorted((n for n in tags if n in by_tag), key=lambda n: len(by_tag[n]))
+        self._rarest = sorted(
+            (name for name in tags if knowledge.tagged_count(name)), key=knowledge.tagged_count
+        )
         self._groups: dict[int, list[str]] = {}
 
     @property
@@ -74,9 +75,9 @@ class Sharing:
         :attr:`most`), in stored order (read it, never change it)."""
         found = self._groups.get(count)
         if found is None:
-            by_tag = self._knowledge._by_tag
+            tagged = self._knowledge.tagged_ids
             some = self._rarest[: max(0, self.most - count + 1)]
-            candidates = set().union(*(by_tag[name] for name in some)) if some else set()
+            candidates = set().union(*(tagged(name) for name in some))
             found = [i for i in candidates if self.count(i) == count]
             found.sort(key=self._knowledge.position)
             self._groups[count] = found

@@ -451,7 +451,7 @@ class Service:
             return None
         answer = reply.answer
         try:
-            stored = self.stamps.queue_answer(
+            stored = self.stamps.record_answer(
                 message_id,
                 channel_id=channel_id,
                 guild_id=guild_id,

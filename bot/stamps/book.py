@@ -225,29 +225,7 @@ class StampBook:
 
     # ------------------------------------------------------------------ recording
 
-    async def record_answer(
-        self,
-        message_id: int,
-        *,
-        channel_id: int,
-        guild_id: int | None,
-        question_id: str,
-        answer_id: str | None,
-        at: datetime | None = None,
-    ) -> None:
-        """Remember that the bot's message ``message_id`` shows ``answer_id``; returns once
-        stored. It goes through the writer's queue, so it waits (rather than fails) while
-        the database cannot be written, and stamps queued after it see it."""
-        await self.queue_answer(
-            message_id,
-            channel_id=channel_id,
-            guild_id=guild_id,
-            question_id=question_id,
-            answer_id=answer_id,
-            at=at,
-        )
-
-    def queue_answer(
+    def record_answer(
         self,
         message_id: int,
         *,
@@ -257,8 +235,10 @@ class StampBook:
         answer_id: str | None,
         at: datetime | None = None,
     ) -> asyncio.Future[object]:
-        """:meth:`record_answer` without waiting: queued before this returns (so stamps
-        queued later see it, and :meth:`close` writes it), stored when the future is done."""
+        """Remember that the bot's message ``message_id`` shows ``answer_id``: queued before
+        this returns, stored when the future is done (await it to wait for that). It goes
+        through the writer's queue, so it waits (rather than fails) while the database cannot
+        be written, stamps queued after it see it, and :meth:`close` writes it."""
         if not isinstance(question_id, str) or not question_id:
             raise ValueError(f"question id must be a non-empty string, got {question_id!r}")
         self._check_running()

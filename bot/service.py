@@ -417,24 +417,7 @@ class Service:
             log.warning("promotion of answer %r not recorded: %s", answer.id, error)
             return None
 
-    async def answer_shown(
-        self,
-        message_id: int,
-        *,
-        channel_id: int,
-        guild_id: int | None,
-        reply: Reply,
-    ) -> None:
-        """Record that message ``message_id`` shows ``reply``'s answer, so that stamps on it
-        endorse that answer; returns once stored. Never raises: a failure is logged (the
-        asker already has the answer)."""
-        stored = self.queue_answer_shown(
-            message_id, channel_id=channel_id, guild_id=guild_id, reply=reply
-        )
-        if stored is not None:
-            await asyncio.wait((stored,))
-
-    def queue_answer_shown(
+    def answer_shown(
         self,
         message_id: int,
         *,
@@ -442,11 +425,12 @@ class Service:
         guild_id: int | None,
         reply: Reply,
     ) -> asyncio.Future[object] | None:
-        """:meth:`answer_shown` without waiting for the database: queued before this returns
-        (stamps queued later see it, and the stamp book writes what is queued before it
-        closes), stored when the future is done (None: nothing to record, or not queued, as
-        logged). A failure is logged, never raised. An answer in a busy channel is then
-        forgotten by its handler at once, instead of being kept until the database has it."""
+        """Record that message ``message_id`` shows ``reply``'s answer, so that stamps on it
+        endorse that answer. Queued before this returns (stamps queued later see it, and the
+        stamp book writes what is queued before it closes), stored when the future is done
+        (None: nothing to record, or not queued, as logged); nobody needs to wait for it, so
+        a handler that sent an answer ends at once instead of holding it until the database
+        has the record. Never raises: a failure is logged (the asker already has the answer)."""
         if self.stamps is None or reply.question is None:
             return None
         answer = reply.answer

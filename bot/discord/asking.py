@@ -170,7 +170,7 @@ class Asking(commands.Cog):
         view = views.answer_view(reply, picked=False, related=related)
         embed = render.reply_embed(reply, tags=self.service.visible_tags(reply.question))
         sent = await self._reply(message, embed=embed, view=view)
-        self.service.queue_answer_shown(
+        self.service.answer_shown(
             sent.id,
             channel_id=sent.channel.id,
             guild_id=sent.guild.id if sent.guild else None,

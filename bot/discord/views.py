@@ -253,7 +253,7 @@ class PickButton(
             allowed_mentions=NO_MENTIONS,
         )
         if isinstance(sent.resource, discord.InteractionMessage) and interaction.channel_id:
-            await bot.service.answer_shown(
+            bot.service.answer_shown(
                 sent.resource.id,
                 channel_id=interaction.channel_id,
                 guild_id=interaction.guild_id,

@@ -107,7 +107,7 @@ class Browsing(commands.Cog):
         sent = await interaction.response.send_message(content, **kwargs)
         message = sent.resource
         if reply is not None and isinstance(message, discord.InteractionMessage):
-            await self.service.answer_shown(
+            self.service.answer_shown(
                 message.id,
                 channel_id=message.channel.id,
                 guild_id=interaction.guild_id,

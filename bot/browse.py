@@ -134,7 +134,8 @@ def _nearest(
         return len(found) == limit
 
     for count in range(shared.most if shared else 0, 0, -1):
-        scores = matcher.scores_among(text, lambda i, n=count: shared.count(i) == n and i != own_id)
+        carries = shared.carries(count)
+        scores = matcher.scores_among(text, lambda i, held=carries: i != own_id and held(i))
         for question_id in sorted(scores, key=lambda i: (-scores[i], place(i))):
             if take(question_id):
                 return tuple(found)

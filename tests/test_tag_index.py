@@ -44,6 +44,26 @@ def test_the_index_follows_every_change_in_stored_order() -> None:
         assert [t.name for t in kb.tags()] == sorted({t for q in kb for t in q.tags})
 
 
+def test_the_groups_of_questions_sharing_tags_agree_with_a_count_of_each_questions_tags() -> None:
+    rng = random.Random(11)
+    names = ["a", "b", "c", "d", "e"]
+    kb = KnowledgeBase(Matcher(), [question(i, ()) for i in range(30)])
+    for step in range(150):
+        number = rng.randrange(30)
+        if rng.random() < 0.2:
+            kb.remove(f"q{number}")
+        else:
+            kb.upsert(question(number, tuple(rng.sample(names, rng.randrange(4)))))
+        tags = frozenset(rng.sample([*names, "nobody"], rng.randrange(1, 5)))
+        shared = kb.sharing(tags)
+        for n in range(1, shared.most + 1):
+            by_count = [q.id for q in kb if len(tags & set(q.tags)) == n]
+            assert list(shared.group(n)) == by_count, (step, n)
+            carries = shared.carries(n)
+            assert [q.id for q in kb if carries(q.id)] == by_count, (step, n)
+            assert not carries("no-such-question")
+
+
 def test_related_questions_are_kept_until_the_knowledge_base_changes() -> None:
     kb = KnowledgeBase(
         Matcher(),

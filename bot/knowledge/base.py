@@ -3,7 +3,7 @@ tag records."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
@@ -58,6 +58,7 @@ class Sharing:
             (name for name in tags if knowledge.tagged_count(name)), key=knowledge.tagged_count
         )
         self._groups: dict[int, list[str]] = {}
+        self._all: AbstractSet[str] | None = None
 
     @property
     def most(self) -> int:
@@ -75,13 +76,37 @@ class Sharing:
         :attr:`most`), in stored order (read it, never change it)."""
         found = self._groups.get(count)
         if found is None:
-            tagged = self._knowledge.tagged_ids
-            some = self._rarest[: max(0, self.most - count + 1)]
-            candidates = set().union(*(tagged(name) for name in some))
-            found = [i for i in candidates if self.count(i) == count]
+            if count == self.most:
+                found = list(self._carrying_all())
+            else:
+                tagged = self._knowledge.tagged_ids
+                some = self._rarest[: max(0, self.most - count + 1)]
+                candidates = set().union(*(tagged(name) for name in some))
+                found = [i for i in candidates if self.count(i) == count]
             found.sort(key=self._knowledge.position)
             self._groups[count] = found
         return found
+
+    def carries(self, count: int) -> Callable[[str], bool]:
+        """Whether a question carries exactly ``count`` of the tags, as a test cheap to ask
+        again and again: for the group of all of them (read first) a look-up in the set of
+        the questions carrying every tag (an intersection of the tag index's sets), not a
+        count of the question's tags; for the others, :meth:`count`, so that no common tag's
+        questions are read for a group below the first."""
+        if count == self.most:
+            return self._carrying_all().__contains__
+        return lambda question_id: self.count(question_id) == count
+
+    def _carrying_all(self) -> AbstractSet[str]:
+        """The ids of the questions that carry every tag some question carries (kept)."""
+        if self._all is None:
+            tagged = self._knowledge.tagged_ids
+            if not self._rarest:
+                self._all = frozenset()
+            else:
+                first, *rest = (tagged(name) for name in self._rarest)
+                self._all = frozenset(first.intersection(*rest))
+        return self._all
 
 
 class KnowledgeBase:

@@ -1034,7 +1034,10 @@ class Matcher:
         ids = np.concatenate(arrays)
         if len(ids) == 0:
             return ids
-        if len(ids) * 10 < len(self._owner):
+        # A tally by sorting costs by the postings read, a dense one by the phrasings held:
+        # sorting wins below about one posting in 100 phrasings at 40,000 phrasings and one
+        # in 50 at 400,000 (measured), so below one in 64. Both sum in the same order.
+        if len(ids) * 64 < len(self._owner):
             unique, sums = _sparse_tally(ids, weights)
         else:  # many postings: a dense tally is cheaper than sorting them
             sums = np.bincount(ids, weights=weights, minlength=len(self._owner))

@@ -210,3 +210,57 @@ def test_a_sparse_tally_of_postings_is_the_dense_one() -> None:
         unique, sums = _sparse_tally(ids, weights)
         assert np.array_equal(unique, np.flatnonzero(dense))
         assert np.array_equal(sums, dense[unique])
+
+
+def test_a_misspelt_word_is_corrected_as_one_look_up_over_the_whole_vocabulary() -> None:
+    # The matcher reads only the lengths that can reach the cutoff, nearest first; the word it
+    # picks must be the one a single extractOne over every known word (the same first letter
+    # for a short word) picks, ties going to the first known.
+    from rapidfuzz import fuzz, process
+
+    rng = random.Random(23)
+    words = vocabulary(rng, 3000)
+    rng.shuffle(words)  # word ids not in alphabetical order
+    matcher = Matcher()
+    for start in range(0, len(words), 6):
+        matcher.upsert(f"q{start}", [" ".join(words[start : start + 6])])
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    checked = corrected = 0
+    for _ in range(1500):
+        word = list(rng.choice(words))
+        for _ in range(rng.randint(1, 3)):  # delete, insert or replace a letter
+            at = rng.randrange(len(word))
+            kind = rng.randrange(3)
+            if kind == 0 and len(word) > 1:
+                del word[at]
+            elif kind == 1:
+                word.insert(at, rng.choice(letters))
+            else:
+                word[at] = rng.choice(letters)
+        typed = "".join(word)
+        if typed in words or len(typed) < matcher.tuning.min_typo_length:
+            continue
+        known = [w for w in words if len(typed) > 5 or w[0] == typed[0]]
+        expected = process.extractOne(
+            typed, known, scorer=fuzz.ratio, score_cutoff=matcher.tuning.typo_cutoff
+        )
+        chosen = matcher._closest_spelling(
+            typed,
+            matcher._words_by_length
+            if len(typed) > 5
+            else matcher._words_by_initial.get(typed[0], {}),
+        )
+        assert (chosen is None) == (expected is None), typed
+        if expected is not None:
+            assert chosen == (expected[0], expected[1]), typed
+            corrected += 1
+        checked += 1
+    assert checked > 1000 and corrected > 300
+
+
+def test_of_two_corrections_scoring_the_same_at_different_lengths_the_first_known_wins() -> None:
+    # "abcdefghi" is 80 from both; the shorter word is known first, the longer one is read first.
+    for first, second in (("abcdef", "abcdefghzzz"), ("abcdefghzzz", "abcdef")):
+        matcher = Matcher()
+        matcher.upsert("q1", [f"{first} {second}"])
+        assert matcher._closest_spelling("abcdefghi", matcher._words_by_length) == (first, 80.0)

@@ -96,6 +96,9 @@ def name_words(text: str) -> set[str]:
 #: No cosine of two unit vectors exceeds this (1, and float32 rounding).
 COSINE_BOUND = 1 + 1e-5
 
+#: No words to correct a misspelling to (a first letter no known word has).
+_NO_SPELLINGS: dict[int, list[str]] = {}
+
 
 @dataclass(frozen=True)
 class MatcherTuning:
@@ -385,7 +388,10 @@ class Matcher:
         self._word_ids: dict[str, int] = {}
         self._word_terms: list[int] = []
         self._word_list: list[str] = []
-        self._words_by_initial: dict[str, list[str]] = {}
+        # The words by length, and by first letter and length, each list in word id order:
+        # the words a misspelt one may be corrected to (see _correct).
+        self._words_by_length: dict[int, list[str]] = {}
+        self._words_by_initial: dict[str, dict[int, list[str]]] = {}
         self._stop_terms: set[int] = set()  # terms that stem from a stopword
         # Phrasings: owner question (None once removed) and text, per phrasing id; the ids
         # of each question's phrasings (consecutive); words and distinct terms in arrays.
@@ -539,10 +545,15 @@ class Matcher:
         self._words[word] = term
         self._word_terms.append(term)
         self._word_list.append(word)
-        self._words_by_initial.setdefault(word[0], []).append(word)
+        self._file_spelling(word)
         if word in STOPWORDS:
             self._stop_terms.add(term)
         return wid
+
+    def _file_spelling(self, word: str) -> None:
+        """File a new word (the last id) where :meth:`_correct` looks for it."""
+        self._words_by_length.setdefault(len(word), []).append(word)
+        self._words_by_initial.setdefault(word[0], {}).setdefault(len(word), []).append(word)
 
     def _term_id(self, stem: str) -> int:
         term = self._term_ids.get(stem)
@@ -798,9 +809,9 @@ class Matcher:
         self._word_list = list(state.words)
         self._words = dict(zip(self._word_list, self._word_terms, strict=True))
         self._word_ids = {word: wid for wid, word in enumerate(self._word_list)}
-        self._words_by_initial = {}
+        self._words_by_length, self._words_by_initial = {}, {}
         for word in self._word_list:
-            self._words_by_initial.setdefault(word[0], []).append(word)
+            self._file_spelling(word)
         self._stop_terms = {term for word, term in self._words.items() if word in STOPWORDS}
         self._owner = list(state.owners)
         self._text = list(state.texts)
@@ -991,10 +1002,12 @@ class Matcher:
             return None, 0.0
         # A short word is one letter away from many others ("bread", "read"): it is only
         # corrected to a word with the same first letter, where slips are rarer.
-        choices = self._word_list if len(word) > 5 else self._words_by_initial.get(word[0], [])
-        best = process.extractOne(
-            word, choices, scorer=fuzz.ratio, score_cutoff=self.tuning.typo_cutoff
+        by_length = (
+            self._words_by_length
+            if len(word) > 5
+            else self._words_by_initial.get(word[0], _NO_SPELLINGS)
         )
+        best = self._closest_spelling(word, by_length)
         if best is None:
             return None, 0.0
         # Stopwords are short and many, so a word becomes one only a slip away ("wher",
@@ -1006,6 +1019,32 @@ class Matcher:
             return None, 0.0
         # Squared, so a guess counts for less than a word typed right.
         return term, (best[1] / 100.0) ** 2
+
+    def _closest_spelling(
+        self, word: str, by_length: dict[int, list[str]]
+    ) -> tuple[str, float] | None:
+        """The known word closest to ``word`` by ``fuzz.ratio`` (at least the typo cutoff;
+        of equals, the first known) among ``by_length``'s words, with its ratio: what one
+        ``extractOne`` over all of them in word id order gives.
+
+        Two words' ratio is at most ``200 * shorter / (sum of lengths)`` (their Indel distance
+        is at least the difference of their lengths), so only the lengths that can reach the
+        cutoff are read, nearest first: a third to a half of the vocabulary, not all of it."""
+        cutoff = self.tuning.typo_cutoff
+        size = len(word)
+        best: tuple[float, int, str] | None = None  # ratio, word id, word
+        for length in sorted(by_length, key=lambda n: abs(n - size)):
+            if 200.0 * min(length, size) / (length + size) < cutoff - 1e-6:
+                continue
+            found = process.extractOne(
+                word, by_length[length], scorer=fuzz.ratio, score_cutoff=best[0] if best else cutoff
+            )
+            if found is None:
+                continue
+            place = self._word_ids[found[0]]
+            if best is None or found[1] > best[0] or (found[1] == best[0] and place < best[1]):
+                best = (found[1], place, found[0])
+        return None if best is None else (best[2], best[0])
 
     def _pool(self, terms: list[_QueryTerm]) -> np.ndarray:
         """Phrasing ids worth scoring in full: those sharing the most query weight."""

@@ -25,7 +25,7 @@ from bot.discord.checks import NoHomeGuilds, NotHomeGuild, NotModerator, NotWrit
 from bot.discord.render import shorten
 from bot.discord.strings import TEXT
 
-__all__ = ["message_for", "on_app_command_error", "report", "respond"]
+__all__ = ["message_for", "on_app_command_error", "release", "report", "respond"]
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +49,28 @@ async def respond(
         kwargs["embeds"] = embeds
     if view is not None:
         kwargs["view"] = view
-    if interaction.response.is_done():
-        await interaction.followup.send(content, **kwargs)
-    else:
-        await interaction.response.send_message(content, **kwargs)
+    try:
+        if interaction.response.is_done():
+            await interaction.followup.send(content, **kwargs)
+        else:
+            await interaction.response.send_message(content, **kwargs)
+    finally:
+        if view is not None:
+            release(view)
+
+
+def release(view: discord.ui.View) -> None:
+    """Let go of a view once its message is sent (or could not be), if every item of it is a
+    dynamic item: those are answered through their templates, never through this object.
+
+    A view and its items refer to each other, so without this each reply's view is freed only
+    by a full pass of the garbage collector, and under load those views were most of what
+    such a pass freed (20-65 ms pauses every few seconds, each delaying every reply queued
+    behind it). Emptied, it is freed as soon as the last reference goes. A view with an item
+    that has its own callback (a confirmation, a form's button) is left as it is: discord.py
+    keeps it to answer that item."""
+    if all(isinstance(item, discord.ui.DynamicItem) for item in view.children):
+        view.clear_items()
 
 
 def refusal(refused: Refused) -> str:

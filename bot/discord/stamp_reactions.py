@@ -21,7 +21,7 @@ from discord.ext import commands
 from bot.discord import render
 from bot.discord.bot import StampyBot
 from bot.discord.checks import member_is_moderator
-from bot.discord.errors import respond
+from bot.discord.errors import release, respond
 from bot.discord.moderation.views import PromoteButton
 from bot.discord.strings import TEXT
 from bot.knowledge.model import Answer, Question
@@ -253,6 +253,8 @@ class StampReactions(commands.Cog, name="Stamps"):
             log.warning(
                 "promotion #%s not posted to channel %s: %s", promotion.id, channel_id, error
             )
+        finally:
+            release(view)
 
     async def _note_moderator(
         self, book: StampBook, guild_id: int, member: discord.Member, channel_id: int

@@ -18,7 +18,7 @@ import discord
 from bot.discord import render
 from bot.discord.addressing import question_text
 from bot.discord.bot import StampyBot
-from bot.discord.errors import report, respond
+from bot.discord.errors import release, report, respond
 from bot.discord.moderation.views import SettleButton
 from bot.discord.strings import TEXT
 from bot.knowledge.model import Answer, Question
@@ -241,17 +241,21 @@ class PickButton(
             await _gone(interaction)
             return
         question = reply.question
-        sent = await interaction.response.send_message(
-            embed=render.reply_embed(reply, tags=bot.service.visible_tags(question)),
-            view=answer_view(
-                reply,
-                picked=True,
-                score=self.score,
-                index=self.index,
-                related=bot.service.related(question.id),
-            ),
-            allowed_mentions=NO_MENTIONS,
+        view = answer_view(
+            reply,
+            picked=True,
+            score=self.score,
+            index=self.index,
+            related=bot.service.related(question.id),
         )
+        try:
+            sent = await interaction.response.send_message(
+                embed=render.reply_embed(reply, tags=bot.service.visible_tags(question)),
+                view=view,
+                allowed_mentions=NO_MENTIONS,
+            )
+        finally:
+            release(view)
         if isinstance(sent.resource, discord.InteractionMessage) and interaction.channel_id:
             bot.service.answer_shown(
                 sent.resource.id,
@@ -398,6 +402,8 @@ class ReportModal(discord.ui.Modal):
             )
         except discord.HTTPException as error:
             log.warning("report #%s not posted to channel %s: %s", stored.id, channel_id, error)
+        finally:
+            release(view)
 
     async def on_error(self, interaction: discord.Interaction[StampyBot], error: Exception) -> None:
         """A refusal (the reason) or a bug (logged, an apology)."""
@@ -441,18 +447,6 @@ def browse_view(reply: Reply, *, related: Sequence[Question] = ()) -> discord.ui
     view.add_item(ReportButton(reply.answer.id))
     _related_buttons(view, related)
     return view
-
-
-def release(view: discord.ui.View) -> None:
-    """Let go of a view once its message is sent (or could not be).
-
-    Its buttons are dynamic items, answered through their templates, never through this
-    object; but a view and its items refer to each other, so without this each reply's view
-    is freed only by a full pass of the garbage collector, and under load those views were
-    most of what such a pass freed (20-65 ms pauses every few seconds, each delaying every
-    reply queued behind it). Emptied, it is freed as soon as the last reference goes.
-    """
-    view.clear_items()
 
 
 def answer_view(

@@ -21,7 +21,7 @@ from bot.discord import render, views
 from bot.discord.bot import StampyBot
 from bot.discord.browsing.transformers import Asked, AskedArg, TagNameArg
 from bot.discord.browsing.views import BROWSING_ITEMS, help_embed, render_tag_page, tags_embed
-from bot.discord.errors import respond
+from bot.discord.errors import release, respond
 from bot.discord.strings import TEXT
 from bot.knowledge.matcher import Decision
 from bot.service import Reply
@@ -104,7 +104,11 @@ class Browsing(commands.Cog):
             kwargs["embed"] = embed
         if view is not None:
             kwargs["view"] = view
-        sent = await interaction.response.send_message(content, **kwargs)
+        try:
+            sent = await interaction.response.send_message(content, **kwargs)
+        finally:
+            if view is not None:
+                release(view)
         message = sent.resource
         if reply is not None and isinstance(message, discord.InteractionMessage):
             self.service.answer_shown(

@@ -19,7 +19,7 @@ import discord
 
 from bot.browse import TagPage
 from bot.discord.bot import StampyBot
-from bot.discord.errors import report, respond
+from bot.discord.errors import release, report, respond
 from bot.discord.render import (
     DESCRIPTION_LIMIT,
     EMBED_TOTAL_LIMIT,
@@ -181,9 +181,13 @@ class TagPageButton(
                 await respond(interaction, TEXT["tag_unknown"].format(name=f"`{self.tag}`"))
                 return
             embed, view = render_tag_page(interaction.client, page, self.offset)
-            await interaction.response.edit_message(
-                embed=embed, view=view, allowed_mentions=NO_MENTIONS
-            )
+            try:
+                await interaction.response.edit_message(
+                    embed=embed, view=view, allowed_mentions=NO_MENTIONS
+                )
+            finally:
+                if view is not None:
+                    release(view)
         except Exception as error:
             await report(interaction, error, f"tag page button {self.tag}:{self.offset}")
 

@@ -87,3 +87,25 @@ async def test_a_view_with_a_button_of_its_own_is_kept_whole():
     view.add_item(QuestionButton("q1", label="Question 1"))
     await respond(interaction, "sure?", view=view)  # type: ignore[arg-type]
     assert [item.custom_id for item in view.children] == ["confirm", "stampy:q:q1"]  # type: ignore[attr-defined]
+
+
+async def test_a_page_turned_in_place_keeps_the_text_given_and_lets_go_of_its_view():
+    from bot.discord.errors import edit_in_place
+
+    edits: list[dict[str, Any]] = []
+
+    class Editing:
+        async def edit_message(self, **kwargs: Any) -> None:
+            view = kwargs["view"]
+            edits.append({**kwargs, "view": view.to_components() if view else None})
+
+    interaction = Interaction()
+    interaction.response = Editing()  # type: ignore[assignment]
+    view = related_view()
+    await edit_in_place(interaction, embed=discord.Embed(title="Page 2"), view=view)  # type: ignore[arg-type]
+    await edit_in_place(interaction, "no more pages", view=None)  # type: ignore[arg-type]
+    first, second = edits
+    assert "content" not in first and first["embed"].title == "Page 2"  # the text is left
+    assert len(first["view"][0]["components"]) == 3 and view.children == []
+    assert second["content"] == "no more pages" and second["view"] is None  # buttons removed
+    assert first["allowed_mentions"].to_dict()["parse"] == []

@@ -8,7 +8,9 @@ for the person, and, when it is a bug rather than a refusal, is logged with its 
 - anything else: an apology (the log has the traceback and what was being done).
 
 :func:`respond` is the one way to answer an interaction ephemerally: a first response, or a
-follow-up when the interaction was already answered (or deferred).
+follow-up when the interaction was already answered (or deferred); :func:`edit_in_place` the
+one way to answer a click by editing its message. Both let go of a view of stateless buttons
+once it is sent (:func:`release`).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from bot.discord.checks import NoHomeGuilds, NotHomeGuild, NotModerator, NotWrit
 from bot.discord.render import shorten
 from bot.discord.strings import TEXT
 
-__all__ = ["message_for", "on_app_command_error", "release", "report", "respond"]
+__all__ = ["edit_in_place", "message_for", "on_app_command_error", "release", "report", "respond"]
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +56,28 @@ async def respond(
             await interaction.followup.send(content, **kwargs)
         else:
             await interaction.response.send_message(content, **kwargs)
+    finally:
+        if view is not None:
+            release(view)
+
+
+async def edit_in_place(
+    interaction: discord.Interaction[StampyBot],
+    content: str | None = None,
+    *,
+    embed: discord.Embed | None = None,
+    view: discord.ui.View | None = None,
+) -> None:
+    """Answer a click by editing the clicked message (a page turned): ``content`` and
+    ``embed`` when given, the buttons always (None: none); pinging nobody, the view let go
+    once sent."""
+    kwargs: dict[str, Any] = {"view": view, "allowed_mentions": NO_MENTIONS}
+    if content is not None:
+        kwargs["content"] = content
+    if embed is not None:
+        kwargs["embed"] = embed
+    try:
+        await interaction.response.edit_message(**kwargs)
     finally:
         if view is not None:
             release(view)

@@ -19,7 +19,7 @@ import discord
 
 from bot.browse import TagPage
 from bot.discord.bot import StampyBot
-from bot.discord.errors import release, report, respond
+from bot.discord.errors import edit_in_place, report, respond
 from bot.discord.render import (
     DESCRIPTION_LIMIT,
     EMBED_TOTAL_LIMIT,
@@ -48,8 +48,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-NO_MENTIONS = discord.AllowedMentions.none()
 
 #: Questions on one page of a tag (two rows of five buttons; the page buttons take a third).
 PAGE_SIZE = 10
@@ -181,13 +179,7 @@ class TagPageButton(
                 await respond(interaction, TEXT["tag_unknown"].format(name=f"`{self.tag}`"))
                 return
             embed, view = render_tag_page(interaction.client, page, self.offset)
-            try:
-                await interaction.response.edit_message(
-                    embed=embed, view=view, allowed_mentions=NO_MENTIONS
-                )
-            finally:
-                if view is not None:
-                    release(view)
+            await edit_in_place(interaction, embed=embed, view=view)
         except Exception as error:
             await report(interaction, error, f"tag page button {self.tag}:{self.offset}")
 

@@ -22,7 +22,7 @@ from bot.discord.checks import (
     check_writes_here,
     interaction_is_moderator,
 )
-from bot.discord.errors import release, report, respond
+from bot.discord.errors import edit_in_place, report, respond
 from bot.discord.render import (
     CONTENT_LIMIT,
     DESCRIPTION_LIMIT,
@@ -362,13 +362,7 @@ class PageButton(
             if curator is None:
                 return
             content, view = await queue_page(curator, self.kind, self.offset)
-            try:
-                await interaction.response.edit_message(
-                    content=content, view=view, allowed_mentions=NO_MENTIONS
-                )
-            finally:
-                if view is not None:
-                    release(view)
+            await edit_in_place(interaction, content, view=view)
         except Exception as error:
             await report(interaction, error, f"page button {self.kind}:{self.offset}")
 
@@ -597,13 +591,7 @@ class CanonPageButton(
         try:
             check_writer(interaction)
             content, view = await canonical_page(interaction.client.service, self.tag, self.offset)
-            try:
-                await interaction.response.edit_message(
-                    content=content, view=view, allowed_mentions=NO_MENTIONS
-                )
-            finally:
-                if view is not None:
-                    release(view)
+            await edit_in_place(interaction, content, view=view)
         except Exception as error:
             await report(interaction, error, f"canonical page button {self.offset}")
 

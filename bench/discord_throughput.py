@@ -239,12 +239,36 @@ class BotProcess:
         return self.proc.returncode if self.proc.returncode is not None else -1
 
 
-def bot_env(fake: FakeDiscord, orjson: bool, shim: Path) -> dict[str, str]:
+def bot_env(
+    fake: FakeDiscord, orjson: bool, shim: Path, bot_path: Path | None = None
+) -> dict[str, str]:
+    """The bot process's environment: the fake's addresses, orjson hidden if not ``orjson``,
+    and the bot's code from the checkout ``bot_path`` if given (this one's otherwise)."""
     env = {k: v for k, v in os.environ.items() if k != "STAMPY_CONFIG"}
     env.update({"DISCORD_TOKEN": TOKEN, API_BASE_ENV: fake.api_base, GATEWAY_ENV: fake.gateway_url})
+    if bot_path is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(bot_path), env.get("PYTHONPATH")]))
     if not orjson:  # an orjson module that is "not found": discord.py falls back to json
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(shim), env.get("PYTHONPATH")]))
     return env
+
+
+def commit_of(checkout: Path) -> str:
+    """The short commit of ``checkout`` ("+ changes" if its tracked files differ from it)."""
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(checkout), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(checkout), "diff", "--quiet", "HEAD", "--", "bot"], timeout=30
+        ).returncode
+    except (OSError, subprocess.SubprocessError):
+        return "unknown (not a git checkout)"
+    return head + (" + changes" if dirty else "")
 
 
 def bot_has_orjson(env: dict[str, str]) -> bool:
@@ -498,7 +522,7 @@ async def run_bot(
     kind_rows: list[list[str]] = []
     bot: BotProcess | None = None
     try:
-        env = bot_env(fake, orjson, shim)
+        env = bot_env(fake, orjson, shim, args.bot_path)
         if bot_has_orjson(env) != orjson:
             raise SystemExit(f"could not {'enable' if orjson else 'disable'} orjson in the bot")
         rundir = Path(tempfile.mkdtemp(prefix="run-", dir=workdir))
@@ -681,8 +705,20 @@ def main() -> int:
         help="the synthetic knowledge base only, orjson as installed, 1,000 closed-loop and "
         "900 open-loop messages",
     )
+    parser.add_argument(
+        "--bot-path",
+        type=Path,
+        metavar="DIR",
+        help="run the bot from the checkout in DIR (another commit), against this driver and "
+        "fake: two commits compared in the same window of a noisy machine; implies --no-write",
+    )
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
+    if args.bot_path is not None:
+        if not (args.bot_path / "bot" / "__main__.py").is_file():
+            parser.error(f"--bot-path {args.bot_path}: no bot/__main__.py there")
+        args.bot_path = args.bot_path.resolve()
+        args.no_write = True
     if args.quick:
         args.only, args.messages, args.open_messages = "synthetic", 1000, 900
         args.orjson = "on" if importlib.util.find_spec("orjson") else "off"
@@ -718,6 +754,8 @@ def main() -> int:
             f"Machine: {machine()}",
             f"Command: `{command}` ({time.perf_counter() - started:.0f} s); 1-minute load "
             f"average {load_before:.2f} at the start, {load_after:.2f} at the end",
+            f"Bot: commit {commit_of(args.bot_path or ROOT)}"
+            + (f" (`--bot-path {args.bot_path}`)" if args.bot_path else ""),
             "",
             table(header, rows),
             "",

@@ -29,7 +29,13 @@ the 184 shipped phrasings cannot avoid at hundreds of messages per second. With 
 both`` every configuration runs twice, with discord.py using orjson (if installed) and with
 it hidden from the bot process.
 
+To compare two commits on a machine whose speed changes from minute to minute, ``--bot-path
+DIR`` runs the bot of the checkout in DIR against this driver, fake and traffic (nothing is
+written); runs of the two checkouts alternated in one window are then comparable. Every run
+names the bot's commit.
+
 Run: python bench/discord_throughput.py [--size 10000] [--messages 2000] [--inflight 32] [--quick]
+     [--bot-path DIR]
 """
 
 from __future__ import annotations
